@@ -1,0 +1,86 @@
+// disttune validate: resolve the config, check it and the files it names, print it.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "dist/dist.h"
+
+namespace disttune {
+namespace {
+
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool is_file(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void check_file_key(const Config& cfg, const std::string& key, bool required) {
+  const std::string& path = cfg.get_string(key);
+  if (path.empty()) {
+    if (required) cfg.fail(key, "is required");
+    return;
+  }
+  if (!is_file(path)) cfg.fail(key, "'" + path + "' is not a readable file");
+}
+
+// The checks every run makes before doing work: keys, their combinations, and the files.
+void check_run_inputs(const Config& cfg) {
+  const std::string& model = cfg.get_string("model.path");
+  if (!model.empty()) {
+    if (!is_dir(model)) cfg.fail("model.path", "'" + model + "' is not a directory");
+    if (!is_file(model + "/config.json"))
+      cfg.fail("model.path", "'" + model + "' has no config.json (not a model directory)");
+  }
+  check_file_key(cfg, "model.init.vocab", false);
+  check_file_key(cfg, "data.train", true);
+  check_file_key(cfg, "data.val", false);
+  check_file_key(cfg, "data.test", false);
+}
+
+}  // namespace
+
+Config load_run_config(Dist& d, const Args& args) {
+  const std::string path = args.positional().at(0);
+  // Rank 0 reads the file so that every rank resolves the same bytes even if the file
+  // changes while the job starts; a read error on rank 0 is reported once.
+  std::string text;
+  std::string error;
+  if (d.is_root()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      error = path + ": cannot open config file: " + std::strerror(errno);
+    } else {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+  }
+  d.comm->broadcast_bytes(error, 0);
+  if (!error.empty()) throw UserError(error);
+  d.comm->broadcast_bytes(text, 0);
+  Config cfg = Config::from_yaml(text, path, args.get_all("set"));
+  check_config(cfg, d.world_size).throw_if_error();
+  check_run_inputs(cfg);
+  return cfg;
+}
+
+int run_validate(Dist& d, const Args& args) {
+  Config cfg = load_run_config(d, args);
+  if (d.is_root()) {
+    std::fputs(cfg.to_yaml().c_str(), stdout);
+    std::printf("# %s: valid for %d rank(s)\n", cfg.source().c_str(), d.world_size);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace disttune

@@ -1,0 +1,161 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "config/options.h"
+#include "dist/dist.h"
+
+namespace disttune {
+namespace {
+
+const FlagSpec kLogDir{"log-dir", "DIR", "directory for this run's per-rank glog files", ""};
+const FlagSpec kSet{"set", "KEY=VALUE", "override a config key, e.g. training.epochs=3", "",
+                    false, true};
+
+std::vector<Command> build_commands() {
+  std::vector<Command> c;
+  c.push_back({{"train", "CONFIG.yaml", 1, 1,
+                "Train, evaluate, checkpoint and export as CONFIG.yaml says "
+                "(also: disttune CONFIG.yaml).",
+                {kSet, kLogDir}},
+               run_train});
+  c.push_back({{"validate", "CONFIG.yaml", 1, 1,
+                "Check the config and the files it names; print the resolved config.",
+                {kSet, kLogDir}},
+               run_validate});
+  c.push_back({{"encode", "", 0, 0,
+                "Embed texts into an HDF5 file (dataset 'embeddings' [n, dim], 'ids' when the "
+                "input has ids).",
+                {{"model", "DIR", "sentence-transformers model directory", "", true},
+                 {"input", "FILE", "texts (.jsonl/.json/.csv/.tsv, or .txt one per line)", "", true},
+                 {"output", "FILE.h5", "output HDF5 file", "", true},
+                 {"field", "NAME", "text field of the input rows", "text"},
+                 {"batch-size", "N", "texts per forward pass", "64"},
+                 {"max-length", "N", "truncate to N tokens (default: the model's)", ""},
+                 kLogDir}},
+               run_encode});
+  c.push_back({{"tokenize", "", 0, 0,
+                "Read {\"text\": ...} lines on stdin, print one JSON array of token ids per line.",
+                {{"model", "DIR", "model directory (vocab.txt or tokenizer.json)", "", true},
+                 {"max-length", "N", "truncate to N tokens (default: the model's)", ""},
+                 kLogDir}},
+               run_tokenize});
+  c.push_back({{"eval", "", 0, 0,
+                "Retrieval evaluation (InformationRetrievalEvaluator metrics), sharded over ranks.",
+                {{"model", "DIR", "model directory", "", true},
+                 {"beir", "DIR", "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/)", ""},
+                 {"split", "NAME", "qrels split with --beir", "test"},
+                 {"corpus", "FILE", "corpus file (instead of --beir)", ""},
+                 {"queries", "FILE", "queries file (instead of --beir)", ""},
+                 {"qrels", "FILE", "qrels TSV (instead of --beir)", ""},
+                 {"k", "LIST", "cut-offs", "1,3,5,10,100"},
+                 {"dims", "LIST", "Matryoshka dims to evaluate (truncate + renormalise)", ""},
+                 {"batch-size", "N", "texts per forward pass", "64"},
+                 {"query-prompt", "TEXT", "prefix for queries (default: the model's prompt)", ""},
+                 {"output", "FILE", "write the metrics as JSON", ""},
+                 kLogDir}},
+               run_eval});
+  c.push_back({{"mine-negatives", "[CONFIG.yaml]", 0, 1,
+                "Write a triplets file with hard negatives mined by BM25 or a model.",
+                {kSet, kLogDir}},
+               run_mine_negatives});
+  c.push_back({{"export", "", 0, 0,
+                "Write a sentence-transformers model directory from a checkpoint.",
+                {{"checkpoint", "FILE.h5", "checkpoint file", "", true},
+                 {"output", "DIR", "output model directory", "", true},
+                 kLogDir}},
+               run_export});
+  c.push_back({{"help", "[TOPIC]", 0, 1,
+                "Help on a command, or 'disttune help config' for the configuration reference "
+                "(markdown, the source of docs/config.md).",
+                {}},
+               run_help});
+  return c;
+}
+
+std::string main_usage() {
+  std::string s =
+      "usage: disttune CONFIG.yaml [--set key=value ...]\n"
+      "       disttune <command> [options]\n\n"
+      "Fine-tune and evaluate sentence-embedding models across many processes.\n"
+      "Run any command under 'mpirun -np N' or 'srun' to shard it.\n\ncommands:\n";
+  for (const auto& c : commands()) {
+    std::string name = "  " + c.spec.name;
+    s += name + std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') + c.spec.summary + "\n";
+  }
+  s += "\n  --version         print the version\n  --help            this help\n";
+  return s;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const auto& c : commands())
+    if (c.spec.name == name) return &c;
+  return nullptr;
+}
+
+bool looks_like_config(const std::string& a) {
+  auto ends = [&](const char* suf) {
+    const std::string s(suf);
+    return a.size() >= s.size() && a.compare(a.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends(".yaml") || ends(".yml");
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> cmds = build_commands();
+  return cmds;
+}
+
+void not_built(const std::string& command, const std::string& what) {
+  DT_FAIL("disttune ", command, ": ", what, " is not available in this build yet");
+}
+
+int run_help(Dist& d, const Args& args) {
+  if (args.positional().empty()) {
+    print0(main_usage());
+    return 0;
+  }
+  const std::string topic = args.positional()[0];
+  if (topic == "config") {
+    if (d.is_root()) std::fputs(options_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (const Command* c = find_command(topic)) {
+    print0(command_help(c->spec));
+    return 0;
+  }
+  DT_FAIL("disttune help: no command or topic '", topic, "'");
+}
+
+int cli_main(Dist& d, const std::vector<std::string>& argv) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
+    print0(main_usage());
+    return argv.empty() ? 2 : 0;
+  }
+  if (argv[0] == "--version") {
+    print0("disttune ", DISTTUNE_VERSION);
+    return 0;
+  }
+  std::string name = argv[0];
+  std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  if (!find_command(name) && looks_like_config(name)) {
+    rest.insert(rest.begin(), name);
+    name = "train";
+  }
+  const Command* cmd = find_command(name);
+  if (!cmd) DT_FAIL("unknown command '", name, "' (see disttune --help)");
+  Args args = Args::parse(cmd->spec, rest);
+  if (args.help()) {
+    print0(command_help(cmd->spec));
+    return 0;
+  }
+  for (const auto& f : cmd->spec.flags)
+    if (f.name == "log-dir" && args.has("log-dir")) log_init(d.rank, args.get("log-dir"));
+  return cmd->run(d, args);
+}
+
+}  // namespace disttune

@@ -1,0 +1,44 @@
+// The disttune subcommands: one table (commands.cpp) maps names to their flag declarations
+// and entry points; each command lives in its own cmd_<name>.cpp.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+
+namespace disttune {
+
+struct Dist;
+
+struct Command {
+  CommandSpec spec;
+  std::function<int(Dist&, const Args&)> run;
+};
+
+const std::vector<Command>& commands();
+
+// Entry point after dist_init: dispatches argv[1..] to a command. Returns the exit code;
+// errors are thrown (UserError) and reported by main.
+int cli_main(Dist& d, const std::vector<std::string>& argv);
+
+// Entry points.
+int run_train(Dist& d, const Args& args);
+int run_validate(Dist& d, const Args& args);
+int run_encode(Dist& d, const Args& args);
+int run_tokenize(Dist& d, const Args& args);
+int run_eval(Dist& d, const Args& args);
+int run_mine_negatives(Dist& d, const Args& args);
+int run_export(Dist& d, const Args& args);
+int run_help(Dist& d, const Args& args);
+
+// Loads CONFIG.yaml with the command's --set overrides (rank 0 reads the file and
+// broadcasts it, so every rank resolves the same text) and runs check_config.
+class Config;
+Config load_run_config(Dist& d, const Args& args);
+
+// For commands whose capability is not in this build yet: says so, exits non-zero.
+[[noreturn]] void not_built(const std::string& command, const std::string& what);
+
+}  // namespace disttune

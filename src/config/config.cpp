@@ -1,0 +1,396 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/options.h"
+
+namespace disttune {
+namespace {
+
+std::string mark_str(const std::string& file, const YAML::Mark& m) {
+  if (m.is_null()) return file;
+  return str_cat(file, ":", m.line + 1);
+}
+
+std::string node_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  if (n.IsNull()) return "nothing";
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  return e.c_str();
+}
+
+// YAML scalars that yaml-cpp would coerce but a user almost surely did not mean as
+// numbers/bools are refused by checking the text ourselves.
+bool parse_int(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  size_t pos = 0;
+  try {
+    long long v = std::stoll(s, &pos, 10);
+    if (pos != s.size()) return false;
+    *out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool parse_float(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  size_t pos = 0;
+  try {
+    double v = std::stod(s, &pos);
+    if (pos != s.size() || !std::isfinite(v)) return false;
+    *out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool parse_bool(const std::string& s, bool* out) {
+  if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") {
+    *out = true;
+    return true;
+  }
+  if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "off") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+std::string range_text(const OptionSpec& s) {
+  std::ostringstream os;
+  os << "[" << s.lo << ", " << s.hi << "]";
+  return os.str();
+}
+
+}  // namespace
+
+Config::Config() {
+  for (const auto& spec : option_registry()) {
+    YAML::Node n;
+    try {
+      n = YAML::Load(spec.def);
+    } catch (const YAML::Exception& e) {
+      DT_CHECK(false, "bad registry default for ", spec.key, ": ", e.what());
+    }
+    set_from_node(spec, n, "default");
+  }
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) DT_FAIL(path, ": cannot open config file: ", std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_yaml(ss.str(), path, overrides);
+}
+
+Config Config::from_yaml(const std::string& text, const std::string& name,
+                         const std::vector<std::string>& overrides) {
+  Config cfg;
+  cfg.source_ = name;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    DT_FAIL(name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
+  }
+  if (root.IsNull()) {
+    // An empty file is a valid (all-defaults) config.
+  } else if (!root.IsMap()) {
+    DT_FAIL(name, ":", root.Mark().line + 1,
+            ": expected a mapping of sections (model, data, training, ...), got ",
+            node_text(root));
+  } else {
+    cfg.load_node(root, "", name);
+  }
+  for (const auto& o : overrides) cfg.apply_override(o);
+  return cfg;
+}
+
+void Config::load_node(const YAML::Node& node, const std::string& prefix,
+                       const std::string& file) {
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string where = mark_str(file, it->first.Mark());
+    if (!it->first.IsScalar()) DT_FAIL(where, ": keys must be plain names");
+    const std::string name = it->first.Scalar();
+    const std::string path = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(name).second) DT_FAIL(where, ": duplicate key '", path, "'");
+    if (const OptionSpec* spec = find_option(path)) {
+      set_from_node(*spec, it->second, where);
+    } else if (is_option_section(path)) {
+      if (!it->second.IsMap())
+        DT_FAIL(where, ": '", path, "' is a section: expected a mapping of keys, got ",
+                node_text(it->second));
+      load_node(it->second, path, file);
+    } else {
+      DT_FAIL(where, ": unknown key '", path, "' (did you mean '", nearest_option(path), "'?)");
+    }
+  }
+}
+
+void Config::set_from_node(const OptionSpec& spec, const YAML::Node& n, const std::string& where) {
+  const std::string& key = spec.key;
+  auto expected = [&](const std::string& what) {
+    DT_FAIL(where, ": ", key, ": expected ", what, ", got ", node_text(n));
+  };
+  auto check_range = [&](double v, const YAML::Node& item) {
+    if (spec.lo <= spec.hi && (v < spec.lo || v > spec.hi))
+      DT_FAIL(where, ": ", key, ": ", node_text(item), " is out of range ", range_text(spec));
+  };
+  auto scalar_int = [&](const YAML::Node& s) {
+    int64_t v = 0;
+    if (!s.IsScalar() || !parse_int(s.Scalar(), &v))
+      expected(spec.type == OptType::Int ? "an integer" : "a list of integers");
+    check_range(static_cast<double>(v), s);
+    return v;
+  };
+  auto scalar_float = [&](const YAML::Node& s) {
+    double v = 0;
+    if (!s.IsScalar() || !parse_float(s.Scalar(), &v))
+      expected(spec.type == OptType::Float ? "a number" : "a list of numbers");
+    check_range(v, s);
+    return v;
+  };
+
+  Value value;
+  switch (spec.type) {
+    case OptType::Bool: {
+      bool b = false;
+      if (!n.IsScalar() || !parse_bool(n.Scalar(), &b)) expected("true or false");
+      value = b;
+      break;
+    }
+    case OptType::Int: value = scalar_int(n); break;
+    case OptType::Float: value = scalar_float(n); break;
+    case OptType::String:
+      if (!n.IsScalar()) expected("a string");
+      value = n.Scalar();
+      break;
+    case OptType::Choice: {
+      if (!n.IsScalar()) expected("one of " + spec.choices);
+      const std::string v = n.Scalar();
+      bool ok = false;
+      std::stringstream ss(spec.choices);
+      for (std::string c; std::getline(ss, c, '|');) ok = ok || c == v;
+      if (!ok) expected("one of " + spec.choices);
+      value = v;
+      break;
+    }
+    case OptType::IntList: {
+      if (!n.IsSequence()) expected("a list of integers, e.g. [1, 10]");
+      std::vector<int64_t> v;
+      for (const auto& e : n) v.push_back(scalar_int(e));
+      value = v;
+      break;
+    }
+    case OptType::FloatList: {
+      if (!n.IsSequence()) expected("a list of numbers, e.g. [1.0, 0.5]");
+      std::vector<double> v;
+      for (const auto& e : n) v.push_back(scalar_float(e));
+      value = v;
+      break;
+    }
+    case OptType::StringMap: {
+      if (!n.IsMap()) expected("a mapping, e.g. {anchor: question}");
+      std::map<std::string, std::string> m;
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!it->first.IsScalar() || !it->second.IsScalar())
+          DT_FAIL(where, ": ", key, ": expected name: value pairs, got ", node_text(n));
+        m[it->first.Scalar()] = it->second.Scalar();
+      }
+      value = m;
+      break;
+    }
+  }
+  values_[key] = std::move(value);
+  where_[key] = where;
+}
+
+void Config::apply_override(const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    DT_FAIL("--set ", assignment, ": expected key.path=value");
+  const std::string key = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  const std::string where = "--set " + key;
+  YAML::Node n;
+  try {
+    n = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    DT_FAIL(where, ": cannot parse value '", text, "': ", e.msg);
+  }
+  if (text.empty()) n = YAML::Node(std::string());
+  if (const OptionSpec* spec = find_option(key)) {
+    set_from_node(*spec, n, where);
+    return;
+  }
+  // One entry of a map-valued option: --set data.columns.anchor=question.
+  const auto dot = key.rfind('.');
+  if (dot != std::string::npos) {
+    const OptionSpec* parent = find_option(key.substr(0, dot));
+    if (parent && parent->type == OptType::StringMap) {
+      if (!n.IsScalar()) DT_FAIL(where, ": expected a string, got ", node_text(n));
+      std::get<std::map<std::string, std::string>>(values_[parent->key])[key.substr(dot + 1)] =
+          n.Scalar();
+      where_[parent->key] = where;
+      return;
+    }
+  }
+  DT_FAIL(where, ": unknown key '", key, "' (did you mean '", nearest_option(key), "'?)");
+}
+
+const Config::Value& Config::at(const std::string& key) const {
+  auto it = values_.find(key);
+  DT_CHECK(it != values_.end(), "option not in registry: ", key);
+  return it->second;
+}
+
+template <typename T>
+static const T& typed(const Config::Value& v, const std::string& key) {
+  const T* p = std::get_if<T>(&v);
+  DT_CHECK(p != nullptr, "option ", key, " read with the wrong type");
+  return *p;
+}
+
+bool Config::get_bool(const std::string& key) const { return typed<bool>(at(key), key); }
+int64_t Config::get_int(const std::string& key) const { return typed<int64_t>(at(key), key); }
+double Config::get_float(const std::string& key) const { return typed<double>(at(key), key); }
+const std::string& Config::get_string(const std::string& key) const {
+  return typed<std::string>(at(key), key);
+}
+const std::vector<int64_t>& Config::get_int_list(const std::string& key) const {
+  return typed<std::vector<int64_t>>(at(key), key);
+}
+const std::vector<double>& Config::get_float_list(const std::string& key) const {
+  return typed<std::vector<double>>(at(key), key);
+}
+const std::map<std::string, std::string>& Config::get_string_map(const std::string& key) const {
+  return typed<std::map<std::string, std::string>>(at(key), key);
+}
+
+bool Config::is_set(const std::string& key) const {
+  at(key);
+  return where_.at(key) != "default";
+}
+
+std::string Config::where(const std::string& key) const {
+  at(key);
+  const std::string& w = where_.at(key);
+  return w == "default" ? source_ + ": (default)" : w;
+}
+
+void Config::fail(const std::string& key, const std::string& msg) const {
+  DT_FAIL(where(key), ": ", key, ": ", msg);
+}
+
+std::string Config::to_yaml() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;  // currently open section path components
+  for (const auto& spec : option_registry()) {
+    std::vector<std::string> parts;
+    std::stringstream ss(spec.key);
+    for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common])
+      ++common;
+    while (open.size() > common) {
+      out << YAML::EndMap;
+      open.pop_back();
+    }
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << YAML::Key << parts[i] << YAML::Value << YAML::BeginMap;
+      open.push_back(parts[i]);
+    }
+    out << YAML::Key << parts.back() << YAML::Value;
+    const Value& v = at(spec.key);
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::vector<int64_t>> ||
+                        std::is_same_v<T, std::vector<double>>) {
+            out << YAML::Flow << YAML::BeginSeq;
+            for (auto e : x) out << e;
+            out << YAML::EndSeq;
+          } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+            out << YAML::Flow << YAML::BeginMap;
+            for (const auto& [k, s] : x) out << YAML::Key << k << YAML::Value << s;
+            out << YAML::EndMap;
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            out << YAML::DoubleQuoted << x;
+          } else {
+            out << x;
+          }
+        },
+        v);
+  }
+  while (!open.empty()) {
+    out << YAML::EndMap;
+    open.pop_back();
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+Status check_config(const Config& cfg, int world_size) {
+  auto err = [&](const std::string& key, const std::string& msg) {
+    return Status::Error(str_cat(cfg.where(key), ": ", key, ": ", msg));
+  };
+  const bool has_path = !cfg.get_string("model.path").empty();
+  const bool has_init = !cfg.get_string("model.init.vocab").empty();
+  if (has_path && has_init)
+    return err("model.init.vocab", "set either model.path or model.init, not both");
+  if (!has_path && !has_init)
+    return err("model.path", "no model: set model.path (a model directory) or model.init.vocab");
+  if (cfg.get_int("model.init.hidden_size") % cfg.get_int("model.init.num_heads") != 0)
+    return err("model.init.num_heads", "must divide model.init.hidden_size");
+
+  const double sum = cfg.get_float("data.split.train") + cfg.get_float("data.split.val") +
+                     cfg.get_float("data.split.test");
+  if (std::abs(sum - 1.0) > 1e-6)
+    return err("data.split.train", str_cat("split fractions must sum to 1, they sum to ", sum));
+  const auto& cols = cfg.get_string_map("data.columns");
+  for (const auto& [role, col] : cols) {
+    const bool known = role == "anchor" || role == "positive" || role == "sentence1" ||
+                       role == "sentence2" || role == "score" || role == "id" ||
+                       role.rfind("negative", 0) == 0;
+    if (!known)
+      return err("data.columns", str_cat("unknown role '", role,
+                                         "' (expected anchor, positive, negative[_N], id, "
+                                         "sentence1, sentence2, score)"));
+    if (col.empty()) return err("data.columns", str_cat("role '", role, "' maps to no column"));
+  }
+
+  const int64_t gb = cfg.get_int("training.global_batch_size");
+  const int64_t accum = cfg.get_int("training.gradient_accumulation_steps");
+  if (gb % (static_cast<int64_t>(world_size) * accum) != 0)
+    return err("training.global_batch_size",
+               str_cat(gb, " does not divide evenly over ", world_size, " rank(s) x ", accum,
+                       " accumulation step(s)"));
+  if (cfg.get_string("eval.strategy") == "steps" && cfg.get_int("eval.steps") <= 0)
+    return err("eval.steps", "must be > 0 when eval.strategy is steps");
+  if (cfg.get_string("checkpoint.save_strategy") == "steps" &&
+      cfg.get_int("checkpoint.save_steps") <= 0)
+    return err("checkpoint.save_steps", "must be > 0 when checkpoint.save_strategy is steps");
+  const auto& dims = cfg.get_int_list("loss.matryoshka_dims");
+  const auto& weights = cfg.get_float_list("loss.matryoshka_weights");
+  if (!weights.empty() && weights.size() != dims.size())
+    return err("loss.matryoshka_weights",
+               str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));
+  if (cfg.get_string("output.dir").empty()) return err("output.dir", "must not be empty");
+  return Status::OK();
+}
+
+}  // namespace disttune

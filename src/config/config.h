@@ -1,0 +1,71 @@
+// Config: the resolved configuration of a run — registry defaults, then the YAML file,
+// then `--set` overrides, each value type- and range-checked against the registry.
+// Every value remembers where it came from ("cfg.yaml:12", "--set", "default") so that
+// later errors (a missing data file, a bad combination) can point at the line to fix.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace disttune {
+
+struct OptionSpec;
+
+class Config {
+ public:
+  using Value = std::variant<bool, int64_t, double, std::string, std::vector<int64_t>,
+                             std::vector<double>, std::map<std::string, std::string>>;
+
+  // Registry defaults only.
+  Config();
+  // Defaults, then the YAML file, then each "key.path=value" override. Throws UserError.
+  static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+  // As load, from YAML text; `name` is used in error messages.
+  static Config from_yaml(const std::string& text, const std::string& name,
+                          const std::vector<std::string>& overrides = {});
+
+  // "key.path=value": value parsed as YAML and checked like a file value. Throws UserError.
+  void apply_override(const std::string& assignment);
+
+  bool get_bool(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_float(const std::string& key) const;
+  const std::string& get_string(const std::string& key) const;  // String and Choice
+  const std::vector<int64_t>& get_int_list(const std::string& key) const;
+  const std::vector<double>& get_float_list(const std::string& key) const;
+  const std::map<std::string, std::string>& get_string_map(const std::string& key) const;
+
+  // Whether the key was given explicitly (file or --set) rather than defaulted.
+  bool is_set(const std::string& key) const;
+  // "file:line" / "--set" / "default": prefix for errors about this key's value.
+  std::string where(const std::string& key) const;
+  // "cfg.yaml:12: data.train: <msg>" as a UserError.
+  [[noreturn]] void fail(const std::string& key, const std::string& msg) const;
+
+  // The resolved configuration as YAML (sections nested, registry order).
+  std::string to_yaml() const;
+  const std::string& source() const { return source_; }
+
+ private:
+  void load_node(const YAML::Node& node, const std::string& prefix, const std::string& file);
+  void set_from_node(const OptionSpec& spec, const YAML::Node& node, const std::string& where);
+  const Value& at(const std::string& key) const;
+
+  std::string source_ = "defaults";
+  std::map<std::string, Value> values_;
+  std::map<std::string, std::string> where_;
+};
+
+// Cross-key checks that do not need the filesystem (exclusive keys, sums, divisibility).
+Status check_config(const Config& cfg, int world_size);
+
+}  // namespace disttune

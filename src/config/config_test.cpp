@@ -1,0 +1,154 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "config/options.h"
+#include "test_util.h"
+
+namespace disttune {
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(Config, DefaultsComeFromTheRegistry) {
+  Config c;
+  EXPECT_EQ(c.get_int("training.global_batch_size"), 32);
+  EXPECT_DOUBLE_EQ(c.get_float("training.learning_rate"), 2e-5);
+  EXPECT_EQ(c.get_string("training.scheduler"), "cosine");
+  EXPECT_EQ(c.get_int_list("eval.k"), (std::vector<int64_t>{1, 3, 5, 10, 100}));
+  EXPECT_EQ(c.get_string_map("data.columns").at("positive"), "positive");
+  EXPECT_TRUE(c.get_bool("eval.load_best_model_at_end"));
+  EXPECT_FALSE(c.is_set("training.epochs"));
+}
+
+TEST(Config, NestedYamlAndRecordsWhereValuesCameFrom) {
+  Config c = Config::from_yaml(
+      "model:\n"
+      "  init: {vocab: v.txt, hidden_size: 64, num_heads: 4}\n"
+      "training:\n"
+      "  epochs: 3\n"
+      "  learning_rate: 1e-4\n"
+      "loss:\n"
+      "  matryoshka_dims: [768, 512, 64]\n",
+      "cfg.yaml");
+  EXPECT_EQ(c.get_string("model.init.vocab"), "v.txt");
+  EXPECT_EQ(c.get_int("model.init.hidden_size"), 64);
+  EXPECT_EQ(c.get_int("training.epochs"), 3);
+  EXPECT_DOUBLE_EQ(c.get_float("training.learning_rate"), 1e-4);
+  EXPECT_EQ(c.get_int_list("loss.matryoshka_dims"), (std::vector<int64_t>{768, 512, 64}));
+  EXPECT_TRUE(c.is_set("training.epochs"));
+  EXPECT_EQ(c.where("training.epochs"), "cfg.yaml:4");
+  EXPECT_EQ(c.where("training.seed"), "cfg.yaml: (default)");
+}
+
+TEST(Config, UnknownKeySuggestsTheNearestKnownKey) {
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  learnig_rate: 0.1\n", "c.yaml"); }),
+            "c.yaml:2: unknown key 'training.learnig_rate' (did you mean "
+            "'training.learning_rate'?)");
+  // A key in the wrong section points at the section where it lives.
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  pooling: cls\n", "c.yaml"); }),
+            "c.yaml:2: unknown key 'training.pooling' (did you mean 'model.pooling'?)");
+  EXPECT_EQ(error_of([] { Config::from_yaml("trainng:\n  epochs: 1\n", "c.yaml"); }),
+            "c.yaml:1: unknown key 'trainng' (did you mean 'training'?)");
+}
+
+TEST(Config, WrongTypesAreRefusedWithFileLineAndKey) {
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  epochs: six\n", "c.yaml"); }),
+            "c.yaml:2: training.epochs: expected an integer, got six");
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  epochs: 2.5\n", "c.yaml"); }),
+            "c.yaml:2: training.epochs: expected an integer, got 2.5");
+  EXPECT_EQ(error_of([] { Config::from_yaml("eval:\n  load_best_model_at_end: maybe\n", "c.yaml"); }),
+            "c.yaml:2: eval.load_best_model_at_end: expected true or false, got maybe");
+  EXPECT_EQ(error_of([] { Config::from_yaml("eval:\n  k: 10\n", "c.yaml"); }),
+            "c.yaml:2: eval.k: expected a list of integers, e.g. [1, 10], got 10");
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  scheduler: cosin\n", "c.yaml"); }),
+            "c.yaml:2: training.scheduler: expected one of linear|cosine|constant, got cosin");
+  EXPECT_EQ(error_of([] { Config::from_yaml("training: 3\n", "c.yaml"); }),
+            "c.yaml:1: 'training' is a section: expected a mapping of keys, got 3");
+}
+
+TEST(Config, OutOfRangeValuesAreRefused) {
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  epochs: 0\n", "c.yaml"); }),
+            "c.yaml:2: training.epochs: 0 is out of range [1, 1e+06]");
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  warmup_ratio: 1.5\n", "c.yaml"); }),
+            "c.yaml:2: training.warmup_ratio: 1.5 is out of range [0, 1]");
+  EXPECT_EQ(error_of([] { Config::from_yaml("eval:\n  k: [1, 0]\n", "c.yaml"); }),
+            "c.yaml:2: eval.k: 0 is out of range [1, 1e+06]");
+}
+
+TEST(Config, YamlSyntaxErrorNamesTheLine) {
+  std::string e = error_of([] { Config::from_yaml("training:\n  epochs: [1, 2\nloss: {}\n", "c.yaml"); });
+  EXPECT_EQ(e.rfind("c.yaml:", 0), 0u) << e;
+  EXPECT_NE(e.find("YAML syntax error"), std::string::npos) << e;
+  EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  epochs: 1\n  epochs: 2\n", "c.yaml"); }),
+            "c.yaml:3: duplicate key 'training.epochs'");
+}
+
+TEST(Config, MissingFileIsReported) {
+  std::string e = error_of([] { Config::load("/nonexistent/cfg.yaml"); });
+  EXPECT_EQ(e, "/nonexistent/cfg.yaml: cannot open config file: No such file or directory");
+}
+
+TEST(Config, OverridesUseTheSameChecks) {
+  Config c = Config::from_yaml("training:\n  epochs: 3\n", "c.yaml",
+                               {"training.epochs=5", "eval.k=[1,10]", "data.columns.anchor=question",
+                                "model.path=models/x"});
+  EXPECT_EQ(c.get_int("training.epochs"), 5);
+  EXPECT_EQ(c.where("training.epochs"), "--set training.epochs");
+  EXPECT_EQ(c.get_int_list("eval.k"), (std::vector<int64_t>{1, 10}));
+  EXPECT_EQ(c.get_string_map("data.columns").at("anchor"), "question");
+  EXPECT_EQ(c.get_string_map("data.columns").at("positive"), "positive");
+  EXPECT_EQ(c.get_string("model.path"), "models/x");
+  EXPECT_EQ(error_of([&] { c.apply_override("training.epochs=-1"); }),
+            "--set training.epochs: training.epochs: -1 is out of range [1, 1e+06]");
+  EXPECT_EQ(error_of([&] { c.apply_override("training.epoch=2"); }),
+            "--set training.epoch: unknown key 'training.epoch' (did you mean 'training.epochs'?)");
+  EXPECT_EQ(error_of([&] { c.apply_override("training.epochs"); }),
+            "--set training.epochs: expected key.path=value");
+}
+
+TEST(Config, CrossKeyChecks) {
+  const std::string base = "model:\n  path: m\n";
+  auto check = [&](const std::string& extra, int world) {
+    return check_config(Config::from_yaml(base + extra, "c.yaml"), world).message();
+  };
+  EXPECT_EQ(check("", 1), "OK");
+  EXPECT_EQ(check("training:\n  global_batch_size: 30\n", 4),
+            "c.yaml:4: training.global_batch_size: 30 does not divide evenly over 4 rank(s) x 1 "
+            "accumulation step(s)");
+  EXPECT_EQ(check("data:\n  split: {train: 0.8, val: 0.1, test: 0.2}\n", 1),
+            "c.yaml:4: data.split.train: split fractions must sum to 1, they sum to 1.1");
+  EXPECT_EQ(check_config(Config::from_yaml("training: {epochs: 1}\n", "c.yaml"), 1).message(),
+            "c.yaml: (default): model.path: no model: set model.path (a model directory) or "
+            "model.init.vocab");
+  EXPECT_EQ(check("data:\n  columns: {query: q}\n", 1).substr(0, 52),
+            "c.yaml:4: data.columns: unknown role 'query' (expect");
+}
+
+TEST(Config, ResolvedYamlRoundTrips) {
+  Config a = Config::from_yaml("training:\n  epochs: 4\ndata:\n  columns: {anchor: q, positive: c}\n",
+                               "a.yaml");
+  Config b = Config::from_yaml(a.to_yaml(), "b.yaml");
+  EXPECT_EQ(a.to_yaml(), b.to_yaml());
+  EXPECT_EQ(b.get_int("training.epochs"), 4);
+  EXPECT_EQ(b.get_string_map("data.columns").at("anchor"), "q");
+}
+
+TEST(Config, RegistryDeclaresEveryKeyOnceWithHelp) {
+  std::set<std::string> keys;
+  for (const auto& o : option_registry()) {
+    EXPECT_TRUE(keys.insert(o.key).second) << "declared twice: " << o.key;
+    EXPECT_FALSE(o.help.empty()) << o.key;
+    EXPECT_FALSE(is_option_section(o.key)) << o.key << " is both a key and a section";
+  }
+}
+
+}  // namespace
+}  // namespace disttune

@@ -1,0 +1,265 @@
+#include "config/options.h"
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+namespace disttune {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNoRange = 0;  // with hi < lo below
+
+OptionSpec opt_bool(const char* k, const char* def, const char* help) {
+  return {k, OptType::Bool, def, 1, 0, "", help};
+}
+OptionSpec opt_int(const char* k, const char* def, double lo, double hi, const char* help) {
+  return {k, OptType::Int, def, lo, hi, "", help};
+}
+OptionSpec opt_float(const char* k, const char* def, double lo, double hi, const char* help) {
+  return {k, OptType::Float, def, lo, hi, "", help};
+}
+OptionSpec opt_str(const char* k, const char* def, const char* help) {
+  return {k, OptType::String, def, 1, kNoRange, "", help};
+}
+OptionSpec opt_choice(const char* k, const char* def, const char* choices, const char* help) {
+  return {k, OptType::Choice, def, 1, 0, choices, help};
+}
+OptionSpec opt_ints(const char* k, const char* def, double lo, double hi, const char* help) {
+  return {k, OptType::IntList, def, lo, hi, "", help};
+}
+OptionSpec opt_floats(const char* k, const char* def, double lo, double hi, const char* help) {
+  return {k, OptType::FloatList, def, lo, hi, "", help};
+}
+OptionSpec opt_map(const char* k, const char* def, const char* help) {
+  return {k, OptType::StringMap, def, 1, 0, "", help};
+}
+
+std::vector<OptionSpec> build_registry() {
+  const double kBig = 1e15;
+  return {
+      // ---- model ----
+      opt_str("model.path", "\"\"",
+              "sentence-transformers model directory to fine-tune (or set model.init.vocab)"),
+      opt_str("model.init.vocab", "\"\"",
+              "WordPiece vocab.txt for a randomly initialised BERT (instead of model.path)"),
+      opt_int("model.init.hidden_size", "128", 8, 16384, "hidden size of the initialised BERT"),
+      opt_int("model.init.num_layers", "2", 1, 128, "transformer layers of the initialised BERT"),
+      opt_int("model.init.num_heads", "2", 1, 256,
+              "attention heads of the initialised BERT (must divide hidden_size)"),
+      opt_int("model.init.intermediate_size", "512", 1, 65536,
+              "feed-forward size of the initialised BERT"),
+      opt_int("model.init.max_position", "512", 8, 65536,
+              "position embeddings of the initialised BERT"),
+      opt_int("model.init.seed", "0", 0, kBig, "seed of the random initialisation"),
+      opt_int("model.max_seq_length", "0", 0, 65536,
+              "truncate inputs to this many tokens; 0 = sentence_bert_config.json (else 256)"),
+      opt_choice("model.pooling", "auto", "auto|mean|cls|max|lasttoken",
+                 "pooling; auto = 1_Pooling/config.json (mean for model.init)"),
+      opt_choice("model.normalize", "auto", "auto|true|false",
+                 "L2-normalise embeddings; auto = as modules.json lists Normalize (true for model.init)"),
+      opt_float("model.dropout", "-1", -1, 0.99,
+                "dropout for hidden states and attention; -1 = config.json, 0 = off"),
+      opt_str("model.query_prompt", "\"\"",
+              "text prepended to queries; empty = the model's 'query' prompt, if any"),
+      // ---- data ----
+      opt_str("data.train", "\"\"", "training file (.jsonl, .json, .csv, .tsv)"),
+      opt_str("data.val", "\"\"", "separate validation file; empty = split data.train"),
+      opt_str("data.test", "\"\"", "separate test file; empty = split data.train"),
+      opt_map("data.columns", "{anchor: anchor, positive: positive}",
+              "role -> column name: anchor, positive, negative[_N] | sentence1, sentence2, score"),
+      opt_float("data.split.train", "0.81", 0, 1, "fraction of data.train used for training"),
+      opt_float("data.split.val", "0.09", 0, 1, "fraction held out for validation"),
+      opt_float("data.split.test", "0.10", 0, 1, "fraction held out for the final test"),
+      opt_int("data.split.seed", "42", 0, kBig, "seed of the split permutation"),
+      opt_choice("data.on_bad_row", "error", "error|skip",
+                 "bad rows (invalid UTF-8, missing column, empty text): stop or count and skip"),
+      // ---- training ----
+      opt_int("training.epochs", "6", 1, 1e6, "passes over the training split"),
+      opt_int("training.max_steps", "-1", -1, kBig,
+              "> 0: stop after this many optimizer steps (overrides epochs)"),
+      opt_int("training.global_batch_size", "32", 1, 1 << 24,
+              "anchors per optimizer step over all ranks (must divide by world size)"),
+      opt_int("training.mini_batch_size", "0", 0, 1 << 24,
+              "cached_mnrl: rows per rank embedded at once (0 = whole local batch)"),
+      opt_int("training.gradient_accumulation_steps", "1", 1, 65536,
+              "micro-batches per optimizer step"),
+      opt_float("training.learning_rate", "2.0e-5", 0, 10, "peak learning rate"),
+      opt_choice("training.scheduler", "cosine", "linear|cosine|constant",
+                 "learning-rate schedule after warmup"),
+      opt_float("training.warmup_ratio", "0.1", 0, 1, "fraction of steps with linear warmup"),
+      opt_int("training.warmup_steps", "0", 0, kBig, "> 0: warmup steps (overrides warmup_ratio)"),
+      opt_float("training.weight_decay", "0.01", 0, 10,
+                "AdamW decoupled weight decay (not on biases and LayerNorm weights)"),
+      opt_float("training.adam_beta1", "0.9", 0, 0.999999, "AdamW beta1"),
+      opt_float("training.adam_beta2", "0.999", 0, 0.999999999, "AdamW beta2"),
+      opt_float("training.adam_epsilon", "1.0e-8", 0, 1, "AdamW epsilon"),
+      opt_float("training.max_grad_norm", "1.0", 0, kInf,
+                "clip the global gradient norm to this; 0 = no clipping"),
+      opt_choice("training.precision", "fp32", "fp32|bf16|fp16",
+                 "compute precision (bf16/fp16 on GPU; fp32 master weights and loss)"),
+      opt_int("training.seed", "42", 0, kBig, "seed of sampling, dropout and initialisation"),
+      opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates",
+                 "no_duplicates: no text twice in one global batch"),
+      opt_int("training.logging_steps", "10", 1, kBig, "log training loss every N steps"),
+      opt_choice("training.on_nan", "stop", "stop|skip",
+                 "a NaN/inf loss or gradient: stop the job, or skip that step"),
+      opt_choice("training.device", "auto", "auto|cpu|cuda",
+                 "where to train; auto = CUDA when available"),
+      // ---- loss ----
+      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|triplet|cosent|contrastive",
+                 "loss (sentence-transformers names); matryoshka_dims wraps it"),
+      opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent"),
+      opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
+      opt_ints("loss.matryoshka_dims", "[]", 1, 65536,
+               "non-empty: MatryoshkaLoss over these embedding sizes"),
+      opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
+                 "weight per matryoshka dim (default all 1)"),
+      opt_float("loss.margin", "-1", -1, 1e6,
+                "triplet/contrastive margin; -1 = the sentence-transformers default (5 / 0.5)"),
+      opt_choice("loss.distance", "auto", "auto|euclidean|cosine|manhattan",
+                 "triplet/contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
+      // ---- eval ----
+      opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
+      opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),
+      opt_str("eval.metric", "cosine_ndcg@10", "metric that selects the best checkpoint"),
+      opt_ints("eval.k", "[1, 3, 5, 10, 100]", 1, 1e6, "cut-offs for @k metrics"),
+      opt_bool("eval.load_best_model_at_end", "true", "export the best model instead of the last"),
+      opt_int("eval.batch_size", "64", 1, 1 << 20, "texts per encoder forward pass when evaluating"),
+      // ---- checkpoint ----
+      opt_choice("checkpoint.save_strategy", "epoch", "epoch|steps|no", "when to checkpoint"),
+      opt_int("checkpoint.save_steps", "0", 0, kBig, "save_strategy steps: every N optimizer steps"),
+      opt_int("checkpoint.keep_last", "2", 0, 1e6, "newest checkpoints kept besides the best"),
+      opt_str("checkpoint.resume", "auto",
+              "auto (newest complete checkpoint), never, or a checkpoint path"),
+      // ---- output ----
+      opt_str("output.dir", "runs/disttune",
+              "run directory: checkpoints/, final/, metrics.jsonl, logs/"),
+      // ---- distributed ----
+      opt_choice("distributed.backend", "auto", "auto|nccl|mpi",
+                 "collectives for tensors: auto = NCCL for CUDA tensors, MPI for CPU"),
+      opt_float("distributed.timeout_s", "900", 1, 1e7,
+                "a collective not done within this many seconds ends the job"),
+  };
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string last_component(const std::string& k) {
+  auto p = k.rfind('.');
+  return p == std::string::npos ? k : k.substr(p + 1);
+}
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string fmt_num(double v) {
+  std::ostringstream os;
+  if (v == kInf) return "inf";
+  if (v >= 1e15) return "1e15";
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_registry() {
+  static const std::vector<OptionSpec> reg = build_registry();
+  return reg;
+}
+
+const OptionSpec* find_option(const std::string& key) {
+  for (const auto& o : option_registry())
+    if (o.key == key) return &o;
+  return nullptr;
+}
+
+bool is_option_section(const std::string& path) {
+  const std::string prefix = path + ".";
+  for (const auto& o : option_registry())
+    if (o.key.compare(0, prefix.size(), prefix) == 0) return true;
+  return false;
+}
+
+std::string nearest_option(const std::string& key) {
+  // Candidates: every key and every section. A key in the wrong section (same last
+  // component) is the likeliest mistake, so it wins over spelling distance.
+  std::vector<std::string> cands;
+  for (const auto& o : option_registry()) {
+    cands.push_back(o.key);
+    for (size_t p = o.key.find('.'); p != std::string::npos; p = o.key.find('.', p + 1))
+      cands.push_back(o.key.substr(0, p));
+  }
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  const std::string last = last_component(key);
+  for (const auto& c : cands) {
+    size_t d = edit_distance(key, c);
+    if (last_component(c) == last && c != key) d = std::min<size_t>(d, 1);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string type_name(const OptionSpec& s) {
+  switch (s.type) {
+    case OptType::Bool: return "bool";
+    case OptType::Int: return "int";
+    case OptType::Float: return "float";
+    case OptType::String: return "string";
+    case OptType::Choice: return "one of " + s.choices;
+    case OptType::IntList: return "list of int";
+    case OptType::FloatList: return "list of float";
+    case OptType::StringMap: return "map of string";
+  }
+  return "?";
+}
+
+std::string options_markdown() {
+  std::ostringstream os;
+  os << "# Configuration reference\n\n"
+        "Generated by `disttune help config` from the option registry "
+        "(`src/config/options.cpp`); CI checks that this file is current.\n\n"
+        "Every key can be set in the YAML file (nested sections) or on the command line "
+        "with `--set section.key=value` (the value is parsed as YAML). Unknown keys, wrong "
+        "types and out-of-range values are errors.\n";
+  std::string section;
+  for (const auto& o : option_registry()) {
+    std::string sec = o.key.substr(0, o.key.find('.'));
+    if (sec != section) {
+      section = sec;
+      os << "\n## " << section << "\n\n| key | type | default | range | description |\n"
+         << "| --- | --- | --- | --- | --- |\n";
+    }
+    std::string range = "";
+    if ((o.type == OptType::Int || o.type == OptType::Float || o.type == OptType::IntList ||
+         o.type == OptType::FloatList) && o.lo <= o.hi)
+      range = "[" + fmt_num(o.lo) + ", " + fmt_num(o.hi) + "]";
+    std::string tn = type_name(o);
+    std::replace(tn.begin(), tn.end(), '|', ',');
+    os << "| `" << o.key << "` | " << tn << " | `" << o.def << "` | " << range << " | "
+       << md_escape(o.help) << " |\n";
+  }
+  return os.str();
+}
+
+}  // namespace disttune

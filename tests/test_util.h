@@ -1,0 +1,43 @@
+// Helpers shared by the tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace disttune::test {
+
+// ../shared/data beside the checkout, or $DISTTUNE_DATA.
+inline std::string data_dir() {
+  if (const char* e = std::getenv("DISTTUNE_DATA")) return e;
+  return std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data";
+}
+
+inline std::string source_dir() { return DISTTUNE_SOURCE_DIR; }
+
+// A fresh directory under the temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+
+}  // namespace disttune::test
+
+// Skips the test with a clear message when a reference file under ../shared/data is absent.
+#define DT_REQUIRE_DATA(rel)                                                            \
+  do {                                                                                  \
+    if (!std::filesystem::exists(::disttune::test::data_dir() + "/" + (rel)))           \
+      GTEST_SKIP() << "reference data " << ::disttune::test::data_dir() << "/" << (rel) \
+                   << " is absent; skipping";                                           \
+  } while (0)

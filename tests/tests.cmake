@@ -1,0 +1,36 @@
+# ctest entries. One GoogleTest binary (disttune_tests) runs alone and under mpirun; the
+# collective tests (suites named Mpi*) run at 1, 2 and 4 ranks. Script tests drive the real
+# disttune binary.
+target_include_directories(disttune_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+
+find_program(PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT PYTHON3)
+  find_program(PYTHON3 python3 REQUIRED)
+endif()
+
+# Open MPI refuses root without these, and 4 ranks on a 2-core machine need --oversubscribe.
+set(DT_MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+set(DT_TEST_ENV "DISTTUNE_BUILD_DIR=${PROJECT_BINARY_DIR};DISTTUNE_SOURCE_DIR=${PROJECT_SOURCE_DIR};DISTTUNE_MPIEXEC=${MPIEXEC_EXECUTABLE}")
+
+add_test(NAME unit COMMAND disttune_tests)
+set_tests_properties(unit PROPERTIES TIMEOUT 1200 ENVIRONMENT "${DT_TEST_ENV}")
+
+foreach(np 2 4)
+  add_test(NAME mpi_np${np}
+           COMMAND ${MPIEXEC_EXECUTABLE} -np ${np} --oversubscribe $<TARGET_FILE:disttune_tests>
+                   --gtest_filter=Mpi*)
+  set_tests_properties(mpi_np${np} PROPERTIES TIMEOUT 600 ENVIRONMENT "${DT_MPI_ENV};${DT_TEST_ENV}")
+endforeach()
+
+# Script tests: tests/<name>_test.py, each given the build and source directories.
+file(GLOB DT_SCRIPT_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/*_test.py)
+foreach(script ${DT_SCRIPT_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME ${name} COMMAND ${PYTHON3} ${script})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 900 ENVIRONMENT "${DT_MPI_ENV};${DT_TEST_ENV}")
+endforeach()
+
+add_test(NAME config_docs_current
+         COMMAND ${CMAKE_COMMAND} -DDISTTUNE=$<TARGET_FILE:disttune>
+                 -DDOC=${PROJECT_SOURCE_DIR}/docs/config.md
+                 -P ${PROJECT_SOURCE_DIR}/tests/check_config_docs.cmake)
