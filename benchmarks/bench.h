@@ -1,0 +1,43 @@
+// Benchmarks: one binary (build/disttune_bench) holding every benchmark, registered with
+// DT_BENCHMARK(name, "one-line description"). benchmarks/run drives them and the PyTorch /
+// FAISS references side by side. Each benchmark prints a table row and returns a JSON
+// object of its figures.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace disttune::bench {
+
+struct BenchArgs {
+  std::vector<std::string> args;  // --key=value pairs after the benchmark name
+  std::string get(const std::string& key, const std::string& def) const;
+  int64_t get_int(const std::string& key, int64_t def) const;
+  double get_float(const std::string& key, double def) const;
+};
+
+using BenchFn = std::function<nlohmann::json(const BenchArgs&)>;
+
+struct BenchRegistration {
+  BenchRegistration(const char* name, const char* help, BenchFn fn);
+};
+
+// Wall-clock seconds of fn(), best of `repeats` after `warmup` untimed runs.
+double time_best(const std::function<void()>& fn, int repeats = 3, int warmup = 1);
+
+// Peak resident memory of this process so far (VmHWM), in MiB.
+double peak_rss_mib();
+
+}  // namespace disttune::bench
+
+#define DT_BENCH_CONCAT2(a, b) a##b
+#define DT_BENCH_CONCAT(a, b) DT_BENCH_CONCAT2(a, b)
+#define DT_BENCHMARK(name, help)                                                          \
+  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, __LINE__)(const ::disttune::bench::BenchArgs&); \
+  static ::disttune::bench::BenchRegistration DT_BENCH_CONCAT(bench_reg_, __LINE__)(      \
+      name, help, DT_BENCH_CONCAT(bench_fn_, __LINE__));                                   \
+  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, __LINE__)(const ::disttune::bench::BenchArgs& args)

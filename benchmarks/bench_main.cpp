@@ -1,0 +1,94 @@
+// disttune_bench NAME [--key=value ...]: runs one benchmark and prints its JSON on the last
+// line of stdout. disttune_bench --list: names and descriptions.
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "bench.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "dist/dist.h"
+
+namespace disttune::bench {
+namespace {
+
+struct Entry {
+  std::string help;
+  BenchFn fn;
+};
+
+std::map<std::string, Entry>& registry() {
+  static std::map<std::string, Entry> r;
+  return r;
+}
+
+}  // namespace
+
+BenchRegistration::BenchRegistration(const char* name, const char* help, BenchFn fn) {
+  registry()[name] = {help, std::move(fn)};
+}
+
+std::string BenchArgs::get(const std::string& key, const std::string& def) const {
+  const std::string prefix = "--" + key + "=";
+  for (const auto& a : args)
+    if (a.compare(0, prefix.size(), prefix) == 0) return a.substr(prefix.size());
+  return def;
+}
+
+int64_t BenchArgs::get_int(const std::string& key, int64_t def) const {
+  const std::string v = get(key, "");
+  return v.empty() ? def : std::stoll(v);
+}
+
+double BenchArgs::get_float(const std::string& key, double def) const {
+  const std::string v = get(key, "");
+  return v.empty() ? def : std::stod(v);
+}
+
+double time_best(const std::function<void()>& fn, int repeats, int warmup) {
+  for (int i = 0; i < warmup; ++i) fn();
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+}  // namespace disttune::bench
+
+int main(int argc, char** argv) {
+  using namespace disttune;
+  Dist& d = dist_init(&argc, &argv);
+  log_init(d.rank, "");
+  auto& reg = bench::registry();
+  if (argc < 2 || std::string(argv[1]) == "--list") {
+    for (const auto& [name, e] : reg) print0(name, "\t", e.help);
+    dist_free();
+    return argc < 2 ? 2 : 0;
+  }
+  auto it = reg.find(argv[1]);
+  if (it == reg.end()) dist_fatal(str_cat("unknown benchmark '", argv[1], "' (see --list)"));
+  bench::BenchArgs args{std::vector<std::string>(argv + 2, argv + argc)};
+  try {
+    nlohmann::json out = it->second.fn(args);
+    if (d.is_root()) std::cout << out.dump() << std::endl;
+  } catch (const c10::Error& e) {
+    dist_fatal(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    dist_fatal(e.what());
+  }
+  dist_free();
+  return 0;
+}
