@@ -1,0 +1,95 @@
+// HDF5 files for disttune's outputs (embeddings, tokenized stores, checkpoints), over the
+// HDF5 C API. RAII handles; every failure becomes a UserError naming the file and the
+// dataset; HDF5's own error-stack printing is silenced so that users see one clear line.
+//
+// Datasets written with `checksum` use HDF5's Fletcher-32 filter (chunked layout): HDF5
+// verifies it on every read, so a flipped byte is refused instead of silently loaded.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <hdf5.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace disttune {
+
+// An open HDF5 object (file, group, dataset, dataspace, property list, attribute, type).
+class H5Handle {
+ public:
+  H5Handle() = default;
+  explicit H5Handle(hid_t id) : id_(id) {}
+  ~H5Handle() { reset(); }
+  H5Handle(H5Handle&& o) noexcept : id_(o.id_) { o.id_ = H5I_INVALID_HID; }
+  H5Handle& operator=(H5Handle&& o) noexcept;
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();
+  hid_t release() {
+    hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+struct H5WriteOptions {
+  bool checksum = false;      // Fletcher-32 per chunk, verified on read
+  int64_t chunk_rows = 0;     // 0: choose (~1 MiB chunks) when chunking is needed
+  bool extendable = false;    // unlimited dim 0, for appending rows
+};
+
+class H5File {
+ public:
+  static H5File create(const std::string& path);     // truncates
+  static H5File open_read(const std::string& path);
+  static H5File open_rw(const std::string& path);
+  const std::string& path() const { return path_; }
+  hid_t id() const { return file_.get(); }
+  void flush();
+  void close();
+
+  bool exists(const std::string& name) const;   // dataset or group, absolute path like "/model/x"
+  std::vector<std::string> list(const std::string& group) const;  // member names, sorted
+  void create_group(const std::string& name);   // creates intermediate groups too
+
+  // Tensors: float32, float64, int64, int32, uint8/bool. Shapes of any rank.
+  void write(const std::string& name, const at::Tensor& t, const H5WriteOptions& opt = {});
+  at::Tensor read(const std::string& name) const;
+  // Rows [start, start + count) of dim 0 (hyperslab), without reading the rest.
+  at::Tensor read_rows(const std::string& name, int64_t start, int64_t count) const;
+  // Appends rows to an extendable dataset created with write(..., {.extendable = true}).
+  void append(const std::string& name, const at::Tensor& rows);
+  std::vector<int64_t> shape(const std::string& name) const;
+  at::ScalarType dtype(const std::string& name) const;
+
+  // Attributes on a group or dataset ("/" for the file root).
+  void set_attr(const std::string& obj, const std::string& key, const std::string& value);
+  void set_attr(const std::string& obj, const std::string& key, int64_t value);
+  void set_attr(const std::string& obj, const std::string& key, double value);
+  bool has_attr(const std::string& obj, const std::string& key) const;
+  std::string attr_string(const std::string& obj, const std::string& key) const;
+  int64_t attr_int(const std::string& obj, const std::string& key) const;
+  double attr_double(const std::string& obj, const std::string& key) const;
+
+ private:
+  H5File(std::string path, hid_t id) : path_(std::move(path)), file_(id) {}
+  [[noreturn]] void fail(const std::string& what) const;
+  H5Handle open_dataset(const std::string& name) const;
+  H5Handle open_object(const std::string& obj) const;
+  H5Handle open_attr(const std::string& obj, const std::string& key) const;
+
+  std::string path_;
+  H5Handle file_;
+};
+
+// Whether `path` starts with the HDF5 signature (cheap check before opening).
+bool is_hdf5_file(const std::string& path);
+
+}  // namespace disttune
