@@ -1,0 +1,208 @@
+#include "io/checkpoint.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
+#include "common/check.h"
+#include "common/env.h"
+#include "io/h5.h"
+
+namespace disttune {
+namespace {
+
+const char* kFormat = "disttune-checkpoint";
+
+void write_attr_group(H5File& f, const std::string& group,
+                      const std::map<std::string, std::string>& attrs) {
+  f.create_group(group);
+  for (const auto& [k, v] : attrs) f.set_attr(group, k, v);
+}
+
+std::map<std::string, std::string> read_attr_group(const H5File& f, const std::string& group,
+                                                   const std::vector<std::string>& keys) {
+  std::map<std::string, std::string> out;
+  for (const auto& k : keys) out[k] = f.attr_string(group, k);
+  return out;
+}
+
+// Attribute names of an object (HDF5 has no direct listing helper in our wrapper).
+std::vector<std::string> attr_names(const H5File& f, const std::string& obj) {
+  std::vector<std::string> names;
+  hid_t o = H5Oopen(f.id(), obj.c_str(), H5P_DEFAULT);
+  if (o < 0) return names;
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  H5Oget_info3(o, &info, H5O_INFO_NUM_ATTRS);
+#else
+  H5O_info_t info;
+  H5Oget_info2(o, &info, H5O_INFO_NUM_ATTRS);
+#endif
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    ssize_t n = H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string s(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
+    H5Aget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), s.size() + 1, H5P_DEFAULT);
+    names.push_back(s);
+  }
+  H5Oclose(o);
+  return names;
+}
+
+void list_datasets(const H5File& f, const std::string& group, const std::string& prefix,
+                   std::vector<std::string>* out) {
+  for (const auto& name : f.list(group)) {
+    const std::string full = (group == "/" ? "" : group) + "/" + name;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    H5Oget_info_by_name3(f.id(), full.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+    H5O_info_t info;
+    H5Oget_info_by_name2(f.id(), full.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#endif
+    if (info.type == H5O_TYPE_GROUP)
+      list_datasets(f, full, prefix + name + "/", out);
+    else
+      out->push_back(prefix + name);
+  }
+}
+
+}  // namespace
+
+std::string checkpoint_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld.h5", static_cast<long long>(step));
+  return buf;
+}
+
+void write_checkpoint(const std::string& path, const Checkpoint& c) {
+  Env* env = Env::Default();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (!dir.empty()) env->make_dirs(dir).throw_if_error();
+  const std::string tmp = Env::temp_name(path);
+  try {
+    H5File f = H5File::create(tmp);
+    const H5WriteOptions ck{.checksum = true};
+    f.create_group("/model");
+    for (const auto& [name, t] : c.model) f.write("/model/" + name, t.to(at::kFloat), ck);
+    f.create_group("/optimizer");
+    for (const auto& [name, t] : c.optimizer) f.write("/optimizer/" + name, t, ck);
+    write_attr_group(f, "/scheduler", c.scheduler);
+    write_attr_group(f, "/sampler", c.sampler);
+    write_attr_group(f, "/rng", c.rng);
+    f.create_group("/state");
+    const TrainState& s = c.state;
+    f.set_attr("/state", "step", s.step);
+    f.set_attr("/state", "epoch", s.epoch);
+    f.set_attr("/state", "batch_in_epoch", s.batch_in_epoch);
+    f.set_attr("/state", "samples_seen", s.samples_seen);
+    f.set_attr("/state", "best_metric", s.best_metric);
+    f.set_attr("/state", "best_step", s.best_step);
+    f.set_attr("/state", "loss_scale", s.loss_scale);
+    f.set_attr("/state", "loss_scale_good_steps", s.loss_scale_good_steps);
+    f.set_attr("/state", "skipped_steps", s.skipped_steps);
+    f.set_attr("/", "format", std::string(kFormat));
+    f.set_attr("/", "format_version", kCheckpointFormatVersion);
+    f.set_attr("/", "step", s.step);
+    f.set_attr("/", "epoch", s.epoch);
+    f.set_attr("/", "world_size", c.world_size);
+    f.set_attr("/", "global_batch_size", c.global_batch_size);
+    f.set_attr("/", "config", c.config_yaml);
+    f.set_attr("/", "metrics", c.metrics_json);
+    f.flush();
+    f.close();
+  } catch (...) {
+    env->remove_file(tmp);
+    throw;
+  }
+  Status st = env->publish(tmp, path);
+  if (!st.ok()) {
+    env->remove_file(tmp);
+    st.with_context("writing checkpoint").throw_if_error();
+  }
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  H5File f = H5File::open_read(path);
+  if (!f.has_attr("/", "format") || f.attr_string("/", "format") != kFormat)
+    DT_FAIL(path, ": not a disttune checkpoint (no 'format' attribute '", kFormat, "')");
+  const int64_t version = f.attr_int("/", "format_version");
+  if (version != kCheckpointFormatVersion)
+    DT_FAIL(path, ": checkpoint format version ", version, " is not supported (this build reads ",
+            kCheckpointFormatVersion, ")");
+  CheckpointInfo info;
+  info.path = path;
+  info.step = f.attr_int("/", "step");
+  info.epoch = f.attr_int("/", "epoch");
+  info.world_size = f.attr_int("/", "world_size");
+  info.global_batch_size = f.attr_int("/", "global_batch_size");
+  info.metrics_json = f.attr_string("/", "metrics");
+  return info;
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  const CheckpointInfo info = read_checkpoint_info(path);
+  H5File f = H5File::open_read(path);
+  for (const char* g : {"/model", "/optimizer", "/scheduler", "/sampler", "/rng", "/state"})
+    if (!f.exists(g)) DT_FAIL(path, ": damaged checkpoint: missing group '", g, "'");
+  Checkpoint c;
+  c.world_size = info.world_size;
+  c.global_batch_size = info.global_batch_size;
+  c.metrics_json = info.metrics_json;
+  c.config_yaml = f.attr_string("/", "config");
+  std::vector<std::string> names;
+  list_datasets(f, "/model", "", &names);
+  if (names.empty()) DT_FAIL(path, ": damaged checkpoint: no model parameters");
+  for (const auto& n : names) c.model.emplace_back(n, f.read("/model/" + n));
+  names.clear();
+  list_datasets(f, "/optimizer", "", &names);
+  for (const auto& n : names) c.optimizer.emplace_back(n, f.read("/optimizer/" + n));
+  for (const char* g : {"/scheduler", "/sampler", "/rng"}) {
+    auto& dst = std::string(g) == "/scheduler" ? c.scheduler
+                : std::string(g) == "/sampler" ? c.sampler
+                                               : c.rng;
+    dst = read_attr_group(f, g, attr_names(f, g));
+  }
+  TrainState& s = c.state;
+  s.step = f.attr_int("/state", "step");
+  s.epoch = f.attr_int("/state", "epoch");
+  s.batch_in_epoch = f.attr_int("/state", "batch_in_epoch");
+  s.samples_seen = f.attr_int("/state", "samples_seen");
+  s.best_metric = f.attr_double("/state", "best_metric");
+  s.best_step = f.attr_int("/state", "best_step");
+  s.loss_scale = f.attr_double("/state", "loss_scale");
+  s.loss_scale_good_steps = f.attr_int("/state", "loss_scale_good_steps");
+  s.skipped_steps = f.attr_int("/state", "skipped_steps");
+  if (s.step != info.step) DT_FAIL(path, ": damaged checkpoint: /state step disagrees with the root");
+  return c;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  static const std::regex kName(R"(step-(\d{8,})\.h5)");
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && std::regex_match(name, m, kName))
+      found.emplace_back(std::stoll(m[1].str()), e.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& [step, p] : found) out.push_back(p);
+  return out;
+}
+
+void prune_checkpoints(const std::string& dir, int64_t keep_last, int64_t keep_step) {
+  const std::vector<std::string> all = list_checkpoints(dir);
+  const std::string best = keep_step >= 0 ? checkpoint_name(keep_step) : "";
+  const int64_t n = static_cast<int64_t>(all.size());
+  for (int64_t i = 0; i < n - keep_last; ++i) {
+    if (std::filesystem::path(all[i]).filename().string() == best) continue;
+    Env::Default()->remove_file(all[i]).throw_if_error();
+  }
+}
+
+}  // namespace disttune

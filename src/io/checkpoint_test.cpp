@@ -1,0 +1,175 @@
+#include "io/checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/check.h"
+#include "common/env.h"
+#include "io/h5.h"
+#include "test_util.h"
+
+namespace disttune {
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+Checkpoint sample(int64_t step) {
+  Checkpoint c;
+  c.state.step = step;
+  c.state.epoch = 2;
+  c.state.batch_in_epoch = 17;
+  c.state.samples_seen = 4242;
+  c.state.best_metric = 0.8226;
+  c.state.best_step = step - 1;
+  c.state.loss_scale = 32768;
+  c.model = {{"embeddings.word_embeddings.weight", at::randn({30, 8})},
+             {"encoder.layer.0.attention.self.query.bias", at::randn({8})}};
+  c.optimizer = {{"exp_avg/embeddings.word_embeddings.weight", at::randn({30, 8})},
+                 {"step", at::tensor({int64_t(step)})}};
+  c.scheduler = {{"name", "cosine"}, {"total_steps", "1000"}};
+  c.sampler = {{"epoch", "2"}, {"batch_in_epoch", "17"}, {"seed", "42"}};
+  c.rng = {{"scheme", "per-step"}, {"seed", "42"}};
+  c.world_size = 4;
+  c.global_batch_size = 512;
+  c.config_yaml = "training:\n  epochs: 6\n";
+  c.metrics_json = R"({"cosine_ndcg@10": 0.8226})";
+  return c;
+}
+
+TEST(Checkpoint, RoundTripsEverything) {
+  test::TempDir dir;
+  const std::string path = dir.file("checkpoints/" + checkpoint_name(42));
+  EXPECT_EQ(checkpoint_name(42), "step-00000042.h5");
+  Checkpoint c = sample(42);
+  write_checkpoint(path, c);
+  Checkpoint r = read_checkpoint(path);
+  EXPECT_EQ(r.state.step, 42);
+  EXPECT_EQ(r.state.batch_in_epoch, 17);
+  EXPECT_EQ(r.state.samples_seen, 4242);
+  EXPECT_DOUBLE_EQ(r.state.best_metric, 0.8226);
+  EXPECT_EQ(r.state.best_step, 41);
+  EXPECT_DOUBLE_EQ(r.state.loss_scale, 32768);
+  ASSERT_EQ(r.model.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(r.model[i].first, c.model[i].first);
+    EXPECT_TRUE(at::equal(r.model[i].second, c.model[i].second));
+  }
+  ASSERT_EQ(r.optimizer.size(), 2u);
+  EXPECT_EQ(r.optimizer[0].first, "exp_avg/embeddings.word_embeddings.weight");
+  EXPECT_TRUE(at::equal(r.optimizer[0].second, c.optimizer[0].second));
+  EXPECT_EQ(r.optimizer[1].second.item<int64_t>(), 42);
+  EXPECT_EQ(r.scheduler, c.scheduler);
+  EXPECT_EQ(r.sampler, c.sampler);
+  EXPECT_EQ(r.rng, c.rng);
+  EXPECT_EQ(r.world_size, 4);
+  EXPECT_EQ(r.global_batch_size, 512);
+  EXPECT_EQ(r.config_yaml, c.config_yaml);
+  EXPECT_EQ(r.metrics_json, c.metrics_json);
+  EXPECT_FALSE(std::filesystem::exists(Env::temp_name(path)));
+}
+
+// An Env whose fsync fails, as on a full or failing disk: the checkpoint must not appear.
+class FailingFsyncEnv : public Env {
+ public:
+  Status fsync_path(const std::string& path) override {
+    return Status::Error(path + ": fsync failed: Input/output error");
+  }
+};
+
+TEST(Checkpoint, AFailedWriteLeavesThePreviousCheckpointAndNoPartialFile) {
+  test::TempDir dir;
+  const std::string first = dir.file(checkpoint_name(10));
+  write_checkpoint(first, sample(10));
+  FailingFsyncEnv failing;
+  Env* prev = set_default_env(&failing);
+  const std::string second = dir.file(checkpoint_name(20));
+  const std::string e = error_of([&] { write_checkpoint(second, sample(20)); });
+  set_default_env(prev);
+  EXPECT_NE(e.find("fsync failed"), std::string::npos) << e;
+  EXPECT_FALSE(std::filesystem::exists(second));
+  EXPECT_FALSE(std::filesystem::exists(Env::temp_name(second)));
+  EXPECT_EQ(list_checkpoints(dir.path()), std::vector<std::string>{first});
+  EXPECT_EQ(read_checkpoint(first).state.step, 10);
+}
+
+TEST(Checkpoint, DamagedAndForeignFilesAreRefused) {
+  test::TempDir dir;
+  const std::string good = dir.file(checkpoint_name(5));
+  write_checkpoint(good, sample(5));
+  const std::string bytes = test::read_text(good);
+
+  const std::string cut = dir.file("cut.h5");
+  test::write_text(cut, bytes.substr(0, bytes.size() * 2 / 3));
+  EXPECT_EQ(error_of([&] { read_checkpoint(cut); }).rfind(cut + ": ", 0), 0u);
+
+  // Flip a byte inside the model data: the checksum catches it.
+  const std::string flipped = dir.file("flipped.h5");
+  at::Tensor w = read_checkpoint(good).model[0].second.contiguous();
+  std::string needle(static_cast<const char*>(w.data_ptr()), 32);
+  std::string damaged = bytes;
+  const auto pos = damaged.find(needle);
+  ASSERT_NE(pos, std::string::npos);
+  damaged[pos + 7] ^= 0x10;
+  test::write_text(flipped, damaged);
+  EXPECT_NE(error_of([&] { read_checkpoint(flipped); }).find("checksum"), std::string::npos);
+
+  // Foreign HDF5 file and wrong version.
+  const std::string foreign = dir.file("foreign.h5");
+  {
+    H5File f = H5File::create(foreign);
+    f.write("/data", at::ones({3}));
+  }
+  EXPECT_EQ(error_of([&] { read_checkpoint(foreign); }),
+            foreign + ": not a disttune checkpoint (no 'format' attribute 'disttune-checkpoint')");
+  const std::string future = dir.file("future.h5");
+  write_checkpoint(future, sample(6));
+  {
+    H5File f = H5File::open_rw(future);
+    f.set_attr("/", "format_version", int64_t{99});
+  }
+  EXPECT_EQ(error_of([&] { read_checkpoint(future); }),
+            future + ": checkpoint format version 99 is not supported (this build reads 1)");
+
+  // A missing group (damaged by hand).
+  const std::string nogroup = dir.file("nogroup.h5");
+  write_checkpoint(nogroup, sample(7));
+  {
+    H5File f = H5File::open_rw(nogroup);
+    H5Ldelete(f.id(), "/sampler", H5P_DEFAULT);
+  }
+  EXPECT_EQ(error_of([&] { read_checkpoint(nogroup); }),
+            nogroup + ": damaged checkpoint: missing group '/sampler'");
+  EXPECT_EQ(error_of([&] { read_checkpoint(dir.file("none.h5")); }),
+            dir.file("none.h5") + ": cannot open: No such file or directory");
+}
+
+TEST(Checkpoint, ListAndPruneKeepTheNewestAndTheBest) {
+  test::TempDir dir;
+  for (int64_t s : {3, 1, 20, 10, 7}) write_checkpoint(dir.file(checkpoint_name(s)), sample(s));
+  test::write_text(dir.file("step-00000099.h5.tmp.123"), "partial");
+  test::write_text(dir.file("notes.txt"), "keep me");
+  std::vector<std::string> all = list_checkpoints(dir.path());
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(std::filesystem::path(all.front()).filename(), "step-00000001.h5");
+  EXPECT_EQ(std::filesystem::path(all.back()).filename(), "step-00000020.h5");
+  prune_checkpoints(dir.path(), 2, 3);  // keep 10, 20 (newest) and 3 (best)
+  all = list_checkpoints(dir.path());
+  std::vector<std::string> names;
+  for (auto& p : all) names.push_back(std::filesystem::path(p).filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"step-00000003.h5", "step-00000010.h5",
+                                             "step-00000020.h5"}));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("notes.txt")));
+  EXPECT_EQ(read_checkpoint_info(all.back()).step, 20);
+}
+
+}  // namespace
+}  // namespace disttune
