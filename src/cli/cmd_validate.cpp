@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "data/config_dataset.h"
+#include "data/split.h"
 #include "dist/dist.h"
 
 namespace disttune {
@@ -76,7 +78,23 @@ Config load_run_config(Dist& d, const Args& args) {
 int run_validate(Dist& d, const Args& args) {
   Config cfg = load_run_config(d, args);
   if (d.is_root()) {
+    // The data files are read (rank 0 only): bad rows are reported as training would.
+    std::string data_lines;
+    for (const char* key : {"data.train", "data.val", "data.test"}) {
+      if (cfg.get_string(key).empty()) continue;
+      const TextDataset ds = read_config_dataset(cfg, key);
+      data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
+      if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
+          cfg.get_string("data.test").empty()) {
+        const SplitIndices s = make_split(ds.size(), cfg.get_float("data.split.train"),
+                                          cfg.get_float("data.split.val"),
+                                          cfg.get_float("data.split.test"), cfg.get_int("data.split.seed"));
+        data_lines += str_cat("# split: ", s.train.size(), " train, ", s.val.size(), " val, ",
+                              s.test.size(), " test\n");
+      }
+    }
     std::fputs(cfg.to_yaml().c_str(), stdout);
+    std::fputs(data_lines.c_str(), stdout);
     std::printf("# %s: valid for %d rank(s)\n", cfg.source().c_str(), d.world_size);
     std::fflush(stdout);
   }

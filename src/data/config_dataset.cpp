@@ -1,0 +1,20 @@
+#include "data/config_dataset.h"
+
+#include "common/check.h"
+#include "config/config.h"
+
+namespace disttune {
+
+TextDataset read_config_dataset(const Config& cfg, const std::string& key) {
+  const std::string& path = cfg.get_string(key);
+  DT_CHECK(!path.empty(), key, " is not set");
+  const auto& columns = cfg.get_string_map("data.columns");
+  try {
+    map_columns(columns);
+  } catch (const UserError& e) {
+    cfg.fail("data.columns", e.what());
+  }
+  return read_text_dataset(path, columns, parse_bad_row_policy(cfg.get_string("data.on_bad_row")));
+}
+
+}  // namespace disttune

@@ -1,0 +1,53 @@
+"""`disttune validate` reads the data files the config names: bad rows are reported with
+file:line:column under data.on_bad_row: error (once, also under mpirun), and counted under
+skip; the split sizes are printed."""
+import os
+import sys
+import tempfile
+import unittest
+
+import dt
+
+VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
+
+
+class DataValidate(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.data = os.path.join(self.tmp.name, "qa.csv")
+        with open(self.data, "w", newline="") as f:
+            f.write("question,context\r\n")
+            for i in range(20):
+                f.write(f'"q{i}, what?","context {i}\nsecond line"\r\n')
+            f.write('q20,""\r\n')  # line 42: an empty context
+        self.cfg = os.path.join(self.tmp.name, "cfg.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(f"model:\n  init: {{vocab: {VOCAB}}}\n"
+                    f"data:\n  train: {self.data}\n  columns: {{anchor: question, positive: context}}\n"
+                    "training:\n  global_batch_size: 8\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_bad_row_stops_validation_with_its_location(self):
+        for np in (None, 2):
+            r = dt.run([dt.DISTTUNE, "validate", self.cfg], np=np)
+            self.assertNotEqual(r.rc, 0, r)
+            lines = [l for l in r.err.splitlines() if l.startswith("disttune: error:")]
+            self.assertEqual(lines, [f"disttune: error: {self.data}:42: column 'context' (positive): empty text"], r)
+
+    def test_skip_counts_and_the_split_is_reported(self):
+        r = dt.run([dt.DISTTUNE, "validate", self.cfg, "--set", "data.on_bad_row=skip"])
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"# data.train: pairs, 21 rows read, 20 kept, 1 skipped (empty text: 1); "
+                      f"first skipped: {self.data}:42: column 'context' (positive): empty text\n", r.out)
+        self.assertIn("# split: 16 train, 2 val, 2 test\n", r.out)
+
+    def test_a_mapping_without_positive_points_at_the_config(self):
+        r = dt.run([dt.DISTTUNE, "validate", self.cfg, "--set", "data.columns={anchor: question}"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("--set data.columns: data.columns: column mapping: needs roles anchor and positive", r.err)
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main(verbosity=2))
