@@ -177,6 +177,57 @@ void H5File::write(const std::string& name, const at::Tensor& tensor, const H5Wr
     fail("cannot write dataset '" + name + "' (disk full?)");
 }
 
+void H5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  create_group(parent_of(name));
+  if (exists(name) && H5Ldelete(file_.get(), name.c_str(), H5P_DEFAULT) < 0)
+    fail("cannot replace dataset '" + name + "'");
+  H5Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  hsize_t n = values.size();
+  H5Handle space(H5Screate_simple(1, &n, nullptr));
+  H5Handle ds(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                         H5P_DEFAULT, H5P_DEFAULT));
+  if (!ds.valid()) fail("cannot create dataset '" + name + "'");
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+    fail("cannot write dataset '" + name + "' (disk full?)");
+}
+
+std::vector<std::string> H5File::read_strings(const std::string& name) const {
+  H5Handle ds = open_dataset(name);
+  H5Handle ftype(H5Dget_type(ds.get()));
+  if (H5Tget_class(ftype.get()) != H5T_STRING) fail("dataset '" + name + "' is not a string dataset");
+  const std::vector<int64_t> dims = shape(name);
+  if (dims.size() != 1) fail("dataset '" + name + "' is not one-dimensional");
+  std::vector<std::string> out;
+  const size_t n = static_cast<size_t>(dims[0]);
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    H5Handle mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    std::vector<char*> ptrs(n, nullptr);
+    if (n > 0 && H5Dread(ds.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+      fail("cannot read dataset '" + name + "'");
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Handle space(H5Dget_space(ds.get()));
+    if (n > 0) H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t width = H5Tget_size(ftype.get());
+    std::string buf(n * width, '\0');
+    if (n > 0 && H5Dread(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+      fail("cannot read dataset '" + name + "'");
+    for (size_t i = 0; i < n; ++i) {
+      std::string s = buf.substr(i * width, width);
+      s.resize(std::strlen(s.c_str()));
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
 H5Handle H5File::open_dataset(const std::string& name) const {
   if (!exists(name)) fail("missing dataset '" + name + "'");
   H5Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT));

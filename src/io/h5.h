@@ -66,6 +66,9 @@ class H5File {
   at::Tensor read_rows(const std::string& name, int64_t start, int64_t count) const;
   // Appends rows to an extendable dataset created with write(..., {.extendable = true}).
   void append(const std::string& name, const at::Tensor& rows);
+  // 1-D datasets of variable-length UTF-8 strings (h5py reads them as str).
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
+  std::vector<std::string> read_strings(const std::string& name) const;
   std::vector<int64_t> shape(const std::string& name) const;
   at::ScalarType dtype(const std::string& name) const;
 

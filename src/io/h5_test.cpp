@@ -59,6 +59,23 @@ TEST(H5, RoundTripsTensorsOfEveryDtypeAndShape) {
   EXPECT_EQ(error_of([&] { h.read("/missing"); }), path + ": missing dataset '/missing'");
 }
 
+TEST(H5, StringDatasets) {
+  test::TempDir dir;
+  const std::string path = dir.file("s.h5");
+  const std::vector<std::string> ids = {"doc-1", "", "ünïcode ✓", std::string(300, 'x')};
+  {
+    H5File h = H5File::create(path);
+    h.write_strings("/ids", ids);
+    h.write_strings("/none", {});
+    h.write("/num", at::ones({2}));
+  }
+  H5File h = H5File::open_read(path);
+  EXPECT_EQ(h.read_strings("/ids"), ids);
+  EXPECT_TRUE(h.read_strings("/none").empty());
+  EXPECT_EQ(error_of([&] { h.read_strings("/num"); }),
+            path + ": dataset '/num' is not a string dataset");
+}
+
 TEST(H5, RowsAppendAndAttributes) {
   test::TempDir dir;
   const std::string path = dir.file("rows.h5");
