@@ -53,6 +53,7 @@ const char* data_format_name(DataFormat f) {
     case DataFormat::Pairs: return "pairs";
     case DataFormat::Triplets: return "triplets";
     case DataFormat::Scored: return "scored pairs";
+    case DataFormat::Texts: return "texts";
   }
   return "?";
 }
@@ -88,7 +89,7 @@ int64_t negative_number(const std::string& role) {
 ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
   ColumnMapping m;
   std::vector<std::pair<int64_t, std::string>> negatives;  // (order, role)
-  bool anchor = false, positive = false, s1 = false, s2 = false, score = false;
+  bool anchor = false, positive = false, s1 = false, s2 = false, score = false, text = false;
   for (const auto& [role, col] : columns) {
     if (col.empty()) DT_FAIL("column mapping: role '", role, "' maps to no column");
     if (role == "anchor") {
@@ -104,17 +105,24 @@ ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
       m.score_column = col;
     } else if (role == "id") {
       m.id_column = col;
+    } else if (role == "text") {
+      text = true;
     } else if (const int64_t n = negative_number(role)) {
       // "negative" and "negative_1" both sort first; "negative" wins the tie.
       negatives.emplace_back(n * 2 + (role == "negative" ? 0 : 1), role);
     } else {
       DT_FAIL("column mapping: unknown role '", role,
               "' (expected anchor, positive, negative, negative_2, ..., id, or sentence1, "
-              "sentence2, score)");
+              "sentence2, score, or text)");
     }
   }
   const bool scored = s1 || s2 || score;
-  if (scored) {
+  if (text) {
+    if (anchor || positive || scored || !negatives.empty())
+      DT_FAIL("column mapping: role 'text' (plain texts) cannot be combined with other text roles");
+    m.format = DataFormat::Texts;
+    m.roles = {"text"};
+  } else if (scored) {
     if (anchor || positive || !negatives.empty())
       DT_FAIL("column mapping: mixes scored-pair roles (sentence1, sentence2, score) with "
               "anchor/positive/negative roles");

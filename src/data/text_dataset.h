@@ -8,6 +8,7 @@
 //   pairs:        anchor, positive                      (+ optional id)
 //   triplets:     anchor, positive, negative[, negative_2, negative_3 ...]  (+ optional id)
 //   scored pairs: sentence1, sentence2, score           (+ optional id)
+//   texts:        text                                  (+ optional id; for encoding)
 // Bad rows: invalid UTF-8, a missing column, a wrong type (text that is not a string, a
 // score that is not a finite number, an id that is neither a string nor an integer), empty
 // text (including whitespace only: it would embed as [CLS] [SEP] and teach nothing) and
@@ -45,8 +46,8 @@ constexpr const char* kEmptyText = "empty text";
 constexpr const char* kMalformed = "malformed row";
 }  // namespace bad_row
 
-enum class DataFormat { Pairs, Triplets, Scored };
-const char* data_format_name(DataFormat f);  // "pairs" | "triplets" | "scored pairs"
+enum class DataFormat { Pairs, Triplets, Scored, Texts };
+const char* data_format_name(DataFormat f);  // "pairs" | "triplets" | "scored pairs" | "texts"
 
 struct TextDataset {
   DataFormat format = DataFormat::Pairs;

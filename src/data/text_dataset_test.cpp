@@ -214,12 +214,21 @@ TEST_F(DataTextDataset, ColumnMappingIsValidated) {
   };
   EXPECT_EQ(err({{"anchor", "a"}, {"query", "q"}}),
             "column mapping: unknown role 'query' (expected anchor, positive, negative, negative_2, ..., id, or "
-            "sentence1, sentence2, score)");
+            "sentence1, sentence2, score, or text)");
+  EXPECT_EQ(err({{"text", "a"}, {"anchor", "b"}}),
+            "column mapping: role 'text' (plain texts) cannot be combined with other text roles");
   EXPECT_EQ(err({{"anchor", "a"}}), "column mapping: needs roles anchor and positive (or sentence1, sentence2, score); missing positive");
   EXPECT_EQ(err({{"sentence1", "a"}, {"sentence2", "b"}}), "column mapping: scored pairs need sentence1, sentence2 and score; missing score");
   EXPECT_EQ(err({{"anchor", "a"}, {"positive", "b"}, {"score", "s"}}),
             "column mapping: mixes scored-pair roles (sentence1, sentence2, score) with anchor/positive/negative roles");
   EXPECT_EQ(err({{"anchor", "a"}, {"positive", "b"}, {"negative_x", "n"}}).rfind("column mapping: unknown role 'negative_x'", 0), 0u);
+  // Plain texts (what `disttune encode` reads), with an optional id.
+  const std::string texts = write("texts.jsonl", "{\"_id\": \"d1\", \"body\": \"x\"}\n{\"_id\": 7, \"body\": \"y\"}\n");
+  const TextDataset td = read_text_dataset(texts, {{"text", "body"}, {"id", "_id"}}, BadRowPolicy::Error);
+  EXPECT_EQ(td.format, DataFormat::Texts);
+  EXPECT_EQ(td.roles, std::vector<std::string>{"text"});
+  EXPECT_EQ(td.column("text"), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(td.ids, (std::vector<std::string>{"d1", "7"}));
   // One column may serve two roles.
   const std::string p = write("same.jsonl", "{\"t\": \"x\"}\n");
   const TextDataset d = read_text_dataset(p, {{"anchor", "t"}, {"positive", "t"}}, BadRowPolicy::Error);
