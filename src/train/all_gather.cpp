@@ -24,6 +24,9 @@ at::Tensor gather_rows(Communicator& comm, const at::Tensor& x, const std::vecto
   return all_equal(counts) ? comm.all_gather(x) : comm.all_gatherv(x);
 }
 
+// Backward of CPU tensors runs on the thread that called backward (libtorch's engine runs
+// CPU-only graphs on the caller), so MPI's SERIALIZED thread level is enough; CUDA
+// backward runs on the device thread and talks to NCCL only.
 // The communicator travels through the autograd context as an integer: saved_data holds
 // IValues only, and the communicator outlives every graph (it lives as long as Dist).
 struct AllGatherFunction : public torch::autograd::Function<AllGatherFunction> {

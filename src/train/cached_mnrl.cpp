@@ -21,6 +21,9 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   DT_CHECK(roles >= inner_->min_columns() &&
                (inner_->max_columns() < 0 || roles <= inner_->max_columns()),
            "cached_mnrl: ", roles, " roles");
+  // The embedding width comes from the callback, so a rank needs at least one row (the
+  // global batch divides over the ranks, so every rank has rows).
+  DT_CHECK(rows > 0, "cached_mnrl: this rank holds no rows");
   const int64_t mb = mini_batch_ > 0 ? mini_batch_ : std::max<int64_t>(rows, 1);
   struct Chunk {
     int role;
@@ -44,7 +47,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
                  emb.sizes(), " for rows [", b, ", ", e, ")");
         parts.push_back(emb);
       }
-      at::Tensor col = parts.empty() ? at::empty({0, 0}) : at::cat(parts, 0);
+      at::Tensor col = at::cat(parts, 0);
       batch.columns.push_back(col.to(at::kFloat).detach().requires_grad_(true));
     }
   }

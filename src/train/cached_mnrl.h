@@ -36,7 +36,7 @@ class CachedMnrl final : public Loss {
   int max_columns() const override { return inner_->max_columns(); }
   bool needs_labels() const override { return inner_->needs_labels(); }
 
-  // One GradCache pass over this rank's `rows` rows of `roles` roles. Accumulates into
+  // One GradCache pass over this rank's `rows` (> 0) rows of `roles` roles. Accumulates into
   // the parameters' .grad the gradient of (this rank's share x grad_scale), where
   // grad_scale folds in 1 / gradient_accumulation_steps and the fp16 loss scale. Returns
   // this rank's share of the loss (unscaled). Every rank must call it (it all-gathers).
