@@ -140,6 +140,8 @@ std::vector<OptionSpec> build_registry() {
                  "collectives for tensors: auto = NCCL for CUDA tensors, MPI for CPU"),
       opt_float("distributed.timeout_s", "900", 1, 1e7,
                 "a collective not done within this many seconds ends the job"),
+      opt_float("distributed.bucket_mb", "25", 0.001, 4096,
+                "size of the flat buckets the gradient all-reduce moves (MB)"),
   };
 }
 

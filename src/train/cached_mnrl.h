@@ -1,0 +1,54 @@
+// CachedMultipleNegativesRankingLoss (GradCache): MNRL gradients over a large global batch
+// with the activation memory of one mini-batch.
+//
+// step():
+//  1. embed this rank's rows of every role in mini-batches without a graph, remembering
+//     the random state before each mini-batch;
+//  2. compute the loss (Mnrl, or Matryoshka around it) on the cached embeddings of the
+//     whole global batch (all-gathered) and its gradient w.r.t. this rank's embeddings;
+//  3. re-embed each mini-batch with the graph, its random state replayed so that dropout
+//     draws the same masks, and backpropagate its cached embedding gradient into the
+//     parameters.
+// The parameter gradients and the loss equal those of Mnrl on the same batch.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "train/loss.h"
+
+namespace disttune {
+
+// Embeddings [end - begin, dim] of rows [begin, end) of one role (0 = anchor, 1 = positive,
+// 2.. = negatives) of this rank's batch. Builds the graph when grad mode is on. Randomness
+// (dropout) must come from the default generators, which step() snapshots and replays.
+using EmbedFn = std::function<at::Tensor(int role, int64_t begin, int64_t end)>;
+
+class CachedMnrl final : public Loss {
+ public:
+  // `inner`: the loss on the cached embeddings (Mnrl, or Matryoshka(Mnrl)).
+  // `mini_batch_size` rows per embedding pass; 0 = the whole local batch at once.
+  CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size);
+  std::string name() const override { return "cached_mnrl"; }
+  // The inner loss on embeddings that are already there (no caching), e.g. for evaluation.
+  at::Tensor forward(Dist& d, const LossBatch& batch) override;
+  int min_columns() const override { return inner_->min_columns(); }
+  int max_columns() const override { return inner_->max_columns(); }
+  bool needs_labels() const override { return inner_->needs_labels(); }
+
+  // One GradCache pass over this rank's `rows` (> 0) rows of `roles` roles. Accumulates into
+  // the parameters' .grad the gradient of (this rank's share x grad_scale), where
+  // grad_scale folds in 1 / gradient_accumulation_steps and the fp16 loss scale. Returns
+  // this rank's share of the loss (unscaled). Every rank must call it (it all-gathers).
+  double step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
+              const at::Tensor& labels = {}, double grad_scale = 1.0);
+
+  int64_t mini_batch_size() const { return mini_batch_; }
+  const Loss& inner() const { return *inner_; }
+
+ private:
+  std::unique_ptr<Loss> inner_;
+  int64_t mini_batch_;
+};
+
+}  // namespace disttune

@@ -1,0 +1,126 @@
+// GradCache: CachedMnrl::step gives the loss and parameter gradients of Mnrl on the same
+// batch, for any mini-batch size, at any world size, with Matryoshka inside, and with
+// dropout (its random state is replayed).
+#include "train/cached_mnrl.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "train/rng_state.h"
+#include "train/train_test_util.h"
+
+namespace disttune {
+namespace {
+
+using namespace train_test;
+
+struct Grads {
+  double loss;
+  std::vector<at::Tensor> grads;
+};
+
+// This rank's slice of the golden run's first batch, through `loss` (plain or cached).
+Grads grads_of(Dist& d, const json& run, Loss& loss, double dropout = 0.0) {
+  TinyModel model = TinyModel::from_golden(run.at("init"));
+  model.dropout = dropout;
+  const int roles = run.at("roles").get<int>();
+  const Slice s = rank_slice(run.at("batch").get<int64_t>(), d.world_size, d.rank);
+  std::vector<at::Tensor> ids;
+  for (int r = 0; r < roles; ++r)
+    ids.push_back(tensor_from(run.at("batches")[0][r], at::kLong).narrow(0, s.begin, s.count));
+  Grads out;
+  if (auto* cached = dynamic_cast<CachedMnrl*>(&loss)) {
+    EmbedFn fn = [&](int role, int64_t b, int64_t e) { return model.embed(ids[role].narrow(0, b, e - b)); };
+    out.loss = cached->step(d, fn, roles, s.count);
+  } else {
+    LossBatch batch;
+    for (auto& t : ids) batch.columns.push_back(model.embed(t));
+    at::Tensor l = loss.forward(d, batch);
+    torch::autograd::backward({l});
+    out.loss = l.item<double>();
+  }
+  out.loss = d.comm->all_reduce_scalar(out.loss, ReduceOp::Sum);
+  for (at::Tensor& p : model.tensors()) {
+    at::Tensor g = p.grad().clone();
+    d.comm->all_reduce(g, ReduceOp::Sum);
+    out.grads.push_back(g);
+  }
+  return out;
+}
+
+void expect_same(const Grads& a, const Grads& b, const std::string& what) {
+  EXPECT_NEAR(a.loss, b.loss, 1e-6 * std::max(1.0, std::abs(b.loss))) << what;
+  for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_LT(rel_error(a.grads[i], b.grads[i]), 1e-5) << what << " param " << i;
+}
+
+TEST(MpiCachedMnrl, EqualsMnrlForEveryMiniBatchSize) {
+  Dist& d = dist();
+  json g = load_golden("training.json");
+  for (const json& run : g.at("runs")) {
+    if (run.at("loss").at("name") != "mnrl") continue;
+    const std::string name = run.at("name").get<std::string>();
+    auto mnrl = make_loss(loss_config(run.at("loss")));
+    const Grads ref = grads_of(d, run, *mnrl);
+    // The Python parameter gradients of the same batch.
+    TinyModel m = TinyModel::from_golden(run.at("init"));
+    for (size_t i = 0; i < m.params.size(); ++i)
+      EXPECT_LT(rel_error(ref.grads[i], tensor_from(run.at("first_grads").at(m.params[i].first))), 1e-5)
+          << name << " " << m.params[i].first;
+    EXPECT_NEAR(ref.loss, run.at("losses")[0].get<double>(), 1e-6 * std::abs(ref.loss)) << name;
+    for (int mb : {0, 1, 2, 3}) {
+      auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl",
+                                                           "training.mini_batch_size=" + std::to_string(mb)}));
+      expect_same(grads_of(d, run, *cached), ref, name + " mini-batch " + std::to_string(mb));
+    }
+  }
+}
+
+TEST(MpiCachedMnrl, DropoutIsReplayedOnTheSecondPass) {
+  Dist& d = dist();
+  json g = load_golden("training.json");
+  const json& run = g.at("runs")[0];
+  // With the whole local batch as one mini-batch the random draws are those of Mnrl, so
+  // with the same seed the gradients (dropout on) must agree, and the generator must end
+  // where Mnrl leaves it.
+  auto mnrl = make_loss(loss_config(run.at("loss")));
+  auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl"}));
+  at::manual_seed(1234 + d.rank);
+  const Grads ref = grads_of(d, run, *mnrl, 0.3);
+  const at::Tensor after_ref = capture_rng().cpu;
+  at::manual_seed(1234 + d.rank);
+  const Grads got = grads_of(d, run, *cached, 0.3);
+  expect_same(got, ref, "dropout 0.3");
+  EXPECT_TRUE(at::equal(capture_rng().cpu, after_ref));
+  // Without the replay the second pass would draw new masks: the gradients would differ.
+  at::manual_seed(999 + d.rank);
+  const Grads other = grads_of(d, run, *mnrl, 0.3);
+  double max_diff = 0;
+  for (size_t i = 0; i < other.grads.size(); ++i) max_diff = std::max(max_diff, rel_error(other.grads[i], ref.grads[i]));
+  EXPECT_GT(max_diff, 1e-3);
+}
+
+TEST(MpiCachedMnrl, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
+  json g = load_golden("training.json");
+  const json& run = g.at("runs")[0];
+  TinyModel model = TinyModel::from_golden(run.at("init"));
+  model.dropout = 0.5;
+  at::Tensor ids = tensor_from(run.at("batches")[0][0], at::kLong);
+  std::map<std::pair<int, int64_t>, std::vector<at::Tensor>> seen;
+  EmbedFn fn = [&](int role, int64_t b, int64_t e) {
+    at::Tensor out = model.embed(ids.narrow(0, b, e - b));
+    seen[{role, b}].push_back(out.detach().clone());
+    return out;
+  };
+  auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl", "training.mini_batch_size=3"}));
+  const int64_t rows = ids.size(0);
+  dynamic_cast<CachedMnrl&>(*cached).step(local_dist(), fn, 3, rows);
+  EXPECT_EQ(seen.size(), 3u * 3u);  // 3 roles x ceil(8 / 3) chunks
+  for (auto& [key, outs] : seen) {
+    ASSERT_EQ(outs.size(), 2u);
+    EXPECT_TRUE(at::equal(outs[0], outs[1])) << "role " << key.first << " rows from " << key.second;
+  }
+}
+
+}  // namespace
+}  // namespace disttune

@@ -1,0 +1,88 @@
+#include "train/loss.h"
+
+#include <ATen/ATen.h>
+
+#include "common/check.h"
+#include "config/config.h"
+#include "train/cached_mnrl.h"
+#include "train/contrastive.h"
+#include "train/cosent.h"
+#include "train/matryoshka.h"
+#include "train/mnrl.h"
+#include "train/triplet.h"
+
+namespace disttune {
+
+at::Tensor loss_dtype(const at::Tensor& embeddings) {
+  return embeddings.scalar_type() == at::kFloat ? embeddings : embeddings.to(at::kFloat);
+}
+
+void check_loss_batch(const Loss& loss, const LossBatch& batch) {
+  const int n = static_cast<int>(batch.columns.size());
+  DT_CHECK(n >= loss.min_columns() && (loss.max_columns() < 0 || n <= loss.max_columns()),
+           loss.name(), ": got ", n, " columns, takes ", loss.min_columns(), "..",
+           loss.max_columns() < 0 ? std::string("any") : std::to_string(loss.max_columns()));
+  const at::Tensor& first = batch.columns[0];
+  for (const at::Tensor& c : batch.columns)
+    DT_CHECK(c.dim() == 2 && c.size(0) == first.size(0) && c.size(1) == first.size(1),
+             loss.name(), ": every column must be [rows, dim] of the same shape; got ",
+             c.sizes(), " beside ", first.sizes());
+  if (loss.needs_labels())
+    DT_CHECK(batch.labels.defined() && batch.labels.dim() == 1 &&
+                 batch.labels.size(0) == first.size(0),
+             loss.name(), ": needs labels [", first.size(0), "]");
+}
+
+std::unique_ptr<Loss> make_loss(const Config& cfg) {
+  const std::string name = cfg.get_string("loss.name");
+  const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
+  const bool pairwise = name == "triplet" || name == "contrastive";
+  // Keys that only some losses read: set for another loss they would be silently ignored.
+  if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent"))
+    cfg.fail("loss.scale", "only mnrl, cached_mnrl and cosent have a similarity scale, not " + name);
+  if (cfg.get_bool("loss.symmetric") && !mnrl_family)
+    cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
+  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise)
+    cfg.fail("loss.margin", "only triplet and contrastive have a margin, not " + name);
+  if (cfg.get_string("loss.distance") != "auto" && !pairwise)
+    cfg.fail("loss.distance", "only triplet and contrastive take a distance, not " + name);
+  if (cfg.get_int("training.mini_batch_size") > 0 && name != "cached_mnrl")
+    cfg.fail("training.mini_batch_size",
+             "only loss.name: cached_mnrl embeds in mini-batches (leave it 0 for " + name + ")");
+
+  const double scale = cfg.get_float("loss.scale");
+  const double margin = cfg.get_float("loss.margin");
+  const std::string distance = cfg.get_string("loss.distance");
+  std::unique_ptr<Loss> loss;
+  if (mnrl_family) {
+    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"));
+  } else if (name == "triplet") {
+    loss = std::make_unique<Triplet>(distance == "auto" ? Distance::Euclidean : parse_distance(distance),
+                                     margin < 0 ? 5.0 : margin);
+  } else if (name == "contrastive") {
+    loss = std::make_unique<Contrastive>(distance == "auto" ? Distance::Cosine : parse_distance(distance),
+                                         margin < 0 ? 0.5 : margin);
+  } else if (name == "cosent") {
+    loss = std::make_unique<Cosent>(scale);
+  } else {
+    cfg.fail("loss.name", "unknown loss '" + name + "'");
+  }
+
+  const auto& dims = cfg.get_int_list("loss.matryoshka_dims");
+  const auto& weights = cfg.get_float_list("loss.matryoshka_weights");
+  if (dims.empty() && !weights.empty())
+    cfg.fail("loss.matryoshka_weights", "weights given but loss.matryoshka_dims is empty");
+  if (!dims.empty()) {
+    if (!weights.empty() && weights.size() != dims.size())
+      cfg.fail("loss.matryoshka_weights",
+               str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));
+    loss = std::make_unique<Matryoshka>(std::move(loss), dims, weights,
+                                        cfg.where("loss.matryoshka_dims") + ": loss.matryoshka_dims");
+  }
+  // GradCache goes outside Matryoshka: the truncations are part of the loss on the cache.
+  if (name == "cached_mnrl")
+    loss = std::make_unique<CachedMnrl>(std::move(loss), cfg.get_int("training.mini_batch_size"));
+  return loss;
+}
+
+}  // namespace disttune

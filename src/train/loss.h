@@ -1,0 +1,55 @@
+// Training losses with sentence-transformers semantics, distributed over ranks.
+//
+// Normalisation rule (docs/training.md): the global loss is the mean over the global batch.
+// Each rank's forward() returns its share, so that the sum of the shares over ranks is the
+// global loss; backward through the differentiable all-gather delivers to each rank the
+// exact gradient of the global loss w.r.t. its own rows, and parameter gradients are then
+// summed over ranks (GradReducer). This stays exact when the batch does not split evenly.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace disttune {
+
+struct Dist;
+class Config;
+
+struct LossBatch {                  // this rank's rows
+  std::vector<at::Tensor> columns;  // per role: [b, dim] embeddings (anchor, positive,
+                                    // negatives...) or (sentence1, sentence2)
+  at::Tensor labels;                // scored pairs / contrastive: [b] float (undefined otherwise)
+};
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  virtual std::string name() const = 0;
+  // This rank's share of the global loss (summing over ranks gives the global mean loss);
+  // differentiable w.r.t. batch.columns. Every rank must call it (it may all-gather).
+  virtual at::Tensor forward(Dist& d, const LossBatch& batch) = 0;
+  // Roles (columns) the loss takes: exactly `min_columns()` .. `max_columns()`
+  // (max -1 = any number); and whether it reads batch.labels.
+  virtual int min_columns() const = 0;
+  virtual int max_columns() const = 0;
+  virtual bool needs_labels() const { return false; }
+};
+
+// The loss the loss.* keys describe (loss.name, loss.scale, loss.symmetric,
+// loss.matryoshka_dims, loss.matryoshka_weights, loss.margin, loss.distance; cached_mnrl
+// also reads training.mini_batch_size). Throws UserError naming the key for a bad
+// combination. `cached_mnrl` returns a CachedMnrl (cached_mnrl.h), with or without
+// Matryoshka inside it.
+std::unique_ptr<Loss> make_loss(const Config& cfg);
+
+// Checks `batch` against what `loss` takes; throws InternalError (the trainer builds
+// batches from a validated config).
+void check_loss_batch(const Loss& loss, const LossBatch& batch);
+
+// Embeddings as the loss computes them: float32 (bf16/fp16 embeddings are upcast).
+at::Tensor loss_dtype(const at::Tensor& embeddings);
+
+}  // namespace disttune

@@ -1,0 +1,194 @@
+// Every loss against the Python reference (tests/ref/gen_train_golden.py): the sum of the
+// ranks' shares equals the reference loss of the whole batch, and each rank's gradient
+// w.r.t. its own rows equals those rows of the reference gradient. Run at 1, 2 and 4
+// ranks, with batches that do and do not divide evenly.
+#include "train/loss.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "common/check.h"
+#include "train/cached_mnrl.h"
+#include "train/matryoshka.h"
+#include "train/mnrl.h"
+#include "train/train_test_util.h"
+
+namespace disttune {
+namespace {
+
+using namespace train_test;
+
+constexpr double kLossTol = 1e-6;  // relative to max(1, |loss|)
+constexpr double kGradTol = 1e-5;  // rel_error of the gradient block
+
+struct CaseResult {
+  double loss;                     // sum of the shares over ranks
+  std::vector<at::Tensor> grads;   // this rank's rows
+  Slice slice;
+};
+
+CaseResult run_case(Dist& d, const json& c, Loss& loss) {
+  const int64_t rows = c.at("columns")[0].at("shape")[0].get<int64_t>();
+  CaseResult out{0, {}, rank_slice(rows, d.world_size, d.rank)};
+  LossBatch batch;
+  std::vector<at::Tensor> leaves;
+  for (const json& col : c.at("columns")) {
+    at::Tensor t = tensor_from(col).narrow(0, out.slice.begin, out.slice.count).clone();
+    leaves.push_back(t.requires_grad_(true));
+    batch.columns.push_back(t);
+  }
+  if (c.contains("labels"))
+    batch.labels = tensor_from(c.at("labels")).narrow(0, out.slice.begin, out.slice.count);
+  at::Tensor share = loss.forward(d, batch);
+  EXPECT_EQ(share.scalar_type(), at::kFloat);
+  torch::autograd::backward({share});
+  out.loss = d.comm->all_reduce_scalar(share.item<double>(), ReduceOp::Sum);
+  for (auto& l : leaves) out.grads.push_back(l.grad());
+  return out;
+}
+
+void expect_matches_golden(const json& c, const CaseResult& r) {
+  const std::string name = c.at("name").get<std::string>();
+  const double ref = c.at("loss").get<double>();
+  EXPECT_NEAR(r.loss, ref, kLossTol * std::max(1.0, std::abs(ref))) << name;
+  for (size_t k = 0; k < r.grads.size(); ++k) {
+    ASSERT_TRUE(r.grads[k].defined()) << name << " column " << k;
+    at::Tensor ref_grad = tensor_from(c.at("grads")[k]);
+    at::Tensor mine_ref = ref_grad.narrow(0, r.slice.begin, r.slice.count);
+    // Relative to the whole reference gradient, so that a rank holding only near-zero rows
+    // is judged on the same scale as the others.
+    const double scale = std::max(ref_grad.abs().max().item<double>(), 1e-30);
+    const double err = r.slice.count == 0 ? 0.0
+                       : (r.grads[k].to(at::kDouble) - mine_ref.to(at::kDouble)).abs().max().item<double>() / scale;
+    EXPECT_LT(err, kGradTol) << name << " column " << k;
+  }
+}
+
+TEST(MpiLossGolden, EveryLossMatchesThePythonReference) {
+  Dist& d = dist();
+  json g = load_golden("losses.json");
+  ASSERT_GE(g.at("cases").size(), 10u);
+  double worst_loss = 0;
+  for (const json& c : g.at("cases")) {
+    std::unique_ptr<Loss> loss = make_loss(loss_config(c.at("config")));
+    CaseResult r = run_case(d, c, *loss);
+    expect_matches_golden(c, r);
+    worst_loss = std::max(worst_loss, std::abs(r.loss - c.at("loss").get<double>()));
+  }
+  RecordProperty("worst_loss_abs_error", std::to_string(worst_loss));
+}
+
+TEST(MpiLossGolden, CachedMnrlOnReadyEmbeddingsIsMnrl) {
+  Dist& d = dist();
+  json g = load_golden("losses.json");
+  for (const json& c : g.at("cases")) {
+    if (c.at("config").at("name") != "mnrl") continue;
+    std::unique_ptr<Loss> loss = make_loss(loss_config(c.at("config"), {"loss.name=cached_mnrl"}));
+    ASSERT_NE(dynamic_cast<CachedMnrl*>(loss.get()), nullptr);
+    expect_matches_golden(c, run_case(d, c, *loss));
+  }
+}
+
+TEST(MpiLossGolden, BF16EmbeddingsAreUpcastAndTheLossIsFloat32) {
+  Dist& d = dist();
+  const int64_t rows = 2 * d.world_size;
+  at::Tensor a = at::randn({rows, 8}).narrow(0, 2 * d.rank, 2);
+  at::Tensor p = at::randn({rows, 8}).narrow(0, 2 * d.rank, 2);
+  Mnrl mnrl;
+  at::Tensor ab = a.to(at::kBFloat16).requires_grad_(true);
+  at::Tensor l = mnrl.forward(d, {{ab, p.to(at::kBFloat16)}, {}});
+  EXPECT_EQ(l.scalar_type(), at::kFloat);
+  torch::autograd::backward({l});
+  EXPECT_EQ(ab.grad().scalar_type(), at::kBFloat16);
+  at::Tensor lf = mnrl.forward(d, {{a.to(at::kBFloat16).to(at::kFloat), p.to(at::kBFloat16).to(at::kFloat)}, {}});
+  EXPECT_NEAR(l.item<double>(), lf.item<double>(), 1e-6);
+}
+
+// A rank's loss sees the other ranks' positives as negatives: its mean over its own anchors
+// differs from the local-only MNRL, and the shares sum to the single-process loss.
+TEST(MpiLossGolden, RanksSeeNegativesFromOtherRanks) {
+  Dist& d = dist();
+  json g = load_golden("losses.json");
+  const json* c = nullptr;
+  for (const json& x : g.at("cases"))
+    if (x.at("name") == "mnrl_hard_negatives") c = &x;
+  ASSERT_NE(c, nullptr);
+  const int64_t rows = c->at("columns")[0].at("shape")[0].get<int64_t>();
+  const Slice s = rank_slice(rows, d.world_size, d.rank);
+  std::vector<at::Tensor> full, mine;
+  for (const json& col : c->at("columns")) {
+    full.push_back(tensor_from(col));
+    mine.push_back(full.back().narrow(0, s.begin, s.count));
+  }
+  Mnrl mnrl;
+  const double share = mnrl.forward(d, {mine, {}}).item<double>();
+  const double local_only = mnrl.forward(local_dist(), {mine, {}}).item<double>();
+  const double single = mnrl.forward(local_dist(), {full, {}}).item<double>();
+  // This rank's anchors, averaged: share x global rows / local rows.
+  const double mine_mean = share * rows / s.count;
+  if (d.world_size > 1) {
+    EXPECT_GT(mine_mean - local_only, 1e-3) << "no cross-rank negatives seen";
+  }
+  EXPECT_NEAR(d.comm->all_reduce_scalar(share, ReduceOp::Sum), single, 1e-6 * std::max(1.0, single));
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
+  EXPECT_EQ(make_loss(Config())->name(), "mnrl");
+  auto m = make_loss(loss_config({{"name", "mnrl"}}));
+  EXPECT_DOUBLE_EQ(dynamic_cast<Mnrl&>(*m).scale(), 20.0);
+  EXPECT_FALSE(dynamic_cast<Mnrl&>(*m).symmetric());
+  EXPECT_EQ(make_loss(loss_config({{"name", "triplet"}}))->name(), "triplet");
+  EXPECT_EQ(make_loss(loss_config({{"name", "cosent"}}))->name(), "cosent");
+  EXPECT_EQ(make_loss(loss_config({{"name", "contrastive"}}))->name(), "contrastive");
+  auto mat = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {64, 768, 256}}}));
+  auto& mm = dynamic_cast<Matryoshka&>(*mat);
+  EXPECT_EQ(mm.dims(), (std::vector<int64_t>{768, 256, 64}));
+  EXPECT_EQ(mm.weights(), (std::vector<double>{1, 1, 1}));
+  auto cached = make_loss(loss_config({{"name", "cached_mnrl"}, {"matryoshka_dims", {8, 4}}},
+                                      {"training.mini_batch_size=16"}));
+  auto& cm = dynamic_cast<CachedMnrl&>(*cached);
+  EXPECT_EQ(cm.mini_batch_size(), 16);
+  EXPECT_NE(dynamic_cast<const Matryoshka*>(&cm.inner()), nullptr);
+}
+
+TEST(LossConfig, BadCombinationsNameTheKey) {
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "triplet"}, {"symmetric", true}})); })
+                .find("loss.symmetric"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"margin", 0.3}})); })
+                .find("loss.margin"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "cosent"}, {"distance", "cosine"}})); })
+                .find("loss.distance"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "triplet"}, {"scale", 5.0}})); })
+                .find("loss.scale"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              make_loss(loss_config({{"name", "mnrl"}}, {"training.mini_batch_size=4"}));
+            }).find("training.mini_batch_size"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {8, 4}},
+                                     {"matryoshka_weights", {1.0}}}));
+            }).find("loss.matryoshka_weights"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_weights", {1.0}}})); })
+                .find("loss.matryoshka_weights"), std::string::npos);
+}
+
+TEST(LossConfig, MatryoshkaDimLargerThanTheEmbeddingFailsAtFirstUseNamingTheKey) {
+  auto loss = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {32, 8}}}));
+  LossBatch b{{at::randn({2, 16}), at::randn({2, 16})}, {}};
+  const std::string e = error_of([&] { loss->forward(local_dist(), b); });
+  EXPECT_NE(e.find("loss.matryoshka_dims"), std::string::npos) << e;
+  EXPECT_NE(e.find("32"), std::string::npos) << e;
+  EXPECT_NE(e.find("16"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace disttune

@@ -1,0 +1,36 @@
+// MatryoshkaLoss: sum over dims of weight x inner loss on embeddings truncated to the
+// first `dim` components and renormalised (dims sorted large to small, weights default 1),
+// as sentence-transformers does it. Wraps any loss; inside CachedMnrl it wraps the loss
+// computed on the cached embeddings, which is how sentence-transformers combines the two.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "train/loss.h"
+
+namespace disttune {
+
+class Matryoshka final : public Loss {
+ public:
+  // `origin` prefixes the error when a dim exceeds the embedding size (the config
+  // location of loss.matryoshka_dims).
+  Matryoshka(std::unique_ptr<Loss> inner, std::vector<int64_t> dims, std::vector<double> weights,
+             std::string origin = "loss.matryoshka_dims");
+  std::string name() const override { return "matryoshka(" + inner_->name() + ")"; }
+  at::Tensor forward(Dist& d, const LossBatch& batch) override;
+  int min_columns() const override { return inner_->min_columns(); }
+  int max_columns() const override { return inner_->max_columns(); }
+  bool needs_labels() const override { return inner_->needs_labels(); }
+  const Loss& inner() const { return *inner_; }
+  const std::vector<int64_t>& dims() const { return dims_; }
+  const std::vector<double>& weights() const { return weights_; }
+
+ private:
+  std::unique_ptr<Loss> inner_;
+  std::vector<int64_t> dims_;
+  std::vector<double> weights_;
+  std::string origin_;
+};
+
+}  // namespace disttune

@@ -1,0 +1,42 @@
+#include "train/mnrl.h"
+
+#include <ATen/ATen.h>
+
+#include "common/check.h"
+#include "dist/dist.h"
+#include "train/all_gather.h"
+#include "train/similarity.h"
+
+namespace disttune {
+
+Mnrl::Mnrl(double scale, bool symmetric) : scale_(scale), symmetric_(symmetric) {}
+
+at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
+  check_loss_batch(*this, batch);
+  std::vector<at::Tensor> cols;
+  for (const at::Tensor& c : batch.columns) cols.push_back(loss_dtype(c));
+  const int64_t b = cols[0].size(0);
+  const std::vector<int64_t> counts = gather_row_counts(d, b);
+  int64_t offset = 0, total = 0;
+  for (int r = 0; r < d.world_size; ++r) {
+    if (r < d.rank) offset += counts[r];
+    total += counts[r];
+  }
+  DT_CHECK(total > 0, "mnrl: the global batch is empty");
+
+  std::vector<at::Tensor> candidates;
+  for (size_t c = 1; c < cols.size(); ++c) candidates.push_back(all_gather_with_grad(d, cols[c], counts));
+  at::Tensor labels = at::arange(offset, offset + b, cols[0].options().dtype(at::kLong));
+  // Sum over this rank's anchors / global rows: the shares add up to the global mean.
+  at::Tensor scores = cos_sim(cols[0], at::cat(candidates, 0)) * scale_;
+  at::Tensor loss = at::cross_entropy_loss(scores, labels, {}, at::Reduction::Sum);
+  if (!symmetric_) return loss / static_cast<double>(total);
+
+  // Positive -> anchor direction: this rank's positives against every anchor.
+  at::Tensor anchors = all_gather_with_grad(d, cols[0], counts);
+  at::Tensor back_scores = cos_sim(cols[1], anchors) * scale_;
+  at::Tensor back = at::cross_entropy_loss(back_scores, labels, {}, at::Reduction::Sum);
+  return (loss + back) / (2.0 * static_cast<double>(total));
+}
+
+}  // namespace disttune

@@ -1,0 +1,20 @@
+// Snapshot and restore of the default random generators (CPU and every CUDA device): what
+// dropout draws from. GradCache replays it so that the re-embedding with graph equals the
+// first pass; checkpoints can store it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+namespace disttune {
+
+struct RngState {
+  at::Tensor cpu;                // the CPU generator's state (uint8)
+  std::vector<at::Tensor> cuda;  // per CUDA device, empty without CUDA
+};
+
+RngState capture_rng();
+void restore_rng(const RngState& s);
+
+}  // namespace disttune

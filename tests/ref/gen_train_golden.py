@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""Reference values for src/train (losses, tiny-model training with AdamW, schedules).
+
+Run with /usr/bin/python3 (torch 1.13):  /usr/bin/python3 tests/ref/gen_train_golden.py
+Writes tests/golden/train/{losses,training,schedules}.json.
+
+Everything here is built from torch / torch.nn.functional primitives following the
+sentence-transformers loss definitions (MultipleNegativesRankingLoss,
+MultipleNegativesSymmetricRankingLoss, MatryoshkaLoss, TripletLoss, CoSENTLoss,
+ContrastiveLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
+Hugging Face schedule lambdas. Losses are evaluated in float64 on float32 inputs, so that
+the goldens are the exact values the float32 C++ code approximates.
+"""
+import json
+import math
+import os
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "train")
+
+
+def tensor_json(t, digits=None):
+    """{"shape", "data"}; float32 inputs keep 9 significant digits (exact), float64
+    reference values 12 (far below every tolerance), integers stay integers."""
+    t = t.detach().contiguous()
+    if not t.is_floating_point():
+        return {"shape": list(t.shape), "data": [int(x) for x in t.reshape(-1).tolist()]}
+    digits = digits or (9 if t.dtype == torch.float32 else 12)
+    data = [float("%.*g" % (digits, x)) for x in t.to(torch.float64).reshape(-1).tolist()]
+    return {"shape": list(t.shape), "data": data}
+
+
+# ---- sentence-transformers similarity helpers --------------------------------------------
+def cos_sim(a, b):  # util.cos_sim
+    return torch.mm(F.normalize(a, p=2, dim=1), F.normalize(b, p=2, dim=1).t())
+
+
+def pairwise_cos_sim(a, b):  # util.pairwise_cos_sim
+    return (F.normalize(a, p=2, dim=-1) * F.normalize(b, p=2, dim=-1)).sum(dim=-1)
+
+
+def shrink(t, dim):  # MatryoshkaLoss.shrink
+    return F.normalize(t[..., :dim], p=2, dim=-1)
+
+
+# ---- losses on one (global) batch ----------------------------------------------------------
+def mnrl(cols, scale=20.0, symmetric=False, **_):
+    anchors, candidates = cols[0], torch.cat(cols[1:], dim=0)
+    labels = torch.arange(anchors.size(0))
+    scores = cos_sim(anchors, candidates) * scale
+    forward = F.cross_entropy(scores, labels)
+    if not symmetric:
+        return forward
+    # MultipleNegativesSymmetricRankingLoss: positives against every anchor.
+    backward = F.cross_entropy(cos_sim(cols[1], anchors) * scale, labels)
+    return (forward + backward) / 2
+
+
+def triplet(cols, distance="euclidean", margin=5.0, **_):
+    # TripletLoss as documented: relu(||a-p|| - ||a-n|| + margin); distances as in
+    # TripletDistanceMetric (F.pairwise_distance for euclidean/manhattan).
+    dist = {
+        "euclidean": lambda x, y: F.pairwise_distance(x, y, p=2),
+        "manhattan": lambda x, y: F.pairwise_distance(x, y, p=1),
+        "cosine": lambda x, y: 1 - pairwise_cos_sim(x, y),
+    }[distance]
+    a, p, n = cols
+    return F.relu(dist(a, p) - dist(a, n) + margin).mean()
+
+
+def contrastive(cols, labels, distance="cosine", margin=0.5, **_):
+    dist = {
+        "euclidean": lambda x, y: F.pairwise_distance(x, y, p=2),
+        "manhattan": lambda x, y: F.pairwise_distance(x, y, p=1),
+        "cosine": lambda x, y: 1 - F.cosine_similarity(x, y),
+    }[distance]
+    d = dist(cols[0], cols[1])
+    losses = 0.5 * (labels.float() * d.pow(2) + (1 - labels).float() * F.relu(margin - d).pow(2))
+    return losses.mean()
+
+
+def cosent(cols, labels, scale=20.0, **_):
+    scores = pairwise_cos_sim(cols[0], cols[1]) * scale
+    scores = scores[:, None] - scores[None, :]
+    ordered = (labels[:, None] < labels[None, :]).to(scores.dtype)
+    scores = scores - (1 - ordered) * 1e12
+    scores = torch.cat((torch.zeros(1, dtype=scores.dtype), scores.view(-1)), dim=0)
+    return torch.logsumexp(scores, dim=0)
+
+
+LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
+          "cosent": cosent}
+
+
+def loss_fn(cfg):
+    inner = LOSSES[cfg["name"]]
+    kw = {k: cfg[k] for k in ("scale", "symmetric", "distance", "margin") if k in cfg}
+    dims = cfg.get("matryoshka_dims", [])
+
+    def plain(cols, labels):
+        return inner(cols, labels=labels, **kw) if cfg["name"] in ("contrastive", "cosent") \
+            else inner(cols, **kw)
+
+    if not dims:
+        return plain
+    weights = cfg.get("matryoshka_weights") or [1.0] * len(dims)
+    pairs = sorted(zip(dims, weights), key=lambda x: x[0], reverse=True)
+
+    def matryoshka(cols, labels):
+        total = 0.0
+        for dim, w in pairs:
+            total = total + w * plain([shrink(c, dim) for c in cols], labels)
+        return total
+    return matryoshka
+
+
+# ---- loss cases ----------------------------------------------------------------------------
+def loss_case(name, cfg, rows, dim, ncols, gen, labels=None):
+    cols32 = [torch.randn(rows, dim, generator=gen) for _ in range(ncols)]
+    cols = [c.to(torch.float64).requires_grad_() for c in cols32]
+    lab = None if labels is None else labels.to(torch.float64)
+    loss = loss_fn(cfg)(cols, lab)
+    loss.backward()
+    case = {"name": name, "config": cfg, "loss": float(loss),
+            "columns": [tensor_json(c) for c in cols32],
+            "grads": [tensor_json(c.grad) for c in cols]}
+    if labels is not None:
+        case["labels"] = tensor_json(labels)
+    return case
+
+
+def loss_cases():
+    g = torch.Generator().manual_seed(1234)
+    cases = []
+    cases.append(loss_case("mnrl_pairs", {"name": "mnrl"}, 8, 16, 2, g))
+    cases.append(loss_case("mnrl_hard_negatives", {"name": "mnrl"}, 8, 16, 4, g))
+    cases.append(loss_case("mnrl_uneven", {"name": "mnrl"}, 7, 12, 3, g))
+    cases.append(loss_case("mnrl_symmetric", {"name": "mnrl", "symmetric": True}, 8, 16, 3, g))
+    cases.append(loss_case("mnrl_scale_5", {"name": "mnrl", "scale": 5.0}, 8, 16, 2, g))
+    cases.append(loss_case("matryoshka_mnrl", {"name": "mnrl", "matryoshka_dims": [8, 16, 4],
+                                               "matryoshka_weights": [0.5, 1.0, 0.25]}, 8, 16, 3, g))
+    cases.append(loss_case("matryoshka_mnrl_symmetric_uneven",
+                           {"name": "mnrl", "symmetric": True, "matryoshka_dims": [12, 6]},
+                           7, 12, 2, g))
+    cases.append(loss_case("triplet_euclidean", {"name": "triplet"}, 8, 16, 3, g))
+    cases.append(loss_case("triplet_cosine", {"name": "triplet", "distance": "cosine",
+                                              "margin": 0.5}, 8, 16, 3, g))
+    cases.append(loss_case("triplet_manhattan", {"name": "triplet", "distance": "manhattan",
+                                                 "margin": 3.0}, 7, 4, 3, g))
+    binary = (torch.rand(8, generator=g) < 0.5).to(torch.float32)
+    cases.append(loss_case("contrastive_cosine", {"name": "contrastive"}, 8, 16, 2, g, binary))
+    binary7 = (torch.rand(7, generator=g) < 0.5).to(torch.float32)
+    cases.append(loss_case("contrastive_euclidean", {"name": "contrastive", "distance": "euclidean",
+                                                     "margin": 6.0}, 7, 16, 2, g, binary7))
+    # Scores on a 0.25 grid so that ties (pairs that must not count) occur.
+    scores = torch.randint(0, 5, (8,), generator=g).to(torch.float32) / 4
+    cases.append(loss_case("cosent", {"name": "cosent"}, 8, 16, 2, g, scores))
+    scores7 = torch.rand(7, generator=g)
+    cases.append(loss_case("cosent_uneven_scale_10", {"name": "cosent", "scale": 10.0}, 7, 16, 2, g,
+                           scores7))
+    cases.append(loss_case("matryoshka_cosent", {"name": "cosent", "matryoshka_dims": [16, 8]},
+                           8, 16, 2, g, scores))
+    return cases
+
+
+# ---- the tiny model ------------------------------------------------------------------------
+# ids [n, L] (0 = padding) -> word embeddings -> tanh(dense) per token -> masked mean ->
+# LayerNorm. Parameter names follow Hugging Face so that the no-decay rule applies.
+VOCAB, HIDDEN, OUT_DIM, SEQ = 30, 12, 10, 5
+
+
+def tiny_init(gen):
+    return {
+        "embeddings.word_embeddings.weight": torch.randn(VOCAB, HIDDEN, generator=gen) * 0.5,
+        "dense.weight": torch.randn(OUT_DIM, HIDDEN, generator=gen) * 0.3,
+        "dense.bias": torch.randn(OUT_DIM, generator=gen) * 0.1,
+        "LayerNorm.weight": 1 + torch.randn(OUT_DIM, generator=gen) * 0.1,
+        "LayerNorm.bias": torch.randn(OUT_DIM, generator=gen) * 0.1,
+    }
+
+
+def tiny_embed(p, ids):
+    mask = (ids != 0).to(p["dense.weight"].dtype)
+    h = torch.tanh(F.linear(p["embeddings.word_embeddings.weight"][ids], p["dense.weight"],
+                            p["dense.bias"]))
+    pooled = (h * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
+    return F.layer_norm(pooled, (OUT_DIM,), p["LayerNorm.weight"], p["LayerNorm.bias"], 1e-12)
+
+
+def random_ids(gen, rows):
+    ids = torch.randint(1, VOCAB, (rows, SEQ), generator=gen)
+    lengths = torch.randint(2, SEQ + 1, (rows,), generator=gen)
+    for i in range(rows):
+        ids[i, lengths[i]:] = 0
+    return ids
+
+
+# ---- Hugging Face schedules (transformers.optimization) -------------------------------------
+def hf_lambda(kind, warmup, total):
+    def linear(s):
+        if s < warmup:
+            return float(s) / float(max(1, warmup))
+        return max(0.0, float(total - s) / float(max(1, total - warmup)))
+
+    def cosine(s, num_cycles=0.5):
+        if s < warmup:
+            return float(s) / float(max(1, warmup))
+        progress = float(s - warmup) / float(max(1, total - warmup))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
+
+    def constant(s):
+        if s < warmup:
+            return float(s) / float(max(1.0, warmup))
+        return 1.0
+    return {"linear": linear, "cosine": cosine, "constant": constant}[kind]
+
+
+def hf_warmup(total, warmup_steps, warmup_ratio):  # TrainingArguments.get_warmup_steps
+    return warmup_steps if warmup_steps > 0 else math.ceil(total * warmup_ratio)
+
+
+def lambda_lr_values(kind, base_lr, total, warmup):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, hf_lambda(kind, warmup, total))
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+def schedules():
+    out = []
+    for kind in ("linear", "cosine", "constant"):
+        for total, warmup_steps, ratio in ((10, 0, 0.0), (10, 3, 0.0), (17, 0, 0.1), (7, 0, 0.5),
+                                          (5, 8, 0.0)):
+            warmup = hf_warmup(total, warmup_steps, ratio)
+            out.append({"kind": kind, "base_lr": 2e-5, "total": total, "warmup_steps": warmup_steps,
+                        "warmup_ratio": ratio, "warmup": warmup,
+                        "lrs": lambda_lr_values(kind, 2e-5, total, warmup)})
+    return out
+
+
+# ---- training runs with the tiny model ----------------------------------------------------------
+def train_run(name, loss_cfg, steps, batch, roles, gen, scheduler="cosine", warmup_ratio=0.2,
+              lr=0.05, weight_decay=0.01, max_grad_norm=0.5, labels_kind=None):
+    init = tiny_init(gen)
+    batches = [[random_ids(gen, batch) for _ in range(roles)] for _ in range(steps)]
+    labels = None
+    if labels_kind == "binary":
+        labels = [(torch.rand(batch, generator=gen) < 0.5).to(torch.float32) for _ in range(steps)]
+    elif labels_kind == "scores":
+        labels = [torch.rand(batch, generator=gen) for _ in range(steps)]
+
+    params = {k: torch.nn.Parameter(v.clone().to(torch.float64)) for k, v in init.items()}
+    no_decay = ["dense.bias", "LayerNorm.weight", "LayerNorm.bias"]  # HF rule, spelled out
+    groups = [{"params": [p for k, p in params.items() if k not in no_decay],
+               "weight_decay": weight_decay},
+              {"params": [p for k, p in params.items() if k in no_decay], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    warmup = hf_warmup(steps, 0, warmup_ratio)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, hf_lambda(scheduler, warmup, steps))
+    fn = loss_fn(loss_cfg)
+    record = {"losses": [], "lrs": [], "grad_norms": []}
+    first_grads = None
+    for s in range(steps):
+        record["lrs"].append(opt.param_groups[0]["lr"])
+        opt.zero_grad()
+        cols = [tiny_embed(params, ids) for ids in batches[s]]
+        lab = None if labels is None else labels[s].to(torch.float64)
+        loss = fn(cols, lab)
+        loss.backward()
+        if first_grads is None:
+            first_grads = {k: tensor_json(p.grad) for k, p in params.items()}
+        norm = torch.nn.utils.clip_grad_norm_(list(params.values()), max_grad_norm)
+        record["grad_norms"].append(float(norm))
+        record["losses"].append(float(loss))
+        opt.step()
+        sched.step()
+    run = {"name": name, "loss": loss_cfg, "steps": steps, "batch": batch, "roles": roles,
+           "scheduler": scheduler, "warmup_ratio": warmup_ratio, "lr": lr,
+           "weight_decay": weight_decay, "max_grad_norm": max_grad_norm,
+           "dims": {"vocab": VOCAB, "hidden": HIDDEN, "out": OUT_DIM, "seq": SEQ},
+           "init": {k: tensor_json(v) for k, v in init.items()},
+           "batches": [[tensor_json(ids) for ids in b] for b in batches],
+           "first_grads": first_grads,
+           "final": {k: tensor_json(p) for k, p in params.items()}}
+    if labels is not None:
+        run["labels"] = [tensor_json(l) for l in labels]
+    run.update(record)
+    return run
+
+
+def training_runs():
+    g = torch.Generator().manual_seed(99)
+    return [
+        train_run("mnrl_hard_negative", {"name": "mnrl"}, 6, 8, 3, g),
+        train_run("mnrl_symmetric_linear", {"name": "mnrl", "symmetric": True}, 5, 8, 2, g,
+                  scheduler="linear", warmup_ratio=0.0),
+        train_run("matryoshka_mnrl_uneven", {"name": "mnrl", "matryoshka_dims": [10, 4]}, 5, 7, 2, g,
+                  scheduler="constant", warmup_ratio=0.4),
+        # Cosine, not euclidean: a euclidean triplet loss is blind to LayerNorm.bias (it
+        # cancels in every difference), so its gradient is rounding noise that AdamW's
+        # normalisation would blow up to +-lr in either implementation.
+        train_run("triplet", {"name": "triplet", "distance": "cosine", "margin": 0.5}, 5, 8, 3, g,
+                  max_grad_norm=1.0),
+        train_run("cosent", {"name": "cosent"}, 5, 8, 2, g, labels_kind="scores"),
+        train_run("contrastive", {"name": "contrastive"}, 5, 6, 2, g, labels_kind="binary"),
+    ]
+
+
+def main():
+    torch.manual_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+    for fname, obj in (("losses.json", {"cases": loss_cases()}),
+                       ("training.json", {"runs": training_runs()}),
+                       ("schedules.json", {"schedules": schedules()})):
+        with open(os.path.join(OUT, fname), "w") as f:
+            json.dump(obj, f, separators=(",", ":"))
+        print(fname, os.path.getsize(os.path.join(OUT, fname)), "bytes")
+
+
+if __name__ == "__main__":
+    main()
