@@ -1,20 +1,11 @@
 #include "model/attention.h"
 
-#include <torch/version.h>
-
 #include <cmath>
 #include <limits>
 
-namespace disttune {
+#include "common/check.h"
 
-// Fused kernels on libtorch >= 2; the explicit path keeps the [B, 1, 1, T] padding bias and
-// the [1, heads, T, T] position bias separate (two broadcast adds) instead of materialising
-// their [B, heads, T, T] sum.
-#if TORCH_VERSION_MAJOR >= 2
-constexpr bool kUseFused = true;
-#else
-constexpr bool kUseFused = false;
-#endif
+namespace disttune {
 
 at::Tensor padding_bias(const at::Tensor& attention_mask, at::ScalarType dtype) {
   const double lowest = dtype == at::kHalf     ? -65504.0
@@ -27,18 +18,21 @@ at::Tensor padding_bias(const at::Tensor& attention_mask, at::ScalarType dtype) 
 
 AttentionBias make_attention_bias(const at::Tensor& padding, const at::Tensor& position) {
   AttentionBias b{padding, position, {}};
-  if (kUseFused) b.fused = position.defined() ? padding + position : padding;
+  // The explicit path keeps the [B, 1, 1, T] padding bias and the [1, heads, T, T] position
+  // bias separate (two broadcast adds) instead of materialising their [B, heads, T, T] sum.
+  if (kFusedAttention) b.fused = position.defined() ? padding + position : padding;
   return b;
 }
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const AttentionBias& bias, double dropout_p) {
+                     const AttentionBias& bias, double dropout_p, bool q_scaled) {
 #if TORCH_VERSION_MAJOR >= 2
+  DT_CHECK(!q_scaled, "the fused attention kernel scales q itself");
   return at::scaled_dot_product_attention(q, k, v, bias.fused, dropout_p, /*is_causal=*/false);
 #else
   // Scaling q (B*T*H elements) is cheaper than scaling the scores (B*heads*T*T).
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor scores = at::matmul(q * scale, k.transpose(-2, -1));
+  at::Tensor scores = at::matmul(q_scaled ? q : q * scale, k.transpose(-2, -1));
   // In place: matmul's backward does not need its output.
   if (bias.position.defined()) scores.add_(bias.position);
   if (bias.padding.defined()) scores.add_(bias.padding);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <torch/version.h>
 
 namespace disttune {
 
@@ -19,9 +20,18 @@ at::Tensor padding_bias(const at::Tensor& attention_mask, at::ScalarType dtype);
 // Bundles the biases of one forward pass (computed once, used by every layer).
 AttentionBias make_attention_bias(const at::Tensor& padding, const at::Tensor& position = {});
 
+// Whether attention() runs libtorch's fused kernel (libtorch >= 2).
+#if TORCH_VERSION_MAJOR >= 2
+constexpr bool kFusedAttention = true;
+#else
+constexpr bool kFusedAttention = false;
+#endif
+
 // q, k, v: [B, heads, T, head_dim] -> [B, heads, T, head_dim]. Dropout on the attention
-// probabilities when dropout_p > 0.
+// probabilities when dropout_p > 0. `q_scaled`: q already carries the 1/sqrt(head_dim)
+// factor (callers scale it in place where that saves a buffer; the fused kernel scales
+// itself and must get q unscaled).
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const AttentionBias& bias, double dropout_p);
+                     const AttentionBias& bias, double dropout_p, bool q_scaled = false);
 
 }  // namespace disttune

@@ -1,6 +1,7 @@
 #include "model/sentence_model.h"
 
 #include <filesystem>
+#include <functional>
 
 #include "common/env.h"
 #include "common/log.h"
@@ -102,6 +103,34 @@ void check_ids(const at::Tensor& ids, const at::Tensor& mask, int64_t vocab_size
              " is outside the model's vocabulary of ", vocab_size);
 }
 
+// CPU inference runs the batch in slices whose largest activation ([rows, heads, T, T]
+// scores, [rows, T, intermediate] FFN states) stays near this size. Each row's result is
+// independent of the others, and small buffers are recycled by malloc where large ones go
+// back to the kernel and return as fresh pages on every layer: slicing a 64 x 128 MiniLM
+// batch into ~10-row pieces made the forward about 3x faster on the development machines.
+constexpr int64_t kInferenceSliceBytes = int64_t{8} << 20;
+
+int64_t inference_slice_rows(const EncoderConfig& c, int64_t T) {
+  const int64_t per_row = 4 * std::max({c.num_attention_heads * T * T, T * c.intermediate_size,
+                                        3 * T * c.hidden_size});
+  return std::max<int64_t>(1, kInferenceSliceBytes / per_row);
+}
+
+// fn over row slices of (ids, mask), concatenated; one call when slicing does not apply
+// (gradients wanted, or a GPU, where larger batches are faster).
+at::Tensor sliced(const at::Tensor& ids, const at::Tensor& mask, const EncoderConfig& c,
+                  const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& fn) {
+  const int64_t B = ids.size(0);
+  const int64_t rows = inference_slice_rows(c, ids.size(1));
+  if (at::GradMode::is_enabled() || !ids.device().is_cpu() || B <= rows) return fn(ids, mask);
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < B; start += rows) {
+    const int64_t n = std::min(rows, B - start);
+    parts.push_back(fn(ids.narrow(0, start, n), mask.narrow(0, start, n)));
+  }
+  return at::cat(parts);
+}
+
 }  // namespace
 
 SentenceModel::SentenceModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,13 +195,27 @@ at::Tensor SentenceModel::token_embeddings(const at::Tensor& input_ids, const at
     rt.hidden_dropout = impl_->hidden_dropout;
     rt.attention_dropout = impl_->attention_dropout;
   }
-  return impl_->encoder->forward(input_ids.to(dev, at::kLong), attention_mask.to(dev), rt);
+  const Encoder& enc = *impl_->encoder;
+  return sliced(input_ids.to(dev, at::kLong), attention_mask.to(dev), enc.config(),
+                [&](const at::Tensor& ids, const at::Tensor& mask) { return enc.forward(ids, mask, rt); });
 }
 
 at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
-  at::Tensor states = token_embeddings(input_ids, attention_mask);
-  at::Tensor pooled = pool(states, attention_mask.to(states.device()), impl_->pooling);
-  return impl_->layout.normalize ? l2_normalize(pooled) : pooled;
+  const at::Device dev = device();
+  check_ids(input_ids, attention_mask, impl_->layout.encoder.vocab_size);
+  EncoderRuntime rt;
+  if (impl_->training) {
+    rt.hidden_dropout = impl_->hidden_dropout;
+    rt.attention_dropout = impl_->attention_dropout;
+  }
+  const Encoder& enc = *impl_->encoder;
+  const PoolingMode mode = impl_->pooling;
+  const bool normalize = impl_->layout.normalize;
+  return sliced(input_ids.to(dev, at::kLong), attention_mask.to(dev), enc.config(),
+                [&](const at::Tensor& ids, const at::Tensor& mask) {
+                  at::Tensor pooled = pool(enc.forward(ids, mask, rt), mask, mode);
+                  return normalize ? l2_normalize(pooled) : pooled;
+                });
 }
 
 std::vector<NamedTensor>& SentenceModel::parameters() { return impl_->encoder->state().parameters(); }

@@ -1,5 +1,7 @@
 #include "model/transformer_layer.h"
 
+#include <cmath>
+
 #include "common/check.h"
 
 namespace disttune {
@@ -35,11 +37,13 @@ TransformerLayer TransformerLayer::create(ParameterSet& ps, const std::string& p
 
 namespace {
 
-at::Tensor activate(const at::Tensor& x, Activation act) {
+// In place when no gradient is needed: one [B, T, intermediate] buffer fewer per layer.
+at::Tensor activate(at::Tensor x, Activation act) {
+  const bool in_place = !x.requires_grad();
   switch (act) {
-    case Activation::kGelu: return at::gelu(x);  // exact erf form
-    case Activation::kGeluTanh: return at::gelu(x, "tanh");
-    case Activation::kRelu: return at::relu(x);
+    case Activation::kGelu: return in_place ? at::gelu_(x) : at::gelu(x);  // exact erf form
+    case Activation::kGeluTanh: return in_place ? at::gelu_(x, "tanh") : at::gelu(x, "tanh");
+    case Activation::kRelu: return in_place ? at::relu_(x) : at::relu(x);
   }
   return x;
 }
@@ -53,8 +57,11 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const AttentionBias& b
   // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
   // B T H^2 multiply-adds it merges.
   at::Tensor qkv = at::linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
+  // The explicit attention path takes q pre-scaled: in place here, no extra buffer (and
+  // linear's backward does not need its output).
+  if (!kFusedAttention) qkv.narrow(2, 0, H).mul_(1.0 / std::sqrt(static_cast<double>(d)));
   qkv = qkv.view({B, T, 3, heads, d}).permute({2, 0, 3, 1, 4});  // [3, B, heads, T, d]
-  at::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], bias, rt.attention_dropout);
+  at::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], bias, rt.attention_dropout, !kFusedAttention);
   ctx = ctx.transpose(1, 2).reshape({B, T, H});
   // In-place residual adds: linear's backward needs its inputs, not its output.
   at::Tensor a = maybe_dropout(at::linear(ctx, o_w, o_b), rt.hidden_dropout);
