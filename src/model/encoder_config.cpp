@@ -74,10 +74,9 @@ EncoderConfig parse_encoder_config(const Json& j, const std::string& file) {
       c.hidden_act != "relu")
     o.fail("hidden_act", str_cat("'", c.hidden_act, "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)"));
   if (c.layer_norm_eps <= 0) o.fail("layer_norm_eps", "must be positive");
-  for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
-    const double p = o.get_double(key, 0.1);
+  for (const auto& [key, p] : {std::pair<const char*, double>{"hidden_dropout_prob", c.hidden_dropout_prob},
+                                {"attention_probs_dropout_prob", c.attention_probs_dropout_prob}})
     if (p < 0 || p >= 1) o.fail(key, str_cat("must be in [0, 1), got ", p));
-  }
   if (bert) {
     const std::string pos = o.get_string("position_embedding_type", "absolute");
     if (pos != "absolute")
