@@ -1,0 +1,90 @@
+// Encoder forward throughput: sentences/s of a no-grad forward (embeddings, 6 post-LN
+// layers, mean pooling, normalisation) for a MiniLM-shaped random model (384 hidden, 12
+// heads, 1536 intermediate) at batch 64 x 128 tokens, beside the same shapes in PyTorch
+// eager (benchmarks/ref_encode.py, run with /usr/bin/python3 unless --reference=0).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+
+#include "bench.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "dist/dist.h"
+#include "model/sentence_model.h"
+
+namespace {
+
+// Runs the Python reference and returns its JSON line (null when it cannot run).
+nlohmann::json run_reference(const std::string& cmd) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return nullptr;
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  if (::pclose(p) != 0) return nullptr;
+  const auto nl = out.find_last_of('{');
+  if (nl == std::string::npos) return nullptr;
+  try {
+    return nlohmann::json::parse(out.substr(nl));
+  } catch (const nlohmann::json::exception&) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq --layers --hidden "
+                       "--heads --intermediate --repeats --reference=0|1; threads: DISTTUNE_THREADS)") {
+  using namespace disttune;
+  const int64_t batch = args.get_int("batch", 64), seq = args.get_int("seq", 128);
+  const int repeats = static_cast<int>(args.get_int("repeats", 3));
+  InitOptions init;
+  init.vocab = std::string(DISTTUNE_SOURCE_DIR) + "/datasets/vocab/bert-base-uncased.txt";
+  init.num_layers = static_cast<int>(args.get_int("layers", 6));
+  init.hidden_size = static_cast<int>(args.get_int("hidden", 384));
+  init.num_heads = static_cast<int>(args.get_int("heads", 12));
+  init.intermediate_size = static_cast<int>(args.get_int("intermediate", 1536));
+  SentenceModel model = SentenceModel::init(init);
+
+  at::manual_seed(0);
+  const at::Tensor ids = at::randint(1000, 30000, {batch, seq}, at::kLong);
+  const at::Tensor mask = at::ones({batch, seq}, at::kLong);
+  at::Tensor out;
+  const double t = bench::time_best(
+      [&] {
+        at::NoGradGuard no_grad;
+        out = model.forward(ids, mask);
+      },
+      repeats);
+  DT_CHECK(out.size(0) == batch && out.size(1) == init.hidden_size, "unexpected output shape");
+  const double sps = batch / t;
+  nlohmann::json result = {{"benchmark", "encode"},
+                           {"batch", batch},
+                           {"seq", seq},
+                           {"layers", init.num_layers},
+                           {"hidden", init.hidden_size},
+                           {"threads", at::get_num_threads()},
+                           {"seconds", t},
+                           {"sentences_per_s", sps},
+                           {"tokens_per_s", sps * seq}};
+  print0("encode  ", batch, "x", seq, " MiniLM-shaped (", init.num_layers, " layers, ", init.hidden_size,
+         " hidden), ", at::get_num_threads(), " threads: ", t, " s per batch, ", sps, " sentences/s");
+  if (args.get_int("reference", 1) != 0) {
+    // The same thread count for PyTorch's intra-op pool and for the BLAS behind it.
+    const std::string cmd = str_cat(
+        "OMP_NUM_THREADS=", at::get_num_threads(), " OPENBLAS_NUM_THREADS=", at::get_num_threads(),
+        " /usr/bin/python3 ", DISTTUNE_SOURCE_DIR, "/benchmarks/ref_encode.py --batch ", batch, " --seq ", seq,
+        " --threads ", at::get_num_threads(), " --layers ", init.num_layers, " --hidden ", init.hidden_size,
+        " --heads ", init.num_heads, " --intermediate ", init.intermediate_size, " --repeats ", repeats);
+    nlohmann::json ref = run_reference(cmd);
+    result["pytorch_eager"] = ref;
+    if (!ref.is_null()) {
+      const double ratio = sps / ref["sentences_per_s"].get<double>();
+      result["speedup_vs_pytorch_eager"] = ratio;
+      print0("encode  PyTorch eager (", ref["torch"].get<std::string>(), "): ",
+             ref["sentences_per_s"].get<double>(), " sentences/s; disttune / PyTorch = ", ratio);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,505 @@
+// SentenceModel end to end: forward and backward parity with the torch.nn reference
+// (tests/ref/gen_model_golden.py), round trips through model directories, init, dropout,
+// the real all-MiniLM-L6-v2 layout, and clear errors for broken model directories.
+#include "model/sentence_model.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/check.h"
+#include "model/encoder.h"
+#include "model/encoder_config.h"
+#include "model/safetensors.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace disttune {
+namespace {
+
+constexpr double kTol = 1e-5;
+const bool kReport = std::getenv("DT_REPORT_DIFFS") != nullptr;
+
+std::string golden_case(const std::string& name) {
+  return test::source_dir() + "/tests/golden/model/" + name;
+}
+
+std::string copy_of(const std::string& name, const test::TempDir& tmp) {
+  const std::string dst = tmp.file(name);
+  fs::copy(golden_case(name) + "/model", dst, fs::copy_options::recursive);
+  return dst;
+}
+
+struct Expected {
+  std::vector<NamedTensor> t;
+  explicit Expected(const std::string& name) {
+    t = read_safetensors(golden_case(name) + "/expected.safetensors").value().tensors;
+  }
+  at::Tensor get(const std::string& n) const {
+    const NamedTensor* e = find_tensor(t, n);
+    if (!e) throw std::runtime_error("golden has no " + n);
+    return e->tensor;
+  }
+  bool has(const std::string& n) const { return find_tensor(t, n) != nullptr; }
+  int batches() const {
+    int n = 0;
+    while (has(str_cat("b", n, ".input_ids"))) ++n;
+    return n;
+  }
+};
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) {
+  const double d = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+  if (kReport) std::printf("max abs diff %.3g\n", d);
+  return d;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no UserError";
+  return "";
+}
+
+#define EXPECT_HAS(haystack, needle) \
+  EXPECT_NE((haystack).find(needle), std::string::npos) << "message: " << (haystack)
+
+class Parity : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Parity, TokenStatesAndEveryPoolingMatchTheTorchReference) {
+  const std::string name = GetParam();
+  const Expected ex(name);
+  SentenceModel model = SentenceModel::load(golden_case(name) + "/model");
+  ASSERT_GT(ex.batches(), 2);
+  for (int b = 0; b < ex.batches(); ++b) {
+    const std::string p = str_cat("b", b, ".");
+    const at::Tensor ids = ex.get(p + "input_ids"), mask = ex.get(p + "attention_mask");
+    at::NoGradGuard no_grad;
+    const at::Tensor states = model.token_embeddings(ids, mask);
+    const at::Tensor keep = mask.unsqueeze(-1).to(at::kFloat);
+    EXPECT_LE(max_diff(states * keep, ex.get(p + "token_states")), kTol) << name << " batch " << b;
+    EXPECT_LE(max_diff(model.forward(ids, mask), ex.get(p + "embedding")), kTol) << name << " batch " << b;
+  }
+  for (const char* mode : {"mean", "cls", "max", "lasttoken", "mean_sqrt_len"}) {
+    ModelOptions o;
+    o.pooling = mode;
+    o.normalize = "false";
+    SentenceModel m = SentenceModel::load(golden_case(name) + "/model", o);
+    for (int b = 0; b < ex.batches(); ++b) {
+      const std::string p = str_cat("b", b, ".");
+      at::NoGradGuard no_grad;
+      const at::Tensor got = m.forward(ex.get(p + "input_ids"), ex.get(p + "attention_mask"));
+      EXPECT_LE(max_diff(got, ex.get(p + mode)), kTol) << name << " " << mode << " batch " << b;
+    }
+  }
+}
+
+class GradientParity : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GradientParity, GradientsMatchTheTorchReference) {
+  const std::string name = GetParam();
+  const Expected ex(name);
+  SentenceModel model = SentenceModel::load(golden_case(name) + "/model");
+  const at::Tensor emb = model.forward(ex.get("b3.input_ids"), ex.get("b3.attention_mask"));
+  (emb * ex.get("b3.probe")).sum().backward();
+  int checked = 0;
+  for (const auto& p : model.parameters()) {
+    const std::string key = "b3.grad." + p.name;
+    if (!ex.has(key)) continue;
+    const at::Tensor want = ex.get(key);
+    ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
+    const double scale = std::max(1.0, want.abs().max().item<double>());
+    EXPECT_LE(max_diff(p.tensor.grad(), want) / scale, 1e-5) << name << " " << p.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Model, Parity, ::testing::Values("bert_f32", "bert_f16", "mpnet_f32", "mpnet_bf16"));
+INSTANTIATE_TEST_SUITE_P(Model, GradientParity, ::testing::Values("bert_f32", "mpnet_f32"));
+
+TEST(SentenceModel, InferenceSlicesGiveTheSameResults) {
+  // 75 rows of 136 tokens exceed one inference slice of this model (37 rows), so the no-grad
+  // forward runs in three slices; with gradients on it runs whole. Differences are float
+  // rounding only (the BLAS blocks a different number of rows).
+  SentenceModel m = SentenceModel::load(golden_case("mpnet_f32") + "/model");
+  at::manual_seed(5);
+  const int64_t B = 75, T = 136;
+  at::Tensor ids = at::randint(3, 50, {B, T}, at::kLong);
+  const at::Tensor lengths = at::randint(1, T + 1, {B, 1}, at::kLong);
+  const at::Tensor mask = (at::arange(T, at::kLong).unsqueeze(0) < lengths).to(at::kLong);
+  ids = ids.masked_fill(mask == 0, 1);
+  at::Tensor whole = m.forward(ids, mask).detach();
+  at::Tensor whole_states = m.token_embeddings(ids, mask).detach();
+  at::NoGradGuard no_grad;
+  EXPECT_LE(max_diff(m.forward(ids, mask), whole), kTol);
+  const at::Tensor keep = mask.unsqueeze(-1).to(at::kFloat);
+  EXPECT_LE(max_diff(m.token_embeddings(ids, mask) * keep, whole_states * keep), kTol);
+  // Row independence: one row alone gives its row of the batch.
+  EXPECT_LE(max_diff(m.forward(ids.narrow(0, 70, 1), mask.narrow(0, 70, 1)), whole.narrow(0, 70, 1)), kTol);
+}
+
+TEST(SentenceModel, ReportsWhatTheDirectorySays) {
+  SentenceModel b = SentenceModel::load(golden_case("bert_f16") + "/model");
+  EXPECT_EQ(b.architecture(), "bert");
+  EXPECT_EQ(b.dim(), 40);
+  EXPECT_EQ(b.pooling(), "cls");
+  EXPECT_FALSE(b.normalize());
+  EXPECT_EQ(b.max_seq_length(), 56);
+  EXPECT_EQ(b.prompt("query"), "query: ");
+  EXPECT_EQ(b.prompt("nothing"), "");
+  EXPECT_EQ(b.tokenizer_dir(), golden_case("bert_f16") + "/model");
+  EXPECT_EQ(b.vocab_file(), golden_case("bert_f16") + "/model/vocab.txt");
+  EXPECT_EQ(b.pad_token_id(), 0);
+  // Stored as F16, parameters are float32.
+  for (const auto& p : b.parameters()) {
+    EXPECT_EQ(p.tensor.scalar_type(), at::kFloat) << p.name;
+    EXPECT_TRUE(p.tensor.requires_grad()) << p.name;
+    EXPECT_TRUE(p.tensor.is_leaf()) << p.name;
+  }
+  SentenceModel m = SentenceModel::load(golden_case("mpnet_f32") + "/model");
+  EXPECT_EQ(m.architecture(), "mpnet");
+  EXPECT_TRUE(m.normalize());
+  ModelOptions o;
+  o.max_seq_length = 64;
+  o.pooling = "max";
+  o.normalize = "false";
+  SentenceModel m2 = SentenceModel::load(golden_case("mpnet_f32") + "/model", o);
+  EXPECT_EQ(m2.max_seq_length(), 64);
+  EXPECT_EQ(m2.pooling(), "max");
+  EXPECT_FALSE(m2.normalize());
+  o.max_seq_length = 139;  // 140 positions minus MPNet's two reserved ones
+  EXPECT_HAS(error_of([&] { SentenceModel::load(golden_case("mpnet_f32") + "/model", o); }), "138");
+}
+
+TEST(SentenceModel, ParametersHaveHuggingFaceNamesInOrder) {
+  SentenceModel b = SentenceModel::load(golden_case("bert_f32") + "/model");
+  const auto& ps = b.parameters();
+  ASSERT_EQ(ps.size(), 5u + 2 * 16 + 2);
+  EXPECT_EQ(ps[0].name, "embeddings.word_embeddings.weight");
+  EXPECT_EQ(ps[2].name, "embeddings.token_type_embeddings.weight");
+  EXPECT_EQ(ps[5].name, "encoder.layer.0.attention.self.query.weight");
+  EXPECT_EQ(ps[12].name, "encoder.layer.0.attention.output.dense.bias");
+  EXPECT_EQ(ps[14].name, "encoder.layer.0.attention.output.LayerNorm.bias");
+  EXPECT_EQ(ps[15].name, "encoder.layer.0.intermediate.dense.weight");
+  EXPECT_EQ(ps[20].name, "encoder.layer.0.output.LayerNorm.bias");
+  EXPECT_EQ(ps.back().name, "pooler.dense.bias");
+  SentenceModel m = SentenceModel::load(golden_case("mpnet_bf16") + "/model");
+  const auto& pm = m.parameters();
+  ASSERT_EQ(pm.size(), 4u + 3 * 16 + 1);
+  EXPECT_EQ(pm[4].name, "encoder.layer.0.attention.attn.q.weight");
+  EXPECT_EQ(pm[11].name, "encoder.layer.0.attention.attn.o.bias");
+  EXPECT_EQ(pm[12].name, "encoder.layer.0.attention.LayerNorm.weight");
+  EXPECT_EQ(pm.back().name, "encoder.relative_attention_bias.weight");
+}
+
+TEST(SentenceModel, MiniLmHeaderIsExactlyWhatTheModelBuildsFromItsConfig) {
+  DT_REQUIRE_DATA("all-MiniLM-L6-v2/model.safetensors.header.json");
+  const std::string d = test::data_dir() + "/all-MiniLM-L6-v2";
+  const std::string header = test::read_text(d + "/model.safetensors.header.json");
+  Result<SafetensorsHeader> h = parse_safetensors_header(header, "model.safetensors.header.json");
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EncoderExtras extras;
+  extras.pooler = true;
+  extras.position_ids = true;
+  std::unique_ptr<Encoder> enc = make_encoder(read_encoder_config(d + "/config.json"), extras);
+  std::vector<NamedTensor> state = enc->state().parameters();
+  for (const auto& b : enc->state().buffers()) state.push_back(b);
+  ASSERT_EQ(state.size(), h->entries.size());
+  for (const auto& e : h->entries) {
+    const NamedTensor* t = find_tensor(state, e.name);
+    ASSERT_NE(t, nullptr) << e.name;
+    EXPECT_EQ(t->tensor.sizes().vec(), e.shape) << e.name;
+    EXPECT_EQ(t->tensor.scalar_type(), e.dtype) << e.name;
+  }
+  // And the writer lays it out byte for byte as the original file.
+  const std::string bytes = encode_safetensors(state, {{"format", "pt"}});
+  EXPECT_EQ(bytes.substr(8, header.size()), header);
+  EXPECT_EQ(bytes.size(), 90868376u);  // the official file's size
+}
+
+TEST(SentenceModel, SaveThenLoadIsIdentical) {
+  for (const char* name : {"bert_f32", "bert_f16", "mpnet_f32"}) {
+    test::TempDir tmp;
+    SentenceModel a = SentenceModel::load(golden_case(name) + "/model");
+    const std::string out = tmp.file("saved");
+    a.save(out);
+    for (const char* f : {"config.json", "model.safetensors", "modules.json", "sentence_bert_config.json",
+                          "1_Pooling/config.json", "config_sentence_transformers.json", "vocab.txt",
+                          "special_tokens_map.json"})
+      EXPECT_TRUE(fs::exists(out + "/" + f)) << name << " " << f;
+    EXPECT_EQ(fs::exists(out + "/2_Normalize"), a.normalize());
+    EXPECT_EQ(test::read_text(out + "/vocab.txt"), test::read_text(golden_case(name) + "/model/vocab.txt"));
+    SentenceModel b = SentenceModel::load(out);
+    const auto sa = a.state(), sb = b.state();
+    ASSERT_EQ(sa.size(), sb.size());
+    for (size_t i = 0; i < sa.size(); ++i) {
+      EXPECT_EQ(sa[i].name, sb[i].name);
+      EXPECT_TRUE(at::equal(sa[i].tensor, sb[i].tensor)) << name << " " << sa[i].name;
+    }
+    EXPECT_EQ(b.pooling(), a.pooling());
+    EXPECT_EQ(b.normalize(), a.normalize());
+    EXPECT_EQ(b.max_seq_length(), a.max_seq_length());
+    EXPECT_EQ(b.prompt("query"), a.prompt("query"));
+    const Expected ex(name);
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(a.forward(ex.get("b1.input_ids"), ex.get("b1.attention_mask")),
+                          b.forward(ex.get("b1.input_ids"), ex.get("b1.attention_mask"))));
+    // Saving again gives the same bytes.
+    b.save(tmp.file("again"));
+    EXPECT_EQ(test::read_text(out + "/model.safetensors"), test::read_text(tmp.file("again/model.safetensors")));
+    EXPECT_EQ(test::read_text(out + "/config.json"), test::read_text(tmp.file("again/config.json")));
+  }
+}
+
+TEST(SentenceModel, OptionsAreSavedWithTheModel) {
+  test::TempDir tmp;
+  ModelOptions o;
+  o.pooling = "lasttoken";
+  o.normalize = "true";
+  o.max_seq_length = 20;
+  SentenceModel a = SentenceModel::load(golden_case("bert_f16") + "/model", o);
+  a.save(tmp.file("out"));
+  SentenceModel b = SentenceModel::load(tmp.file("out"));
+  EXPECT_EQ(b.pooling(), "lasttoken");
+  EXPECT_TRUE(b.normalize());
+  EXPECT_EQ(b.max_seq_length(), 20);
+}
+
+std::string vocab_path() { return test::source_dir() + "/datasets/vocab/bert-base-uncased.txt"; }
+
+TEST(SentenceModel, InitIsSeededBertInitialisation) {
+  InitOptions init;
+  init.vocab = vocab_path();
+  init.hidden_size = 64;
+  init.num_heads = 4;
+  init.intermediate_size = 128;
+  init.seed = 7;
+  SentenceModel a = SentenceModel::init(init);
+  EXPECT_EQ(a.architecture(), "bert");
+  EXPECT_EQ(a.config().vocab_size, 30522);
+  EXPECT_EQ(a.pad_token_id(), 0);
+  EXPECT_EQ(a.dim(), 64);
+  EXPECT_EQ(a.pooling(), "mean");
+  EXPECT_TRUE(a.normalize());
+  EXPECT_EQ(a.max_seq_length(), 256);
+  for (const auto& p : a.parameters()) {
+    const at::Tensor& t = p.tensor;
+    const std::string& n = p.name;
+    if (n.find("LayerNorm.weight") != std::string::npos) {
+      EXPECT_TRUE(at::equal(t, at::ones_like(t))) << n;
+    } else if (n.size() > 5 && n.substr(n.size() - 5) == ".bias") {
+      EXPECT_TRUE(at::equal(t, at::zeros_like(t))) << n;
+    } else {
+      // Within four standard errors of N(0, 0.02) statistics.
+      const double n_el = static_cast<double>(t.numel());
+      EXPECT_NEAR(t.std().item<double>(), 0.02, 4 * 0.02 / std::sqrt(2 * n_el)) << n;
+      EXPECT_NEAR(t.mean().item<double>(), 0.0, 4 * 0.02 / std::sqrt(n_el)) << n;
+    }
+  }
+  const at::Tensor& word = a.parameters()[0].tensor;
+  EXPECT_TRUE(at::equal(word[0], at::zeros({64})));  // [PAD] row
+  EXPECT_FALSE(at::equal(word[1], at::zeros({64})));
+
+  SentenceModel same = SentenceModel::init(init);
+  init.seed = 8;
+  SentenceModel other = SentenceModel::init(init);
+  for (size_t i = 0; i < a.parameters().size(); ++i) {
+    EXPECT_TRUE(at::equal(a.parameters()[i].tensor, same.parameters()[i].tensor));
+    if (a.parameters()[i].name.find("weight") != std::string::npos &&
+        a.parameters()[i].name.find("LayerNorm") == std::string::npos) {
+      EXPECT_FALSE(at::equal(a.parameters()[i].tensor, other.parameters()[i].tensor));
+    }
+  }
+}
+
+TEST(SentenceModel, InitSavesALoadableDirectoryWithTokenizerFiles) {
+  test::TempDir tmp;
+  InitOptions init;
+  init.vocab = vocab_path();
+  init.hidden_size = 32;
+  init.intermediate_size = 64;
+  SentenceModel a = SentenceModel::init(init);
+  EXPECT_EQ(a.vocab_file(), vocab_path());
+  EXPECT_EQ(a.tokenizer_dir(), "");
+  const std::string out = tmp.file("init");
+  a.save(out);
+  EXPECT_EQ(test::read_text(out + "/vocab.txt"), test::read_text(vocab_path()));
+  const std::string tok = test::read_text(out + "/tokenizer_config.json");
+  EXPECT_HAS(tok, "\"do_lower_case\": true");
+  EXPECT_HAS(tok, "BertTokenizer");
+  EXPECT_HAS(test::read_text(out + "/special_tokens_map.json"), "\"unk_token\": \"[UNK]\"");
+  SentenceModel b = SentenceModel::load(out);
+  EXPECT_EQ(b.vocab_file(), out + "/vocab.txt");
+  const at::Tensor ids = at::tensor({101, 7592, 2088, 102, 0, 101, 2023, 102, 0, 0}, at::kLong).view({2, 5});
+  const at::Tensor mask = ids.ne(0).to(at::kLong);
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(a.forward(ids, mask), b.forward(ids, mask)));
+  EXPECT_NEAR(a.forward(ids, mask).norm(2, {1}).sub(1).abs().max().item<double>(), 0, 1e-6);
+
+  const std::string bad = tmp.file("vocab.txt");
+  test::write_text(bad, "[UNK]\nhello\n");
+  init.vocab = bad;
+  EXPECT_HAS(error_of([&] { SentenceModel::init(init); }), "no [PAD]");
+  init.vocab = vocab_path();
+  init.num_heads = 3;
+  EXPECT_HAS(error_of([&] { SentenceModel::init(init); }), "does not divide");
+}
+
+TEST(SentenceModel, DropoutOnlyInTraining) {
+  const Expected ex("bert_f32");
+  const at::Tensor ids = ex.get("b1.input_ids"), mask = ex.get("b1.attention_mask");
+  SentenceModel m = SentenceModel::load(golden_case("bert_f32") + "/model");
+  at::NoGradGuard no_grad;
+  EXPECT_FALSE(m.training());
+  const at::Tensor eval1 = m.forward(ids, mask);
+  m.set_training(true);
+  const at::Tensor t1 = m.forward(ids, mask), t2 = m.forward(ids, mask);
+  EXPECT_GT(max_diff(t1, t2), 1e-3);
+  EXPECT_GT(max_diff(t1, eval1), 1e-3);
+  m.set_training(false);
+  EXPECT_TRUE(at::equal(m.forward(ids, mask), eval1));
+  ModelOptions o;
+  o.dropout = 0;
+  SentenceModel z = SentenceModel::load(golden_case("mpnet_f32") + "/model", o);
+  z.set_training(true);
+  EXPECT_TRUE(at::equal(z.forward(ids.clamp_max(49), mask), z.forward(ids.clamp_max(49), mask)));
+}
+
+TEST(SentenceModel, GradientsReachEveryParameterButThePooler) {
+  for (const char* name : {"bert_f32", "mpnet_f32"}) {
+    const Expected ex(name);
+    SentenceModel m = SentenceModel::load(golden_case(name) + "/model");
+    m.set_training(true);
+    m.forward(ex.get("b0.input_ids"), ex.get("b0.attention_mask")).pow(3).sum().backward();
+    for (const auto& p : m.parameters()) {
+      if (p.name.rfind("pooler.", 0) == 0) {
+        EXPECT_FALSE(p.tensor.grad().defined()) << name << " " << p.name;
+        continue;
+      }
+      ASSERT_TRUE(p.tensor.grad().defined()) << name << " " << p.name;
+      EXPECT_GT(p.tensor.grad().abs().sum().item<double>(), 0) << name << " " << p.name;
+    }
+    // The padding row of the word embeddings gets no gradient (nn.Embedding padding_idx).
+    const int64_t pad = std::string(name) == "bert_f32" ? 0 : 1;
+    EXPECT_EQ(m.parameters()[0].tensor.grad()[pad].abs().sum().item<double>(), 0) << name;
+  }
+}
+
+TEST(SentenceModel, LoadStateCopiesByName) {
+  SentenceModel a = SentenceModel::load(golden_case("bert_f32") + "/model");
+  InitOptions init;
+  init.vocab = golden_case("bert_f32") + "/model/vocab.txt";
+  init.hidden_size = 32;
+  init.num_heads = 4;
+  init.intermediate_size = 64;
+  init.max_position = 40;
+  init.seed = 3;
+  SentenceModel b = SentenceModel::init(init);  // same shapes, other values
+  const Expected ex("bert_f32");
+  const at::Tensor ids = ex.get("b3.input_ids"), mask = ex.get("b3.attention_mask");
+  b.load_state(a.state());  // a's extra position_ids buffer is accepted
+  {
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(a.forward(ids, mask), b.forward(ids, mask)));
+  }
+  std::vector<NamedTensor> s = a.state();
+  s.erase(s.begin() + 3);
+  EXPECT_HAS(error_of([&] { b.load_state(s); }), "missing tensor 'embeddings.LayerNorm.weight'");
+  s = a.state();
+  s.push_back({"cls.predictions.bias", at::zeros({60})});
+  EXPECT_HAS(error_of([&] { b.load_state(s); }), "unexpected tensor 'cls.predictions.bias'");
+  s = a.state();
+  s[1].tensor = at::zeros({41, 32});
+  EXPECT_HAS(error_of([&] { b.load_state(s); }), "'embeddings.position_embeddings.weight' has shape [41, 32]");
+}
+
+// Rewrites model.safetensors of `dir` after `edit` changes its tensors.
+void rewrite_weights(const std::string& dir, const std::function<void(std::vector<NamedTensor>&)>& edit) {
+  std::vector<NamedTensor> t = read_safetensors(dir + "/model.safetensors").value().tensors;
+  edit(t);
+  ASSERT_TRUE(write_safetensors(dir + "/model.safetensors", t).ok());
+}
+
+TEST(SentenceModel, BrokenDirectoriesAreClearErrors) {
+  test::TempDir tmp;
+  const std::string d = copy_of("bert_f32", tmp);
+  const std::string weights = d + "/model.safetensors";
+  const std::string original = test::read_text(weights);
+  auto load_error = [&] { return error_of([&] { SentenceModel::load(d); }); };
+
+  test::write_text(weights, original.substr(0, original.size() - 100));  // truncated
+  std::string msg = load_error();
+  EXPECT_HAS(msg, weights);
+  EXPECT_HAS(msg, "truncated");
+
+  // A header whose offsets lie: one tensor claims bytes of its neighbour.
+  std::string lying = original;
+  const size_t at = lying.find("\"data_offsets\":[0,");
+  ASSERT_NE(at, std::string::npos);
+  lying.replace(at, 18, "\"data_offsets\":[4,");
+  test::write_text(weights, lying);
+  msg = load_error();
+  EXPECT_HAS(msg, weights);
+  EXPECT_HAS(msg, "data_offsets [4,");
+
+  test::write_text(weights, original);
+  rewrite_weights(d, [](auto& t) {
+    for (auto& e : t)
+      if (e.name == "encoder.layer.1.intermediate.dense.weight") e.tensor = at::zeros({64, 31});
+  });
+  msg = load_error();
+  EXPECT_HAS(msg, "tensor 'encoder.layer.1.intermediate.dense.weight' has shape [64, 31] but config.json implies [64, 32]");
+
+  test::write_text(weights, original);
+  rewrite_weights(d, [](auto& t) {
+    t.erase(std::remove_if(t.begin(), t.end(), [](const NamedTensor& e) { return e.name == "encoder.layer.1.output.dense.bias"; }),
+            t.end());
+  });
+  EXPECT_HAS(load_error(), "missing tensor 'encoder.layer.1.output.dense.bias'");
+
+  test::write_text(weights, original);
+  rewrite_weights(d, [](auto& t) { t.push_back({"encoder.layer.2.output.dense.bias", at::zeros({32})}); });
+  EXPECT_HAS(load_error(), "unexpected tensor 'encoder.layer.2.output.dense.bias'");
+
+  // Task-head checkpoints with the "bert." prefix load; their heads are still refused.
+  test::write_text(weights, original);
+  rewrite_weights(d, [](auto& t) { for (auto& e : t) e.name = "bert." + e.name; });
+  EXPECT_EQ(SentenceModel::load(d).parameters().size(), 39u);
+  rewrite_weights(d, [](auto& t) { t.push_back({"cls.predictions.bias", at::zeros({60})}); });
+  EXPECT_HAS(load_error(), "unexpected tensor 'cls.predictions.bias'");
+
+  test::write_text(weights, original);
+  const std::string config = test::read_text(d + "/config.json");
+  test::write_text(d + "/config.json", R"({"architectures": ["DistilBertModel"], "model_type": "distilbert"})");
+  EXPECT_HAS(load_error(), "model_type 'distilbert'");
+  test::write_text(d + "/config.json", config);
+
+  fs::remove(weights);
+  test::write_text(d + "/pytorch_model.bin", "pickle");
+  EXPECT_HAS(load_error(), "pytorch_model.bin");
+}
+
+TEST(SentenceModel, BadInputsAreClearErrors) {
+  SentenceModel m = SentenceModel::load(golden_case("bert_f32") + "/model");
+  const at::Tensor ids = at::tensor({2, 60, 3}, at::kLong).view({1, 3});
+  const at::Tensor mask = at::ones({1, 3}, at::kLong);
+  EXPECT_HAS(error_of([&] { m.forward(ids, mask); }), "token id 60 is outside the model's vocabulary of 60");
+  EXPECT_HAS(error_of([&] { m.forward(ids.clamp_max(59), at::ones({1, 4}, at::kLong)); }), "attention_mask shape");
+  EXPECT_HAS(error_of([&] { m.forward(at::ones({1, 41}, at::kLong), at::ones({1, 41}, at::kLong)); }),
+             "max_position_embeddings (40)");
+  SentenceModel p = SentenceModel::load(golden_case("mpnet_f32") + "/model");
+  EXPECT_HAS(error_of([&] { p.forward(at::full({1, 139}, 5, at::kLong), at::ones({1, 139}, at::kLong)); }),
+             "139 tokens");
+  // int32 ids and bool masks are accepted.
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(m.forward(ids.clamp_max(59).to(at::kInt), mask.to(at::kBool)),
+                        m.forward(ids.clamp_max(59), mask)));
+}
+
+}  // namespace
+}  // namespace disttune

@@ -1,0 +1,74 @@
+#include "model/transformer_layer.h"
+
+#include <cmath>
+
+#include "common/check.h"
+
+namespace disttune {
+
+Activation parse_activation(const std::string& hidden_act) {
+  if (hidden_act == "gelu") return Activation::kGelu;
+  if (hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh") return Activation::kGeluTanh;
+  if (hidden_act == "relu") return Activation::kRelu;
+  DT_FAIL("config.json: hidden_act '", hidden_act, "' is not supported");
+}
+
+TransformerLayer TransformerLayer::create(ParameterSet& ps, const std::string& prefix,
+                                          const LayerNames& n, int64_t hidden, int64_t inter) {
+  TransformerLayer l;
+  auto linear = [&](const std::string& module, int64_t out, int64_t in, at::Tensor& w, at::Tensor& b) {
+    w = ps.add(prefix + module + ".weight", {out, in});
+    b = ps.add(prefix + module + ".bias", {out});
+  };
+  auto norm = [&](const std::string& module, at::Tensor& w, at::Tensor& b) {
+    w = ps.add(prefix + module + ".weight", {hidden});
+    b = ps.add(prefix + module + ".bias", {hidden});
+  };
+  linear(n.q, hidden, hidden, l.q_w, l.q_b);
+  linear(n.k, hidden, hidden, l.k_w, l.k_b);
+  linear(n.v, hidden, hidden, l.v_w, l.v_b);
+  linear(n.o, hidden, hidden, l.o_w, l.o_b);
+  norm(n.attention_norm, l.ln1_w, l.ln1_b);
+  linear(n.intermediate, inter, hidden, l.ff1_w, l.ff1_b);
+  linear(n.output, hidden, inter, l.ff2_w, l.ff2_b);
+  norm(n.output_norm, l.ln2_w, l.ln2_b);
+  return l;
+}
+
+namespace {
+
+// In place when no gradient is needed: one [B, T, intermediate] buffer fewer per layer.
+at::Tensor activate(at::Tensor x, Activation act) {
+  const bool in_place = !x.requires_grad();
+  switch (act) {
+    case Activation::kGelu: return in_place ? at::gelu_(x) : at::gelu(x);  // exact erf form
+    case Activation::kGeluTanh: return in_place ? at::gelu_(x, "tanh") : at::gelu(x, "tanh");
+    case Activation::kRelu: return in_place ? at::relu_(x) : at::relu(x);
+  }
+  return x;
+}
+
+}  // namespace
+
+at::Tensor TransformerLayer::forward(const at::Tensor& x, const AttentionBias& bias,
+                                     const LayerRuntime& rt) const {
+  const int64_t B = x.size(0), T = x.size(1), H = x.size(2);
+  const int64_t heads = rt.num_heads, d = H / heads;
+  // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
+  // B T H^2 multiply-adds it merges.
+  at::Tensor qkv = at::linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
+  // The explicit attention path takes q pre-scaled: in place here, no extra buffer (and
+  // linear's backward does not need its output).
+  if (!kFusedAttention) qkv.narrow(2, 0, H).mul_(1.0 / std::sqrt(static_cast<double>(d)));
+  qkv = qkv.view({B, T, 3, heads, d}).permute({2, 0, 3, 1, 4});  // [3, B, heads, T, d]
+  at::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], bias, rt.attention_dropout, !kFusedAttention);
+  ctx = ctx.transpose(1, 2).reshape({B, T, H});
+  // In-place residual adds: linear's backward needs its inputs, not its output.
+  at::Tensor a = maybe_dropout(at::linear(ctx, o_w, o_b), rt.hidden_dropout);
+  a = at::layer_norm(a.add_(x), {H}, ln1_w, ln1_b, rt.eps);
+  at::Tensor h = activate(at::linear(a, ff1_w, ff1_b), rt.act);
+  h = maybe_dropout(at::linear(h, ff2_w, ff2_b), rt.hidden_dropout);
+  return at::layer_norm(h.add_(a), {H}, ln2_w, ln2_b, rt.eps);
+}
+
+}  // namespace disttune

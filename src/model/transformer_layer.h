@@ -1,0 +1,47 @@
+// One post-LayerNorm transformer encoder layer as BERT and MPNet define it:
+//   a = LayerNorm(x + dropout(O(attention(Q x, K x, V x))))
+//   y = LayerNorm(a + dropout(W2 act(W1 a)))
+// The architectures differ only in parameter names, which their encoders register.
+#pragma once
+
+#include <string>
+
+#include "model/attention.h"
+#include "model/parameter_set.h"
+
+namespace disttune {
+
+enum class Activation { kGelu, kGeluTanh, kRelu };
+Activation parse_activation(const std::string& hidden_act);  // config.json hidden_act
+
+struct LayerRuntime {
+  int64_t num_heads = 1;
+  double eps = 1e-12;
+  Activation act = Activation::kGelu;
+  double hidden_dropout = 0;     // applied only when > 0 (training)
+  double attention_dropout = 0;
+};
+
+// Names of a layer's parameters relative to its prefix ("encoder.layer.3.").
+struct LayerNames {
+  std::string q, k, v, o, attention_norm, intermediate, output, output_norm;  // module names
+};
+
+struct TransformerLayer {
+  at::Tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
+  at::Tensor ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b;
+
+  // Registers the parameters in Hugging Face order under prefix + names.
+  static TransformerLayer create(ParameterSet& ps, const std::string& prefix,
+                                 const LayerNames& names, int64_t hidden, int64_t intermediate);
+
+  // x: [B, T, H] -> [B, T, H].
+  at::Tensor forward(const at::Tensor& x, const AttentionBias& bias, const LayerRuntime& rt) const;
+};
+
+// Dropout that costs nothing when p == 0.
+inline at::Tensor maybe_dropout(const at::Tensor& x, double p) {
+  return p > 0 ? at::dropout(x, p, /*train=*/true) : x;
+}
+
+}  // namespace disttune
