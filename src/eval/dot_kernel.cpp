@@ -15,9 +15,14 @@
 namespace disttune {
 namespace {
 
-// Documents per parallel task: enough work to amortise a task, few enough to spread a
-// chunk over the threads.
-constexpr int64_t kDocsPerTask = 256;
+// A parallel task scores a group of document panels against a group of query panels: the
+// document panels (8 x 32 docs x D) are reused from L1/L2 across the query panels, the
+// query panels (16 x 8 queries x D) from L2 across the document panels, and a block of a
+// few thousand documents still splits into enough tasks for many threads.
+constexpr int64_t kDocPanelsPerTask = 8;
+constexpr int64_t kQueryPanelsPerTask = 16;
+// Generic kernel: documents per task.
+constexpr int64_t kGenericDocsPerTask = 64;
 
 // Generic kernel: every score straight from the definition.
 void score_generic(const float* q, int64_t nq, const float* docs, int64_t n, int64_t dim,
@@ -113,19 +118,34 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* 
 
 using TileFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int);
 
-// Documents [j0, j1) (j0 a multiple of nr) against every query: each nr-document panel is
-// packed once and streamed past every mr-query panel.
+// All queries against n documents: the documents are packed into nr-wide panels once
+// (in parallel), then a 2-D grid of tasks runs the micro-kernel over (document panel group
+// x query panel group).
 void score_tiled(TileFn tile, int mr, int nr, const float* packed_q, int64_t nq,
-                 const float* docs, int64_t n, int64_t dim, float* out, int64_t j0, int64_t j1) {
-  std::vector<float> panel(static_cast<size_t>(dim * nr));
-  for (int64_t j = j0; j < j1; j += nr) {
-    pack_kmajor(docs, n, dim, j, nr, panel.data());
-    const int nv = static_cast<int>(std::min<int64_t>(nr, n - j));
-    for (int64_t i = 0; i < nq; i += mr) {
-      const int mv = static_cast<int>(std::min<int64_t>(mr, nq - i));
-      tile(packed_q + i * dim, panel.data(), dim, out + i * n + j, n, mv, nv);
+                 const float* docs, int64_t n, int64_t dim, float* out) {
+  const int64_t doc_panels = (n + nr - 1) / nr, query_panels = (nq + mr - 1) / mr;
+  std::vector<float> packed(static_cast<size_t>(doc_panels * nr * dim));
+  at::parallel_for(0, doc_panels, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) pack_kmajor(docs, n, dim, p * nr, nr, packed.data() + p * nr * dim);
+  });
+  const int64_t doc_groups = (doc_panels + kDocPanelsPerTask - 1) / kDocPanelsPerTask;
+  const int64_t query_groups = (query_panels + kQueryPanelsPerTask - 1) / kQueryPanelsPerTask;
+  at::parallel_for(0, doc_groups * query_groups, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t dg = t / query_groups, qg = t % query_groups;
+      const int64_t dp1 = std::min(doc_panels, (dg + 1) * kDocPanelsPerTask);
+      const int64_t qp1 = std::min(query_panels, (qg + 1) * kQueryPanelsPerTask);
+      for (int64_t dp = dg * kDocPanelsPerTask; dp < dp1; ++dp) {
+        const int64_t j = dp * nr;
+        const int nv = static_cast<int>(std::min<int64_t>(nr, n - j));
+        for (int64_t qp = qg * kQueryPanelsPerTask; qp < qp1; ++qp) {
+          const int64_t i = qp * mr;
+          const int mv = static_cast<int>(std::min<int64_t>(mr, nq - i));
+          tile(packed_q + i * dim, packed.data() + dp * nr * dim, dim, out + i * n + j, n, mv, nv);
+        }
+      }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -188,27 +208,23 @@ void DotScorer::score(const at::Tensor& docs, float* out) const {
   const int64_t n = docs.size(0);
   if (n == 0 || q_ == 0) return;
   const float* dp = docs.data_ptr<float>();
-  // Tasks cover whole panels, so a panel is never split between threads.
-  const int64_t step = std::max<int64_t>(nr_, kDocsPerTask / nr_ * nr_);
-  const int64_t tasks = (n + step - 1) / step;
-  at::parallel_for(0, tasks, 1, [&](int64_t t0, int64_t t1) {
-    const int64_t j0 = t0 * step, j1 = std::min(n, t1 * step);
-    switch (isa_) {
-      case DotIsa::Generic:
+  switch (isa_) {
+    case DotIsa::Generic:
+      at::parallel_for(0, n, kGenericDocsPerTask, [&](int64_t j0, int64_t j1) {
         score_generic(queries_.data_ptr<float>(), q_, dp, n, d_, out, j0, j1);
-        break;
+      });
+      return;
 #ifdef DT_DOT_X86
-      case DotIsa::Avx512:
-        score_tiled(tile_avx512, mr_, nr_, packed_.data(), q_, dp, n, d_, out, j0, j1);
-        break;
-      case DotIsa::Avx2:
-        score_tiled(tile_avx2, mr_, nr_, packed_.data(), q_, dp, n, d_, out, j0, j1);
-        break;
+    case DotIsa::Avx512:
+      score_tiled(tile_avx512, mr_, nr_, packed_.data(), q_, dp, n, d_, out);
+      return;
+    case DotIsa::Avx2:
+      score_tiled(tile_avx2, mr_, nr_, packed_.data(), q_, dp, n, d_, out);
+      return;
 #endif
-      default:
-        DT_CHECK(false, "DotScorer: no kernel for ", dot_isa_name(isa_));
-    }
-  });
+    default:
+      DT_CHECK(false, "DotScorer: no kernel for ", dot_isa_name(isa_));
+  }
 }
 
 at::Tensor DotScorer::score(const at::Tensor& docs) const {

@@ -41,7 +41,8 @@ class DotScorer {
   DotIsa isa() const { return isa_; }
 
   // out[i * n + j] = score(query i, docs[j]) for docs: [n, D] float32, contiguous, on the
-  // CPU; out holds Q * n floats. Parallel over documents (at::parallel_for).
+  // CPU; out holds Q * n floats. Parallel over documents and queries (at::parallel_for);
+  // the SIMD kernels pack the documents first (n x D floats of scratch).
   void score(const at::Tensor& docs, float* out) const;
   at::Tensor score(const at::Tensor& docs) const;  // [Q, n]
 

@@ -17,6 +17,10 @@ namespace {
 // goes a block of queries at a time, so its memory does not grow with world size x Q.
 constexpr int64_t kMergeBudgetEntries = 4 << 20;
 
+// A chunk is scored and selected from in blocks of about this many scores (4 MB), so that
+// the selection reads scores still in cache.
+constexpr int64_t kScoreBlockFloats = 1 << 20;
+
 at::Tensor cpu_indices(const at::Tensor& idx) { return idx.to(at::kCPU, at::kLong).contiguous(); }
 
 // One pass over the raw floats (at::isfinite builds several full-size temporaries and costs
@@ -68,18 +72,26 @@ void TopKAccumulator::add(const at::Tensor& docs, const at::Tensor& doc_indices)
 void TopKAccumulator::add_chunk(const at::Tensor& docs, const int64_t* idx) {
   const int64_t n = docs.size(0);
   DT_CHECK(n <= chunk_rows_, "chunk of ", n, " rows exceeds chunk_rows ", chunk_rows_);
-  if (static_cast<int64_t>(scores_.size()) < q_ * n) scores_.resize(static_cast<size_t>(q_ * n));
+  const int64_t block = std::min(n, std::max<int64_t>(256, kScoreBlockFloats / std::max<int64_t>(q_, 1) / 32 * 32));
+  if (static_cast<int64_t>(scores_.size()) < q_ * block) scores_.resize(static_cast<size_t>(q_ * block));
   peak_score_floats_ = std::max<int64_t>(peak_score_floats_, static_cast<int64_t>(scores_.size()));
-  scorer_.score(docs, scores_.data());
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const int64_t nb = std::min(block, n - b0);
+    scorer_.score(docs.narrow(0, b0, nb), scores_.data());
+    select(nb, idx + b0);
+  }
   docs_added_ += n;
+}
 
+// Folds a block of scores ([Q, nb] in scores_) into every query's candidates.
+void TopKAccumulator::select(int64_t nb, const int64_t* idx) {
   at::parallel_for(0, q_, 16, [&](int64_t q0, int64_t q1) {
     for (int64_t i = q0; i < q1; ++i) {
       QueryState& st = state_[i];
-      const float* row = scores_.data() + i * n;
+      const float* row = scores_.data() + i * nb;
       // Below the k-th best score nothing can enter: the common case is one compare.
       float floor = st.full ? st.worst.score : -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = 0; j < nb; ++j) {
         if (row[j] < floor) continue;
         const Entry e{row[j], idx[j]};
         if (st.full && !better(e, st.worst)) continue;

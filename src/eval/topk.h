@@ -1,9 +1,9 @@
 // Sharded, memory-bounded exact top-k retrieval.
 //
 // Each rank holds some corpus embeddings with their GLOBAL corpus indices (any subset, in
-// any order) and all query embeddings. TopKAccumulator scores the queries against the
-// local documents chunk by chunk (the score buffer never exceeds chunk_rows x Q floats)
-// and keeps a running top-k per query; merge_topk combines the ranks' lists into the
+// any order) and all query embeddings. TopKAccumulator takes the local documents chunk by
+// chunk (chunk_rows at a time; the score buffer never exceeds chunk_rows x Q floats) and
+// keeps a running top-k per query; merge_topk combines the ranks' lists into the
 // global top-k, the same on every rank.
 //
 // Order: higher score first, ties broken by the lower global corpus index. Scores come
@@ -45,7 +45,8 @@ class TopKAccumulator {
 
   int64_t num_queries() const { return q_; }
   int64_t docs_added() const { return docs_added_; }
-  // The largest score buffer used so far, in floats (<= chunk_rows * Q by construction).
+  // The largest score buffer used so far, in floats: <= chunk_rows * Q by construction
+  // (a chunk is scored in cache-sized blocks, so usually far less).
   int64_t peak_score_floats() const { return peak_score_floats_; }
 
  private:
@@ -64,13 +65,14 @@ class TopKAccumulator {
     return a.score > b.score || (a.score == b.score && a.index < b.index);
   }
   void add_chunk(const at::Tensor& docs, const int64_t* idx);
+  void select(int64_t nb, const int64_t* idx);
   void compact(QueryState& s) const;
 
   DotScorer scorer_;
   int64_t q_, k_, chunk_rows_;
   int64_t docs_added_ = 0, peak_score_floats_ = 0;
   std::vector<QueryState> state_;
-  std::vector<float> scores_;  // reused chunk score buffer, [Q, rows of the chunk]
+  std::vector<float> scores_;  // reused score buffer, [Q, rows of a block]
 };
 
 // Top-k of queries [Q, D] against docs [n, D] with global indices doc_indices [n],

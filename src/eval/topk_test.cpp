@@ -146,6 +146,14 @@ TEST(TopK, ScoreBufferIsBoundedByChunkRows) {
     EXPECT_EQ(acc.peak_score_floats(), std::min<int64_t>(chunk, 600) * 40);
     EXPECT_TRUE(at::equal(acc.result().indices, local_topk(q, docs, idx, 10, 1000).indices));
   }
+  // Many queries: a chunk is scored in cache-sized blocks (256 documents x 5000 queries
+  // here), well below chunk_rows x Q, with the same result.
+  const at::Tensor many = randn(5000, 8, 5), d8 = randn(1000, 8, 6);
+  TopKAccumulator big(many, 3, 1000);
+  big.add(d8, idx);
+  EXPECT_EQ(big.peak_score_floats(), 256 * 5000);
+  const TopK want = brute_force(many.narrow(0, 0, 50), d8, idx, 3);
+  EXPECT_TRUE(at::equal(big.result().indices.narrow(0, 0, 50), want.indices));
 }
 
 TEST(TopK, RejectsBadInput) {
