@@ -123,7 +123,11 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
       opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),
       opt_str("eval.metric", "cosine_ndcg@10", "metric that selects the best checkpoint"),
-      opt_ints("eval.k", "[1, 3, 5, 10, 100]", 1, 1e6, "cut-offs for @k metrics"),
+      opt_ints("eval.k", "[1, 3, 5, 10, 100]", 1, 1e6,
+               "cut-offs: map@largest, mrr/ndcg@second largest, accuracy/precision/recall@the "
+               "others (the default = sentence-transformers' metrics; docs/evaluation.md)"),
+      opt_int("eval.chunk_rows", "16384", 1, kBig,
+              "documents scored at once per rank (memory: chunk_rows x queries floats)"),
       opt_bool("eval.load_best_model_at_end", "true", "export the best model instead of the last"),
       opt_int("eval.batch_size", "64", 1, 1 << 20, "texts per encoder forward pass when evaluating"),
       // ---- checkpoint ----

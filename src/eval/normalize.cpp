@@ -1,0 +1,34 @@
+#include "eval/normalize.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/check.h"
+
+namespace disttune {
+
+at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
+  DT_REQUIRE(x.dim() == 2, "embeddings must be [n, dim], got ", x.sizes());
+  const int64_t full = x.size(1);
+  if (dim <= 0) dim = full;
+  DT_REQUIRE(dim <= full, "Matryoshka dimension ", dim, " exceeds the embedding dimension ", full);
+  const at::Tensor src = x.narrow(1, 0, dim).to(at::kCPU, at::kFloat).contiguous();
+  at::Tensor out = at::empty_like(src);
+  const float* in = src.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, src.size(0), 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = in + r * dim;
+      double ss = 0;
+      for (int64_t k = 0; k < dim; ++k) ss += static_cast<double>(row[k]) * row[k];
+      const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+      for (int64_t k = 0; k < dim; ++k) o[r * dim + k] = row[k] / norm;
+    }
+  });
+  return out;
+}
+
+}  // namespace disttune
