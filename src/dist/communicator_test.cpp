@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
 #include "common/check.h"
 #include "dist/dist.h"
 
@@ -128,11 +132,25 @@ TEST_F(MpiCollectives, HostBytes) {
 }
 
 // Fail-fast checks, run by tests/failfast_test.py under mpirun -np 4 (disabled in the normal
-// suite because each ends the whole job on purpose).
+// suite because each ends the whole job on purpose). The failing rank records when the
+// failure happened (wall clock, in $DISTTUNE_FAILFAST_STAMP) so that the script measures the
+// time from the failure to the end of the job, not the job's start-up.
+void stamp_failure() {
+  if (const char* path = std::getenv("DISTTUNE_FAILFAST_STAMP")) {
+    std::ofstream out(path);
+    out.precision(17);
+    out << std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+}
+
 TEST(MpiFailFast, DISABLED_RankOneThrows) {
   Dist& d = dist();
+  d.comm->barrier();  // every rank is up
   try {
-    if (d.rank == 1) throw UserError("injected failure on rank 1");
+    if (d.rank == 1) {
+      stamp_failure();
+      throw UserError("injected failure on rank 1");
+    }
     d.comm->barrier();  // the other ranks would wait here forever without fail-fast
   } catch (const std::exception& e) {
     dist_fatal(e.what());
@@ -141,8 +159,12 @@ TEST(MpiFailFast, DISABLED_RankOneThrows) {
 
 TEST(MpiFailFast, DISABLED_StalledRankTimesOut) {
   Dist& d = dist();
+  d.comm->barrier();  // every rank is up
   dist_set_timeout(2);
-  if (d.rank == 1) pause();  // a stalled rank: alive, never joins the collective
+  if (d.rank == 1) {
+    stamp_failure();
+    pause();  // a stalled rank: alive, never joins the collective
+  }
   d.comm->barrier();
 }
 

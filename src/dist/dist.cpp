@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <glog/logging.h>
 #include <mpi.h>
 #include <sched.h>
@@ -68,6 +69,14 @@ void set_threads(int n) {
   if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
 }
 
+// Activations are large, short-lived buffers. glibc's defaults serve them with mmap and give
+// them back at once, so every forward/backward pays page faults that cost more than the
+// arithmetic on small machines (measured: encode ~2.5x slower). Keep them in the heap.
+void tune_malloc() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 }  // namespace
 
 Communicator& Dist::comm_for(const at::Tensor& t) {
@@ -80,6 +89,7 @@ Communicator& Dist::comm_for(const at::Tensor& t) {
 
 Dist& dist_init(int* argc, char*** argv) {
   DT_CHECK(g_dist == nullptr, "dist_init called twice");
+  tune_malloc();
   auto* d = new Dist();
   d->launcher = detect_launcher();
   if (d->launcher != "none") {
