@@ -400,27 +400,28 @@ TokenStore open_or_build_token_store(Dist& d, const TextDataset& data, const Tok
       DT_FAIL("token store for ", data.source, ": rank ", r, " has ", all[r], " but rank 0 has ",
               all[0]);
 
-  // Rank 0 hashes the source and decides; "\x01" + message marks an error.
-  std::string decision;
+  // Rank 0 hashes the source and decides: `reason` empty means reuse. Only rank 0 needs the
+  // source digest (it writes the attributes).
+  std::string error, reason;
   if (d.is_root()) {
     try {
       const FileDigest dig = digest_file(data.source).value();
       want.source_size = dig.size;
       want.source_xxh64 = hex64(dig.xxh64);
-      decision = rebuild_reason(path, want, spec.verify_on_reuse);
-      if (decision.empty()) decision = "\x02";  // reuse
+      reason = rebuild_reason(path, want, spec.verify_on_reuse);
     } catch (const UserError& e) {
-      decision = std::string("\x01") + e.what();
+      error = e.what();
     }
   }
-  d.comm->broadcast_bytes(decision, 0);
-  if (!decision.empty() && decision[0] == '\x01') throw UserError(decision.substr(1));
+  d.comm->broadcast_bytes(error, 0);
+  if (!error.empty()) throw UserError(error);
+  d.comm->broadcast_bytes(reason, 0);
 
   TokenStoreBuild report;
-  if (decision != "\x02") {
-    report.reason = decision;
-    print0("token store: building ", path, " (", decision, ")");
-    LOG(INFO) << "token store: building " << path << " (" << decision << ")";
+  if (!reason.empty()) {
+    report.reason = reason;
+    print0("token store: building ", path, " (", reason, ")");
+    LOG(INFO) << "token store: building " << path << " (" << reason << ")";
     build_store(d, data, tok, spec, want, path, &report);
     print0("token store: ", data.size(), " rows, ", report.tokens, " tokens in ", report.seconds, " s");
   } else {
