@@ -223,9 +223,10 @@ void build_store(Dist& d, const TextDataset& data, const Tokenizer& tok, const T
   });
   bar.finish();
   stop_on_error();
+  tokens = d.comm->all_reduce_int(tokens, ReduceOp::Sum);  // rank 0 counted them
   if (report) {
     report->built = true;
-    report->tokens = static_cast<int64_t>(d.comm->all_reduce_int(tokens, ReduceOp::Sum));
+    report->tokens = tokens;
     report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 }

@@ -9,6 +9,7 @@
 
 #include "common/env.h"
 #include "common/hash64.h"
+#include "config/config.h"
 #include "data/random.h"
 #include "dist/dist.h"
 #include "test_util.h"
@@ -289,6 +290,18 @@ TEST_F(DataTokenStore, ClearErrors) {
   const std::string e = error_of([&] { build(s, nullptr); });
   EXPECT_NE(e.find("building the token store"), std::string::npos) << e;
   EXPECT_NE(e.find("cannot create directory"), std::string::npos) << e;
+}
+
+TEST(DataTokenStoreSpec, ComesFromTheRunConfig) {
+  const Config cfg = Config::from_yaml(
+      "data:\n  columns: {anchor: q, positive: p, id: qid}\n  on_bad_row: skip\n"
+      "output:\n  dir: runs/x\n",
+      "cfg.yaml");
+  const TokenStoreSpec s = token_store_spec(cfg, 128);
+  EXPECT_EQ(s.cache_dir, "runs/x/cache");
+  EXPECT_EQ(s.max_length, 128);
+  EXPECT_EQ(s.columns, (std::map<std::string, std::string>{{"anchor", "q"}, {"positive", "p"}, {"id", "qid"}}));
+  EXPECT_EQ(s.on_bad_row, BadRowPolicy::Skip);
 }
 
 TEST(DataTokenStoreReal, FinancialRagEveryRowEqualsTheTokenizer) {
