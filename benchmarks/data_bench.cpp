@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bench.h"
+#include "synthetic_pairs.h"
 #include "common/log.h"
 #include "data/beir.h"
 #include "data/bm25.h"
@@ -44,39 +45,6 @@ double file_mib(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1 << 20) : 0;
 }
 
-// Question/context-like rows: ~60-char anchors, ~300-char positives, about 1 in 50
-// positives repeated elsewhere (as contexts are in the financial data).
-void write_synthetic(const std::string& path, int64_t rows, bool csv) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  DT_CHECK(f, "cannot write ", path);
-  SplitMix64 r(1);
-  const char* words[] = {"revenue", "growth", "quarter", "fiscal", "net", "income", "segment", "cash",
-                         "flow", "operating", "margin", "company", "reported", "increase", "decline",
-                         "market", "product", "customers", "expenses", "capital"};
-  auto sentence = [&](int n) {
-    std::string s;
-    for (int i = 0; i < n; ++i) s += std::string(i ? " " : "") + words[r.below(20)];
-    return s;
-  };
-  if (csv) std::fputs("id,anchor,positive\n", f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const std::string a = "What " + sentence(6) + " in case " + std::to_string(i) + "?";
-    const int64_t ctx = r.below(50) == 0 ? static_cast<int64_t>(r.below(static_cast<uint64_t>(i + 1))) : i;
-    const std::string p = "Context " + std::to_string(ctx) + ": " + sentence(38) + ", \"quoted\".";
-    if (csv) {
-      std::string q = p;
-      for (size_t k = 0; (k = q.find('"', k)) != std::string::npos; k += 2) q.insert(k, "\"");
-      std::fprintf(f, "%lld,%s,\"%s\"\n", static_cast<long long>(i), a.c_str(), q.c_str());
-    } else {
-      std::string q = p;
-      for (size_t k = 0; (k = q.find('"', k)) != std::string::npos; k += 2) q.insert(k, "\\");
-      std::fprintf(f, "{\"id\": %lld, \"anchor\": \"%s\", \"positive\": \"%s\"}\n",
-                   static_cast<long long>(i), a.c_str(), q.c_str());
-    }
-  }
-  std::fclose(f);
-}
-
 }  // namespace
 
 DT_BENCHMARK("data", "readers (rows/s, peak memory), no-duplicates sampler at 1M rows, BM25 on SciFact "
@@ -91,8 +59,8 @@ DT_BENCHMARK("data", "readers (rows/s, peak memory), no-duplicates sampler at 1M
   // Synthetic 1M rows, JSONL then CSV; memory measured around the JSONL read.
   const std::string jsonl = tmp + "/disttune_bench_" + std::to_string(rows) + ".jsonl";
   const std::string csv = tmp + "/disttune_bench_" + std::to_string(rows) + ".csv";
-  if (!exists(jsonl)) write_synthetic(jsonl, rows, false);
-  if (!exists(csv)) write_synthetic(csv, rows, true);
+  if (!exists(jsonl)) bench::write_synthetic(jsonl, rows, false);
+  if (!exists(csv)) bench::write_synthetic(csv, rows, true);
   const double rss0 = rss_mib();
   TextDataset big;
   const double t_jsonl = seconds_of([&] { big = read_text_dataset(jsonl, cols, BadRowPolicy::Error); });

@@ -12,7 +12,6 @@ int run_train(Dist& d, const Args& args) {
 }
 int run_encode(Dist&, const Args&) { not_built("encode", "the encoder"); }
 int run_eval(Dist&, const Args&) { not_built("eval", "retrieval evaluation"); }
-int run_mine_negatives(Dist&, const Args&) { not_built("mine-negatives", "hard-negative mining"); }
 int run_export(Dist&, const Args&) { not_built("export", "checkpoint export"); }
 
 }  // namespace disttune

@@ -50,7 +50,7 @@ void check_run_inputs(const Config& cfg) {
 
 }  // namespace
 
-Config load_run_config(Dist& d, const Args& args) {
+Config load_config(Dist& d, const Args& args) {
   const std::string path = args.positional().at(0);
   // Rank 0 reads the file so that every rank resolves the same bytes even if the file
   // changes while the job starts; a read error on rank 0 is reported once.
@@ -69,7 +69,11 @@ Config load_run_config(Dist& d, const Args& args) {
   d.comm->broadcast_bytes(error, 0);
   if (!error.empty()) throw UserError(error);
   d.comm->broadcast_bytes(text, 0);
-  Config cfg = Config::from_yaml(text, path, args.get_all("set"));
+  return Config::from_yaml(text, path, args.get_all("set"));
+}
+
+Config load_run_config(Dist& d, const Args& args) {
+  Config cfg = load_config(d, args);
   check_config(cfg, d.world_size).throw_if_error();
   check_run_inputs(cfg);
   return cfg;

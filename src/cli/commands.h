@@ -37,6 +37,10 @@ int run_help(Dist& d, const Args& args);
 // broadcasts it, so every rank resolves the same text) and runs check_config.
 class Config;
 Config load_run_config(Dist& d, const Args& args);
+// Only the reading, broadcasting and parsing part of load_run_config (keys and values are
+// checked against the registry, but not the cross-key run checks): for commands that use a
+// few sections of a run config.
+Config load_config(Dist& d, const Args& args);
 
 // For commands whose capability is not in this build yet: says so, exits non-zero.
 [[noreturn]] void not_built(const std::string& command, const std::string& what);

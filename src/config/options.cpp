@@ -139,6 +139,28 @@ std::vector<OptionSpec> build_registry() {
       // ---- output ----
       opt_str("output.dir", "runs/disttune",
               "run directory: checkpoints/, final/, metrics.jsonl, logs/"),
+      // ---- mining (disttune mine-negatives) ----
+      opt_choice("mining.method", "bm25", "bm25|model",
+                 "candidate scores: bm25 (lexical), model (embeddings; not in this build yet)"),
+      opt_str("mining.output", "\"\"", "JSON-lines file the mined rows are written to (required)"),
+      opt_str("mining.corpus", "\"\"",
+              "extra candidate documents (JSON lines with text[, title]); positives always count"),
+      opt_int("mining.num_negatives", "3", 1, 10000, "negatives wanted per row"),
+      opt_int("mining.range_min", "0", 0, 1e7, "skip this many of the best candidates"),
+      opt_int("mining.range_max", "0", 0, 1e7,
+              "consider only this many best candidates; 0 = range_min + num_negatives (x10 with a "
+              "margin or max_score) + most positives of one anchor"),
+      opt_str("mining.margin", "none",
+              "absolute margin: drop candidates scoring above positive score - margin (number or none)"),
+      opt_str("mining.relative_margin", "none",
+              "drop candidates scoring above positive score * (1 - this), in [0, 1) (number or none)"),
+      opt_str("mining.max_score", "none", "drop candidates scoring above this (number or none)"),
+      opt_str("mining.min_score", "none", "drop candidates scoring below this (number or none)"),
+      opt_choice("mining.sampling", "top", "top|random",
+                 "top: the best remaining candidates; random: a seeded draw among them"),
+      opt_choice("mining.format", "triplet", "triplet|n-tuple",
+                 "one row per negative, or one row with negative, negative_2, ... per anchor"),
+      opt_int("mining.seed", "42", 0, kBig, "seed of random sampling"),
       // ---- distributed ----
       opt_choice("distributed.backend", "auto", "auto|nccl|mpi",
                  "collectives for tensors: auto = NCCL for CUDA tensors, MPI for CPU"),

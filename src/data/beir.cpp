@@ -79,7 +79,26 @@ void require_file(const std::string& path, const std::string& what) {
     DT_FAIL(path, ": no such file (", what, ")");
 }
 
+// title + " " + text (the BEIR rule), checking the types of both.
+std::string document_text(const JsonRow& row, const std::string& path, size_t title_cell) {
+  const JsonCell& title = row.cells[title_cell];
+  if (title.kind != JsonKind::Missing && title.kind != JsonKind::Null &&
+      title.kind != JsonKind::String)
+    DT_FAIL(path, ":", row.line, ": 'title': expected a string, got ", json_kind_name(title.kind));
+  std::string text = json_text(row.cells[title_cell + 1], path, row.line, "text", false);
+  return title.kind == JsonKind::String && !title.text.empty() ? title.text + " " + text
+                                                               : std::move(text);
+}
+
 }  // namespace
+
+std::vector<std::string> read_corpus_texts(const std::string& path) {
+  require_file(path, "corpus");
+  std::vector<std::string> texts;
+  for_each_object(path, {"title", "text"},
+                  [&](const JsonRow& row) { texts.push_back(document_text(row, path, 0)); });
+  return texts;
+}
 
 IrSet read_ir_files(const std::string& corpus_path, const std::string& queries_path,
                     const std::string& qrels_path, IrReadReport* report_out) {
@@ -90,21 +109,14 @@ IrSet read_ir_files(const std::string& corpus_path, const std::string& queries_p
   std::vector<int64_t> doc_line;
   for_each_object(corpus_path, {"_id", "title", "text"}, [&](const JsonRow& row) {
     std::string id = json_text(row.cells[0], corpus_path, row.line, "_id", true);
-    const JsonCell& title = row.cells[1];
-    if (title.kind != JsonKind::Missing && title.kind != JsonKind::Null &&
-        title.kind != JsonKind::String)
-      DT_FAIL(corpus_path, ":", row.line, ": 'title': expected a string, got ",
-              json_kind_name(title.kind));
-    std::string text = json_text(row.cells[2], corpus_path, row.line, "text", false);
+    std::string text = document_text(row, corpus_path, 1);
     const auto [it, fresh] = doc_index.emplace(id, static_cast<int64_t>(s.corpus.size()));
     if (!fresh)
       DT_FAIL(corpus_path, ":", row.line, ": duplicate _id '", id, "' (first on line ",
               doc_line[static_cast<size_t>(it->second)], ")");
     doc_line.push_back(row.line);
     s.corpus_ids.push_back(std::move(id));
-    s.corpus.push_back(title.kind == JsonKind::String && !title.text.empty()
-                           ? title.text + " " + text
-                           : std::move(text));
+    s.corpus.push_back(std::move(text));
   });
 
   struct Query {

@@ -42,6 +42,11 @@ struct IrReadReport {
 IrSet read_ir_files(const std::string& corpus, const std::string& queries,
                     const std::string& qrels, IrReadReport* report = nullptr);
 
+// The document texts of a corpus JSON-lines file: objects with "text" and optionally "title"
+// (and "_id", not needed here); title + " " + text when the title is not empty, as above.
+// A BEIR corpus.jsonl qualifies. Throws UserError naming file:line.
+std::vector<std::string> read_corpus_texts(const std::string& path);
+
 // dir/corpus.jsonl, dir/queries.jsonl, dir/qrels/<split>.tsv.
 IrSet read_beir(const std::string& dir, const std::string& split,
                 IrReadReport* report = nullptr);

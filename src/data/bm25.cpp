@@ -98,13 +98,13 @@ struct Bm25Index::Accumulator {
   std::vector<float> score;
   std::vector<uint8_t> seen;
   std::vector<int32_t> touched;
+  std::vector<Bm25Hit> hits;  // reused across queries: a fresh large buffer per query costs page faults
   explicit Accumulator(size_t n) : score(n, 0.0f), seen(n, 0) {}
 };
 
 std::vector<Bm25Hit> Bm25Index::search_with(Accumulator& acc, std::string_view query,
                                             int64_t k) const {
-  std::vector<Bm25Hit> hits;
-  if (k <= 0) return hits;
+  if (k <= 0) return {};
   for (const auto& [term, repeats] : query_terms(query)) {
     const size_t t = static_cast<size_t>(term);
     for (int64_t p = post_offsets_[t]; p < post_offsets_[t + 1]; ++p) {
@@ -116,7 +116,8 @@ std::vector<Bm25Hit> Bm25Index::search_with(Accumulator& acc, std::string_view q
       acc.score[d] += static_cast<float>(repeats) * post_weight_[static_cast<size_t>(p)];
     }
   }
-  hits.reserve(acc.touched.size());
+  std::vector<Bm25Hit>& hits = acc.hits;
+  hits.clear();
   for (int32_t d : acc.touched) {
     hits.push_back({d, acc.score[static_cast<size_t>(d)]});
     acc.score[static_cast<size_t>(d)] = 0;
@@ -131,7 +132,7 @@ std::vector<Bm25Hit> Bm25Index::search_with(Accumulator& acc, std::string_view q
     hits.resize(static_cast<size_t>(k));
   }
   std::sort(hits.begin(), hits.end(), better);
-  return hits;
+  return hits;  // a copy of the top k only
 }
 
 std::vector<Bm25Hit> Bm25Index::search(std::string_view query, int64_t k) const {

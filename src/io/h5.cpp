@@ -295,6 +295,43 @@ at::Tensor H5File::read_rows(const std::string& name, int64_t start, int64_t cou
   return t;
 }
 
+at::Tensor H5File::read_ranges(const std::string& name,
+                               const std::vector<std::pair<int64_t, int64_t>>& ranges) const {
+  std::vector<int64_t> dims = shape(name);
+  if (dims.empty()) fail("dataset '" + name + "' is a scalar; cannot read rows");
+  int64_t total = 0, prev_end = 0;
+  for (const auto& [start, count] : ranges) {
+    if (start < 0 || count < 0 || start + count > dims[0])
+      fail(str_cat("dataset '", name, "': rows [", start, ", ", start + count,
+                   ") out of range (it has ", dims[0], ")"));
+    DT_CHECK(start >= prev_end, "read_ranges: ranges of '", name, "' must be sorted and disjoint");
+    prev_end = start + count;
+    total += count;
+  }
+  const at::ScalarType st = dtype(name);
+  std::vector<int64_t> out_dims = dims;
+  out_dims[0] = total;
+  at::Tensor t = at::empty(out_dims, at::TensorOptions().dtype(st));
+  if (total == 0) return t;
+  H5Handle ds = open_dataset(name);
+  H5Handle fspace(H5Dget_space(ds.get()));
+  std::vector<hsize_t> off(dims.size(), 0), cnt(dims.begin(), dims.end());
+  H5Sselect_none(fspace.get());
+  for (const auto& [start, count] : ranges) {
+    if (count == 0) continue;
+    off[0] = static_cast<hsize_t>(start);
+    cnt[0] = static_cast<hsize_t>(count);
+    if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_OR, off.data(), nullptr, cnt.data(),
+                            nullptr) < 0)
+      fail("cannot select rows of dataset '" + name + "'");
+  }
+  std::vector<hsize_t> mdims(out_dims.begin(), out_dims.end());
+  H5Handle mspace(H5Screate_simple(static_cast<int>(mdims.size()), mdims.data(), nullptr));
+  if (H5Dread(ds.get(), mem_type(st), mspace.get(), fspace.get(), H5P_DEFAULT, t.data_ptr()) < 0)
+    fail("cannot read rows of dataset '" + name + "' (damaged: checksum or I/O error)");
+  return t;
+}
+
 void H5File::append(const std::string& name, const at::Tensor& rows_in) {
   at::Tensor rows = rows_in.detach().to(at::kCPU).contiguous();
   if (rows.scalar_type() == at::kBool) rows = rows.to(at::kByte);

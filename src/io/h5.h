@@ -64,6 +64,11 @@ class H5File {
   at::Tensor read(const std::string& name) const;
   // Rows [start, start + count) of dim 0 (hyperslab), without reading the rest.
   at::Tensor read_rows(const std::string& name, int64_t start, int64_t count) const;
+  // Several row ranges {start, count} of dim 0, concatenated in order, in one read: each
+  // storage chunk they touch is read (and checksum-verified) once. The ranges must be sorted
+  // by start and must not overlap.
+  at::Tensor read_ranges(const std::string& name,
+                         const std::vector<std::pair<int64_t, int64_t>>& ranges) const;
   // Appends rows to an extendable dataset created with write(..., {.extendable = true}).
   void append(const std::string& name, const at::Tensor& rows);
   // 1-D datasets of variable-length UTF-8 strings (h5py reads them as str).

@@ -104,6 +104,26 @@ TEST(H5, RowsAppendAndAttributes) {
             path + ": attribute 'config' on '/' is not an integer");
 }
 
+TEST(H5, ReadRangesConcatenatesSeveralRowRangesInOneRead) {
+  test::TempDir dir;
+  const std::string path = dir.file("ranges.h5");
+  {
+    H5File h = H5File::create(path);
+    h.write("/ids", at::arange(100, at::kInt), {.checksum = true, .chunk_rows = 8, .extendable = true});
+    h.write("/m", at::arange(30, at::kLong).reshape({10, 3}));
+  }
+  H5File h = H5File::open_read(path);
+  EXPECT_TRUE(at::equal(h.read_ranges("/ids", {{2, 3}, {5, 0}, {7, 1}, {40, 4}, {99, 1}}),
+                        at::tensor({2, 3, 4, 7, 40, 41, 42, 43, 99}, at::kInt)));
+  EXPECT_TRUE(at::equal(h.read_ranges("/ids", {{5, 2}, {7, 2}}), at::arange(5, 9, at::kInt)));
+  EXPECT_EQ(h.read_ranges("/ids", {}).numel(), 0);
+  EXPECT_TRUE(at::equal(h.read_ranges("/m", {{1, 1}, {8, 2}}),
+                        at::tensor({3, 4, 5, 24, 25, 26, 27, 28, 29}, at::kLong).reshape({3, 3})));
+  EXPECT_EQ(error_of([&] { h.read_ranges("/ids", {{98, 5}}); }),
+            path + ": dataset '/ids': rows [98, 103) out of range (it has 100)");
+  EXPECT_THROW(h.read_ranges("/ids", {{10, 5}, {12, 1}}), InternalError);
+}
+
 // Locates the raw bytes of a float tensor in the file by its value pattern.
 int64_t find_bytes(const std::string& file, const at::Tensor& t) {
   std::string data = test::read_text(file);

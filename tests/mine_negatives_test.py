@@ -1,0 +1,167 @@
+"""`disttune mine-negatives`: the same file for 1 and 2 ranks, config and flag modes, the
+mined file reads back as triplets, and bad flags/config keys are reported precisely."""
+import json
+import os
+import random
+import sys
+import tempfile
+import unittest
+
+import dt
+
+VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
+PAIRS = os.path.join(dt.DATA, "financial-rag", "pairs.jsonl")
+
+
+def error_lines(r):
+    return [l for l in r.err.splitlines() if l.startswith("disttune: error:")]
+
+
+class MineNegatives(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.data = self.path("qa.jsonl")
+        rng = random.Random(3)
+        words = ["revenue", "growth", "cash", "margin", "segment", "debt", "equity", "income",
+                 "quarter", "dividend", "capital", "expenses", "tax", "assets", "risk"]
+        with open(self.data, "w") as f:
+            # Each context repeats its question's words; "item" numbers are shared by 2-3 rows,
+            # so some candidates score close to the positive (the margin has work to do).
+            for i in range(300):
+                q = " ".join(rng.choice(words) for _ in range(4)) + f" item{i % 120}"
+                c = " ".join(rng.choice(words) for _ in range(20))
+                f.write(json.dumps({"question": f"what about {q}?", "context": f"{q} {c}."}) + "\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def config(self, body, name="mine.yaml"):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(body)
+        return p
+
+    def mine_config(self, data, out, extra=""):
+        return self.config(f"data:\n  train: {data}\n  columns: {{anchor: question, positive: context}}\n"
+                           f"  on_bad_row: skip\nmining:\n  output: {out}\n{extra}")
+
+    def test_same_file_for_one_and_two_ranks(self):
+        outs = []
+        for np in (None, 2):
+            out = self.path(f"mined-{np}.jsonl")
+            cfg = self.mine_config(self.data, out, "  sampling: random\n  num_negatives: 4\n"
+                                   "  relative_margin: 0.05\n  seed: 7\n")
+            r = dt.run([dt.DISTTUNE, "mine-negatives", cfg], np=np)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(r.out.count("negatives found:"), 1, r)  # rank 0 alone reports
+            self.assertIn("skipped", r.out)
+            with open(out) as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        rows = [json.loads(l) for l in outs[0].splitlines()]
+        self.assertEqual(len(rows), 1200)  # 4 per row: the margin drops only a few candidates
+        self.assertTrue(all(set(r) == {"anchor", "positive", "negative"} for r in rows))
+        self.assertTrue(all(r["negative"] != r["positive"] for r in rows))
+        self.assertFalse([n for n in os.listdir(self.tmp.name) if ".tmp." in n])
+
+    def test_financial_rag_one_and_two_ranks(self):
+        if not os.path.exists(PAIRS):
+            self.skipTest(f"reference data {PAIRS} is absent")
+        outs = []
+        for np in (None, 2):
+            out = self.path(f"fin-{np}.jsonl")
+            r = dt.run([dt.DISTTUNE, "mine-negatives", "--input", PAIRS, "--output", out,
+                        "--on-bad-row", "skip", "--num-negatives", "3", "--margin", "0",
+                        "--range-min", "1"], np=np)
+            self.assertEqual(r.rc, 0, r)
+            self.assertIn("mined 6998 rows: ", r.out)
+            with open(out, "rb") as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+
+    def test_n_tuple_reads_back_as_triplets(self):
+        out = self.path("n.jsonl")
+        r = dt.run([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", out,
+                    "--anchor", "question", "--positive", "context", "--num-negatives", "2",
+                    "--format", "n-tuple"])
+        self.assertEqual(r.rc, 0, r)
+        with open(out) as f:
+            rows = [json.loads(l) for l in f]
+        self.assertTrue(rows)
+        self.assertTrue(all(list(r) == ["anchor", "positive", "negative", "negative_2"] for r in rows))
+        self.assertIn(f"wrote {len(rows)} rows to {out}", r.out)
+        cfg = self.config(f"model:\n  init: {{vocab: {VOCAB}}}\ndata:\n  train: {out}\n"
+                          "  columns: {anchor: anchor, positive: positive, negative: negative, "
+                          "negative_2: negative_2}\ntraining:\n  global_batch_size: 8\n", "val.yaml")
+        v = dt.run([dt.DISTTUNE, "validate", cfg])
+        self.assertEqual(v.rc, 0, v)
+        self.assertIn(f"# data.train: triplets, {len(rows)} rows read, all kept\n", v.out)
+
+    def test_errors_name_the_flag_or_the_key(self):
+        out = self.path("o.jsonl")
+        base = [dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", out,
+                "--anchor", "question", "--positive", "context"]
+        cases = [
+            (base + ["--method", "model"],
+             "disttune mine-negatives: --method model (embedding-based mining) is not available in "
+             "this build yet; use --method bm25"),
+            ([dt.DISTTUNE, "mine-negatives", "--input", self.data],
+             "disttune mine-negatives: --output FILE is required"),
+            ([dt.DISTTUNE, "mine-negatives"],
+             "disttune mine-negatives: give CONFIG.yaml, or --input FILE --output FILE "
+             "(see disttune mine-negatives --help)"),
+            (base + ["--margin", "abc"], "disttune mine-negatives: --margin: expected a number, got 'abc'"),
+            (base + ["--num-negatives", "0"],
+             "disttune mine-negatives: --num-negatives: expected an integer >= 1, got 0"),
+            (base + ["--range-min", "5", "--range-max", "5"],
+             "disttune mine-negatives: --range-max: 5 must be greater than range_min (5), or 0 for "
+             "the automatic range"),
+            (base + ["--format", "pairs"],
+             "disttune mine-negatives: --format: expected triplet or n-tuple, got 'pairs'"),
+            (base + ["--relative-margin", "1.5"],
+             "disttune mine-negatives: --relative-margin: 1.5 is outside [0, 1)"),
+            ([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", self.path("o.csv")],
+             f"disttune mine-negatives: --output: '{self.path('o.csv')}': expected a .jsonl file "
+             "(the rows are written as JSON lines)"),
+            ([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", self.data],
+             f"disttune mine-negatives: --output: '{self.data}' is the input file; write the mined "
+             "rows elsewhere"),
+            (base[:4] + ["--output", out],
+             f"{self.data}:1: column 'anchor': missing (the row has: question, context)"),
+        ]
+        for args, want in cases:
+            r = dt.run(args)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertEqual(error_lines(r), ["disttune: error: " + want], r)
+        self.assertFalse(os.path.exists(out))
+
+        cfg = self.mine_config(self.data, out, "  max_score: abc\n")
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg])
+        self.assertEqual(error_lines(r), [f"disttune: error: {cfg}:7: mining.max_score: expected a "
+                                          "number or none, got 'abc'"], r)
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg, "--num-negatives", "2"])
+        self.assertEqual(error_lines(r), ["disttune: error: disttune mine-negatives: --num-negatives "
+                                          "cannot be combined with CONFIG.yaml (set "
+                                          "mining.num_negatives in the file or with --set)"], r)
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg, "--set", "mining.method=model",
+                    "--set", "mining.max_score=none"])
+        self.assertEqual(error_lines(r), ["disttune: error: --set mining.method: mining.method: model "
+                                          "(embedding-based mining) is not available in this build "
+                                          "yet; use bm25"], r)
+        cfg = self.config(f"data:\n  train: {self.data}\n  columns: {{anchor: question, positive: context}}\n",
+                          "noout.yaml")
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg], np=2)
+        self.assertEqual(error_lines(r), [f"disttune: error: {cfg}: (default): mining.output: is required: the "
+                                          "file to write the mined rows to"], r)
+        cfg = self.config(f"data:\n  train: {self.data}\n  columns: {{question: question}}\n"
+                          f"mining:\n  output: {out}\n", "nocols.yaml")
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg])
+        self.assertEqual(error_lines(r), [f"disttune: error: {cfg}:3: data.columns: mine-negatives "
+                                          "needs the role 'anchor' mapped to a column"], r)
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main(verbosity=2))
