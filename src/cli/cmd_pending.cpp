@@ -6,12 +6,7 @@
 
 namespace disttune {
 
-int run_train(Dist& d, const Args& args) {
-  load_run_config(d, args);  // a bad config is still reported precisely
-  not_built("train", "training");
-}
 int run_encode(Dist&, const Args&) { not_built("encode", "the encoder"); }
 int run_eval(Dist&, const Args&) { not_built("eval", "retrieval evaluation"); }
-int run_export(Dist&, const Args&) { not_built("export", "checkpoint export"); }
 
 }  // namespace disttune

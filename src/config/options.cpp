@@ -130,6 +130,9 @@ std::vector<OptionSpec> build_registry() {
               "documents scored at once per rank (memory: chunk_rows x queries floats)"),
       opt_bool("eval.load_best_model_at_end", "true", "export the best model instead of the last"),
       opt_int("eval.batch_size", "64", 1, 1 << 20, "texts per encoder forward pass when evaluating"),
+      opt_bool("eval.test", "true",
+               "evaluate the base and the fine-tuned model on the test split and print the table"),
+      opt_bool("eval.bm25_baseline", "false", "add a BM25 column to the final test table"),
       // ---- checkpoint ----
       opt_choice("checkpoint.save_strategy", "epoch", "epoch|steps|no", "when to checkpoint"),
       opt_int("checkpoint.save_steps", "0", 0, kBig, "save_strategy steps: every N optimizer steps"),

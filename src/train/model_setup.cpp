@@ -1,0 +1,35 @@
+#include "train/model_setup.h"
+
+#include "config/config.h"
+
+namespace disttune {
+
+ModelOptions model_options(const Config& cfg) {
+  ModelOptions o;
+  o.max_seq_length = static_cast<int>(cfg.get_int("model.max_seq_length"));
+  o.pooling = cfg.get_string("model.pooling");
+  o.normalize = cfg.get_string("model.normalize");
+  o.dropout = cfg.get_float("model.dropout");
+  return o;
+}
+
+SentenceModel model_from_config(const Config& cfg) {
+  const std::string& path = cfg.get_string("model.path");
+  if (!path.empty()) return SentenceModel::load(path, model_options(cfg));
+  InitOptions init;
+  init.vocab = cfg.get_string("model.init.vocab");
+  init.hidden_size = static_cast<int>(cfg.get_int("model.init.hidden_size"));
+  init.num_layers = static_cast<int>(cfg.get_int("model.init.num_layers"));
+  init.num_heads = static_cast<int>(cfg.get_int("model.init.num_heads"));
+  init.intermediate_size = static_cast<int>(cfg.get_int("model.init.intermediate_size"));
+  init.max_position = static_cast<int>(cfg.get_int("model.init.max_position"));
+  init.seed = static_cast<uint64_t>(cfg.get_int("model.init.seed"));
+  return SentenceModel::init(init, model_options(cfg));
+}
+
+std::string query_prompt(const Config& cfg, const SentenceModel& model) {
+  const std::string& p = cfg.get_string("model.query_prompt");
+  return p.empty() ? model.prompt("query") : p;
+}
+
+}  // namespace disttune

@@ -1,0 +1,37 @@
+// The data of a training run: the training rows, the validation and test rows, and the
+// retrieval sets built from them as the sentence-transformers recipes build them (queries:
+// the held-out anchors; corpus: the positives of every split; each query relevant to its
+// own positive).
+//
+// Without data.val / data.test, data.train is split by data.split (deterministic, the same
+// at every world size). With either file given, data.train is used whole for training and
+// each held-out split comes from its own file (or is empty).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/ir_set.h"
+#include "data/text_dataset.h"
+
+namespace disttune {
+
+struct Dist;
+class Config;
+
+struct RunData {
+  TextDataset train;                 // the data.train file, every row
+  std::vector<int64_t> train_rows;   // rows of `train` used for training
+  IrSet val_set, test_set;           // empty when there is no such split
+  int64_t val_rows = 0, test_rows = 0;
+  bool retrieval_eval = false;       // the format has anchor/positive columns to evaluate on
+  std::string describe() const;      // one line for the console and the log
+};
+
+// Every rank reads the same files (so every rank holds the texts the sampler needs).
+// Throws UserError naming file:line for bad rows under data.on_bad_row: error.
+RunData load_run_data(Dist& d, const Config& cfg);
+
+}  // namespace disttune

@@ -1,0 +1,652 @@
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <glog/logging.h>
+#include <torch/version.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "common/check.h"
+#include "common/env.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "config/config.h"
+#include "data/bm25.h"
+#include "data/random.h"
+#include "data/sampler.h"
+#include "data/token_store.h"
+#include "dist/dist.h"
+#include "embed/embedder.h"
+#include "eval/ir_metrics.h"
+#include "eval/model_evaluator.h"
+#include "io/checkpoint.h"
+#include "model/sentence_model.h"
+#include "train/cached_mnrl.h"
+#include "train/clip.h"
+#include "train/export.h"
+#include "train/grad_reducer.h"
+#include "train/grad_scaler.h"
+#include "train/loss.h"
+#include "train/metrics_log.h"
+#include "train/model_setup.h"
+#include "train/optimizer.h"
+#include "train/report.h"
+#include "train/run_data.h"
+#include "train/scheduler.h"
+
+namespace disttune {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Mixed precision on CUDA: the encoder runs under autocast; losses upcast to float32.
+class AutocastScope {
+ public:
+  AutocastScope(bool on, at::ScalarType dtype) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+#else
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+};
+
+json metrics_json(const std::map<std::string, double>& m) {
+  json j = json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
+}
+
+std::string fmt_metric(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", v);
+  return b;
+}
+
+class Trainer {
+ public:
+  Trainer(Dist& d, const Config& cfg);
+  void run();
+
+ private:
+  void setup_device();
+  void broadcast_parameters();
+  int64_t count_total_steps() const;
+  bool finished() const;
+  void train_step(const std::vector<int64_t>& batch);
+  at::Tensor embed_ids(const std::vector<std::vector<int32_t>>& ids);
+  std::map<std::string, double> evaluate(Embedder& emb, const IrSet& set, const std::string& label);
+  void eval_and_save(bool eval_due, bool save_due);
+  void save_checkpoint();
+  bool resume();
+  void load_model_from(const std::string& checkpoint_path);
+  void finish();
+  void log_train_window();
+
+  Dist& d_;
+  const Config& cfg_;
+  std::string out_, ckpt_dir_;
+  at::Device device_ = at::kCPU;
+  bool autocast_ = false;
+  at::ScalarType compute_dtype_ = at::kFloat;
+
+  SentenceModel model_;
+  std::unique_ptr<Embedder> embedder_;
+  RunData data_;
+  std::optional<TokenStore> store_;
+  std::vector<std::string> roles_;
+  int max_len_ = 0;
+
+  std::unique_ptr<Loss> loss_;
+  CachedMnrl* cached_ = nullptr;
+  NamedParameters trainable_;
+  std::vector<at::Tensor> trainable_tensors_;
+  std::unique_ptr<AdamW> opt_;
+  std::unique_ptr<GradReducer> reducer_;
+  std::optional<LrSchedule> sched_;
+  GradScaler scaler_;
+  std::unique_ptr<GlobalBatchSampler> sampler_;
+  ModelEvalOptions eval_opt_;
+  std::string metric_;
+
+  TrainState st_;
+  int64_t total_steps_ = 0, accum_ = 1, epochs_ = 1, max_steps_ = -1;
+  MetricsLog log_;
+  std::unique_ptr<Progress> bar_;
+  std::map<std::string, double> last_eval_;
+  std::vector<NamedTensor> best_state_;  // in memory once this process has seen a best
+  // Logging window.
+  double win_loss_ = 0, win_norm_ = 0;
+  int64_t win_steps_ = 0, win_rows_ = 0;
+  Clock::time_point win_start_ = Clock::now();
+  double last_lr_ = 0;
+};
+
+Trainer::Trainer(Dist& d, const Config& cfg)
+    : d_(d),
+      cfg_(cfg),
+      out_(cfg.get_string("output.dir")),
+      ckpt_dir_(out_ + "/checkpoints"),
+      model_(model_from_config(cfg)),
+      scaler_(GradScalerOptions{.enabled = cfg.get_string("training.precision") == "fp16"}),
+      log_(out_ + "/metrics.jsonl", d.is_root()) {
+  accum_ = cfg.get_int("training.gradient_accumulation_steps");
+  epochs_ = cfg.get_int("training.epochs");
+  max_steps_ = cfg.get_int("training.max_steps");
+  if (d.is_root()) {
+    Env::Default()->make_dirs(ckpt_dir_).throw_if_error();
+    Env::Default()->make_dirs(out_ + "/logs").throw_if_error();
+  }
+  d.comm->barrier();
+  log_init(d.rank, out_ + "/logs");
+  dist_set_timeout(cfg.get_float("distributed.timeout_s"));
+  setup_device();
+  broadcast_parameters();
+  embedder_ = std::make_unique<Embedder>(model_, Embedder::tokenizer_for(model_));
+  max_len_ = model_.max_seq_length();
+
+  data_ = load_run_data(d, cfg);
+  roles_ = data_.train.roles;
+  TokenStoreBuild build;
+  store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
+                                           token_store_spec(cfg, max_len_), &build));
+  print0("data: ", data_.describe(), "; tokens: ", build.built ? "built " : "reused ",
+         store_->path(), build.built ? " (" + build.reason + ")" : "");
+
+  loss_ = make_loss(cfg);
+  cached_ = dynamic_cast<CachedMnrl*>(loss_.get());
+  const int cols = static_cast<int>(roles_.size());
+  const int max_cols = loss_->max_columns();
+  if (cols < loss_->min_columns() || (max_cols >= 0 && cols > max_cols))
+    cfg.fail("loss.name",
+             str_cat(loss_->name(), " takes ", loss_->min_columns(),
+                     max_cols < 0 ? " or more" : str_cat(" to ", max_cols),
+                     " text columns; data.columns maps ", cols, " (",
+                     data_format_name(data_.train.format), ")"));
+  if (loss_->needs_labels() && data_.train.format != DataFormat::Scored)
+    cfg.fail("loss.name", loss_->name() + " needs scored pairs (sentence1, sentence2, score)");
+
+  for (auto& p : model_.parameters()) {
+    // The pooler takes no part in sentence embeddings (as in sentence-transformers).
+    if (p.name.rfind("pooler.", 0) == 0) continue;
+    trainable_.emplace_back(p.name, p.tensor);
+    trainable_tensors_.push_back(p.tensor);
+  }
+  AdamWOptions ao;
+  ao.beta1 = cfg.get_float("training.adam_beta1");
+  ao.beta2 = cfg.get_float("training.adam_beta2");
+  ao.eps = cfg.get_float("training.adam_epsilon");
+  ao.weight_decay = cfg.get_float("training.weight_decay");
+  opt_ = std::make_unique<AdamW>(trainable_, ao);
+  reducer_ = std::make_unique<GradReducer>(d, trainable_tensors_, bucket_bytes_from(cfg));
+  sampler_ = std::make_unique<GlobalBatchSampler>(
+      data_.train, data_.train_rows, cfg.get_int("training.global_batch_size"),
+      static_cast<uint64_t>(cfg.get_int("training.seed")),
+      parse_batch_sampler(cfg.get_string("training.batch_sampler")));
+  total_steps_ = count_total_steps();
+  sched_.emplace(make_schedule(cfg, total_steps_));
+
+  eval_opt_.ir.k = cfg.get_int_list("eval.k");
+  eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
+  eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
+  eval_opt_.batch_size = cfg.get_int("eval.batch_size");
+  eval_opt_.max_length = max_len_;
+  eval_opt_.query_prompt = query_prompt(cfg, model_);
+  metric_ = cfg.get_string("eval.metric");
+  if (data_.retrieval_eval) {
+    const std::vector<std::string> names = ir_eval_metric_names(eval_opt_.ir);
+    if (std::find(names.begin(), names.end(), metric_) == names.end()) {
+      std::string all;
+      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+      cfg.fail("eval.metric", str_cat("'", metric_, "' is not among the metrics evaluated: ", all));
+    }
+  }
+}
+
+void Trainer::setup_device() {
+  const std::string want = cfg_.get_string("training.device");
+  const int gpus = at::detail::getCUDAHooks().getNumGPUs();
+  if (want == "cuda" && gpus == 0) cfg_.fail("training.device", "no CUDA device is available");
+  if (want == "cuda" || (want == "auto" && gpus > 0))
+    device_ = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(d_.local_rank % gpus));
+  const std::string prec = cfg_.get_string("training.precision");
+  if (prec != "fp32" && device_.is_cpu())
+    cfg_.fail("training.precision", prec + " needs a CUDA device; this run is on the CPU (use fp32)");
+  autocast_ = prec != "fp32";
+  compute_dtype_ = prec == "bf16" ? at::kBFloat16 : prec == "fp16" ? at::kHalf : at::kFloat;
+  const std::string backend = cfg_.get_string("distributed.backend");
+  if (backend == "nccl" && device_.is_cpu())
+    cfg_.fail("distributed.backend", "nccl needs CUDA tensors; this run is on the CPU");
+  if (backend == "mpi" && device_.is_cuda() && d_.world_size > 1)
+    cfg_.fail("distributed.backend", "mpi carries CPU tensors; use nccl (or auto) on CUDA");
+  if (device_.is_cuda()) {
+    model_.to(device_);
+    if (d_.world_size > 1) dist_enable_nccl(d_, device_.index());
+  }
+  LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads";
+}
+
+// Every rank starts from rank 0's parameters, whatever produced them.
+void Trainer::broadcast_parameters() {
+  if (d_.world_size == 1) return;
+  at::NoGradGuard no_grad;
+  for (auto& p : model_.parameters()) {
+    at::Tensor t = p.tensor.detach();
+    d_.comm_for(t).broadcast(t, 0);
+  }
+}
+
+int64_t Trainer::count_total_steps() const {
+  if (max_steps_ > 0) return max_steps_;
+  int64_t total = 0;
+  for (int64_t e = 0; e < epochs_; ++e) total += sampler_->plan_epoch(e).num_batches();
+  return total;
+}
+
+bool Trainer::finished() const {
+  return max_steps_ > 0 ? st_.step >= max_steps_ : st_.epoch >= epochs_;
+}
+
+at::Tensor Trainer::embed_ids(const std::vector<std::vector<int32_t>>& ids) {
+  AutocastScope ac(autocast_, compute_dtype_);
+  const int32_t pad = static_cast<int32_t>(model_.pad_token_id());
+  if (ids.empty()) {
+    // A rank without rows in this batch still takes part in the collectives of the loss and
+    // its backward: a zero-row slice of a real forward keeps it in the autograd graph.
+    const std::vector<std::vector<int32_t>> one{embedder_->tokenizer().encode("", 2)};
+    TokenBatch tb = pad_batch(one, pad);
+    return model_.forward(tb.input_ids, tb.attention_mask).narrow(0, 0, 0);
+  }
+  TokenBatch tb = pad_batch(ids, pad);
+  return model_.forward(tb.input_ids, tb.attention_mask);
+}
+
+void Trainer::train_step(const std::vector<int64_t>& batch) {
+  const int64_t rows = static_cast<int64_t>(batch.size());
+  const uint64_t seed = static_cast<uint64_t>(cfg_.get_int("training.seed"));
+  reducer_->zero_grad();
+  double share = 0;
+  const double scale = scaler_.scale();
+  for (int64_t k = 0; k < accum_; ++k) {
+    auto [mb, me] = GlobalBatchSampler::rank_slice(rows, static_cast<int>(k), static_cast<int>(accum_));
+    auto [lb, le] = GlobalBatchSampler::rank_slice(me - mb, d_.rank, d_.world_size);
+    std::vector<int64_t> local(batch.begin() + mb + lb, batch.begin() + mb + le);
+    // Dropout streams depend only on (seed, step, micro-step, rank): a resumed run draws
+    // exactly what the uninterrupted run would have.
+    at::manual_seed(derive_seed(derive_seed(seed ^ 0xD50F7u, static_cast<uint64_t>(st_.step)),
+                                static_cast<uint64_t>(k * 65536 + d_.rank)));
+    std::vector<std::vector<std::vector<int32_t>>> ids;
+    for (const auto& role : roles_) ids.push_back(store_->rows(role, local));
+    at::Tensor labels;
+    if (data_.train.format == DataFormat::Scored) {
+      std::vector<float> s;
+      for (int64_t r : local) s.push_back(data_.train.scores[r]);
+      labels = at::tensor(s, at::kFloat);
+      if (device_.is_cuda()) labels = labels.to(device_);
+    }
+    const double grad_scale = scale / static_cast<double>(accum_);
+    if (cached_) {
+      EmbedFn fn = [&](int role, int64_t b, int64_t e) {
+        std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
+        return embed_ids(part);
+      };
+      share += cached_->step(d_, fn, static_cast<int>(roles_.size()),
+                             static_cast<int64_t>(local.size()), labels, grad_scale) /
+               static_cast<double>(accum_);
+    } else {
+      LossBatch lbatch;
+      for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(role_ids));
+      lbatch.labels = labels;
+      at::Tensor l = loss_->forward(d_, lbatch);
+      share += l.item<double>() / static_cast<double>(accum_);
+      (l * grad_scale).backward();
+    }
+  }
+  const double loss = d_.comm->all_reduce_scalar(share, ReduceOp::Sum);
+  reducer_->all_reduce();
+  bool skip = false;
+  if (scaler_.enabled()) {
+    const bool found_inf = scaler_.unscale(d_, trainable_tensors_);
+    scaler_.update(found_inf);
+    st_.loss_scale = scaler_.scale();
+    st_.loss_scale_good_steps = scaler_.growth_tracker();
+    if (found_inf) {
+      skip = true;
+      LOG(WARNING) << "step " << st_.step << ": fp16 gradients overflowed; step skipped";
+    }
+  }
+  const double max_norm = cfg_.get_float("training.max_grad_norm");
+  double norm = 0;
+  if (!skip) norm = max_norm > 0 ? clip_grad_norm(trainable_tensors_, max_norm) : grad_norm(trainable_tensors_);
+  if (!skip && (!std::isfinite(loss) || !std::isfinite(norm))) {
+    std::string lines;
+    for (size_t i = 0; i < batch.size() && i < 16; ++i)
+      lines += (i ? ", " : "") + std::to_string(data_.train.lines[batch[i]]);
+    const std::string what = str_cat("step ", st_.step, ": ", std::isfinite(loss) ? "gradient norm" : "loss",
+                                     " is ", std::isfinite(loss) ? norm : loss, " (batch of ", rows,
+                                     " rows; ", data_.train.source, " lines ", lines,
+                                     batch.size() > 16 ? ", ..." : "", ")");
+    if (cfg_.get_string("training.on_nan") == "stop")
+      DT_FAIL(what, "; stopping (training.on_nan: stop)");
+    warn0(what, "; step skipped (training.on_nan: skip)");
+    skip = true;
+  }
+  if (skip) {
+    ++st_.skipped_steps;
+  } else {
+    last_lr_ = sched_->lr(st_.step);
+    opt_->step(last_lr_);
+    win_loss_ += loss;
+    win_norm_ += norm;
+    ++win_steps_;
+  }
+  win_rows_ += rows;
+  st_.samples_seen += rows;
+  ++st_.step;
+  ++st_.batch_in_epoch;
+}
+
+void Trainer::log_train_window() {
+  if (win_steps_ == 0) return;
+  const double secs = std::chrono::duration<double>(Clock::now() - win_start_).count();
+  const double epoch = st_.epoch + static_cast<double>(st_.batch_in_epoch) /
+                                       std::max<int64_t>(1, sampler_->batches_in_epoch());
+  const json row = {{"step", st_.step},
+                    {"epoch", epoch},
+                    {"split", "train"},
+                    {"loss", win_loss_ / win_steps_},
+                    {"learning_rate", last_lr_},
+                    {"grad_norm", win_norm_ / win_steps_},
+                    {"pairs_per_s", secs > 0 ? win_rows_ / secs : 0.0}};
+  log_.write(row);
+  LOG(INFO) << row.dump();
+  char post[160];
+  std::snprintf(post, sizeof post, "loss=%.4f lr=%.2e pairs/s=%.0f", win_loss_ / win_steps_,
+                last_lr_, secs > 0 ? win_rows_ / secs : 0.0);
+  if (bar_) bar_->set_postfix(post);
+  win_loss_ = win_norm_ = 0;
+  win_steps_ = win_rows_ = 0;
+  win_start_ = Clock::now();
+}
+
+std::map<std::string, double> Trainer::evaluate(Embedder& emb, const IrSet& set,
+                                                const std::string& label) {
+  ModelEvalOptions o = eval_opt_;
+  if (d_.is_root() && !bar_) o.progress = label;
+  return evaluate_model(d_, emb, set, o);
+}
+
+void Trainer::eval_and_save(bool eval_due, bool save_due) {
+  if (eval_due && data_.retrieval_eval && !data_.val_set.queries.empty()) {
+    last_eval_ = evaluate(*embedder_, data_.val_set, "eval");
+    json row = metrics_json(last_eval_);
+    row["step"] = st_.step;
+    row["epoch"] = st_.epoch + static_cast<double>(st_.batch_in_epoch) /
+                                   std::max<int64_t>(1, sampler_->batches_in_epoch());
+    row["split"] = "val";
+    log_.write(row);
+    LOG(INFO) << row.dump();
+    const double v = last_eval_.at(metric_);
+    if (v > st_.best_metric) {
+      st_.best_metric = v;
+      st_.best_step = st_.step;
+      if (cfg_.get_bool("eval.load_best_model_at_end")) {
+        best_state_.clear();
+        for (const auto& t : model_.state()) best_state_.push_back({t.name, t.tensor.detach().to(at::kCPU).clone()});
+      }
+    }
+    const std::string msg = str_cat("eval step ", st_.step, ": ", metric_, " ", fmt_metric(v),
+                                    " (best ", fmt_metric(st_.best_metric), " at step ",
+                                    st_.best_step, ")");
+    if (bar_) bar_->set_postfix(msg);
+    if (d_.is_root() && !isatty(fileno(stdout))) print0(msg);
+  }
+  if (save_due) save_checkpoint();
+}
+
+void Trainer::save_checkpoint() {
+  const std::string path = ckpt_dir_ + "/" + checkpoint_name(st_.step);
+  if (d_.is_root()) {
+    Checkpoint c;
+    c.state = st_;
+    for (const auto& t : model_.state()) c.model.emplace_back(t.name, t.tensor.detach());
+    for (const auto& [name, _] : trainable_) {
+      const AdamWState& s = opt_->state(name);
+      if (!s.exp_avg.defined()) continue;
+      c.optimizer.emplace_back("exp_avg/" + name, s.exp_avg);
+      c.optimizer.emplace_back("exp_avg_sq/" + name, s.exp_avg_sq);
+      c.optimizer.emplace_back("step/" + name, at::tensor({s.step}, at::kLong));
+    }
+    c.scheduler = {{"name", cfg_.get_string("training.scheduler")},
+                   {"base_lr", std::to_string(cfg_.get_float("training.learning_rate"))},
+                   {"total_steps", std::to_string(sched_->total_steps())},
+                   {"warmup_steps", std::to_string(sched_->warmup_steps())}};
+    const SamplerState ss = sampler_->state();
+    c.sampler = {{"epoch", std::to_string(ss.epoch)},
+                 {"position", std::to_string(ss.position)},
+                 {"seed", std::to_string(ss.seed)},
+                 {"fingerprint", std::to_string(ss.fingerprint)}};
+    c.rng = {{"scheme", "per-step"}, {"seed", std::to_string(cfg_.get_int("training.seed"))}};
+    c.world_size = d_.world_size;
+    c.global_batch_size = cfg_.get_int("training.global_batch_size");
+    c.config_yaml = cfg_.to_yaml();
+    c.metrics_json = metrics_json(last_eval_).dump();
+    write_checkpoint(path, c);
+    prune_checkpoints(ckpt_dir_, cfg_.get_int("checkpoint.keep_last"), st_.best_step);
+    LOG(INFO) << "saved " << path;
+  }
+  d_.comm->barrier();
+}
+
+bool Trainer::resume() {
+  const std::string mode = cfg_.get_string("checkpoint.resume");
+  if (mode == "never") return false;
+  std::string path;
+  if (mode == "auto") {
+    const std::vector<std::string> all = list_checkpoints(ckpt_dir_);
+    for (auto it = all.rbegin(); it != all.rend() && path.empty(); ++it) {
+      try {
+        read_checkpoint_info(*it);
+        path = *it;
+      } catch (const UserError& e) {
+        warn0("skipping checkpoint that cannot be used: ", e.what());
+      }
+    }
+    if (path.empty()) return false;
+  } else {
+    path = mode;
+    if (!Env::Default()->file_exists(path)) cfg_.fail("checkpoint.resume", "'" + path + "' does not exist");
+  }
+  Checkpoint c = read_checkpoint(path);
+  const int64_t gb = cfg_.get_int("training.global_batch_size");
+  if (c.global_batch_size != gb)
+    cfg_.fail("training.global_batch_size",
+              str_cat(path, " was trained at global batch ", c.global_batch_size,
+                      "; a run continues only at the same global batch size (it is ", gb, ")"));
+  std::vector<NamedTensor> state;
+  for (auto& [n, t] : c.model) state.push_back({n, t});
+  model_.load_state(state);
+  for (const auto& [name, _] : trainable_) {
+    AdamWState s;
+    for (auto& [k, t] : c.optimizer) {
+      if (k == "exp_avg/" + name) s.exp_avg = t.to(device_);
+      if (k == "exp_avg_sq/" + name) s.exp_avg_sq = t.to(device_);
+      if (k == "step/" + name) s.step = t.item<int64_t>();
+    }
+    if (s.exp_avg.defined()) opt_->set_state(name, s);
+  }
+  st_ = c.state;
+  scaler_.load_state(st_.loss_scale, st_.loss_scale_good_steps);
+  if (!finished()) {
+    SamplerState ss;
+    ss.epoch = std::stoll(c.sampler.at("epoch"));
+    ss.position = std::stoll(c.sampler.at("position"));
+    ss.seed = std::stoull(c.sampler.at("seed"));
+    ss.fingerprint = std::stoull(c.sampler.at("fingerprint"));
+    sampler_->restore(ss);
+  }
+  if (!c.metrics_json.empty()) {
+    json m = json::parse(c.metrics_json, nullptr, false);
+    if (m.is_object())
+      for (auto& [k, v] : m.items()) last_eval_[k] = v.get<double>();
+  }
+  log_.truncate_after(st_.step);
+  if (c.world_size != d_.world_size)
+    warn0(path, " was written at world size ", c.world_size, ", resuming at ", d_.world_size,
+          ": the batches are the same, dropout draws differ");
+  print0("resumed from ", path, " (step ", st_.step, ", epoch ", st_.epoch, ")");
+  return true;
+}
+
+void Trainer::load_model_from(const std::string& checkpoint_path) {
+  Checkpoint c = read_checkpoint(checkpoint_path);
+  std::vector<NamedTensor> state;
+  for (auto& [n, t] : c.model) state.push_back({n, t});
+  model_.load_state(state);
+}
+
+void Trainer::run() {
+  const bool resumed = resume();
+  if (!resumed) sampler_->set_epoch(0);
+  print0("train: world size ", d_.world_size, " x ", d_.threads, " threads on ",
+         device_.is_cuda() ? "CUDA" : "CPU", "; model ", model_.architecture(), " dim ",
+         model_.dim(), "; ", total_steps_, " steps (", sched_->warmup_steps(), " warmup) of ",
+         cfg_.get_int("training.global_batch_size"), " pairs; loss ", loss_->name());
+  const std::string eval_strategy = cfg_.get_string("eval.strategy");
+  const std::string save_strategy = cfg_.get_string("checkpoint.save_strategy");
+  const int64_t eval_steps = cfg_.get_int("eval.steps"), save_steps = cfg_.get_int("checkpoint.save_steps");
+  const int64_t logging_steps = cfg_.get_int("training.logging_steps");
+  bar_ = std::make_unique<Progress>("train", total_steps_, "step");
+  bar_->update(st_.step);
+  model_.set_training(true);
+  int64_t saved_at = -1;
+  while (!finished()) {
+    std::vector<int64_t> batch;
+    if (!sampler_->next(&batch)) {
+      ++st_.epoch;
+      st_.batch_in_epoch = 0;
+      if (!finished()) sampler_->set_epoch(st_.epoch);
+      log_train_window();
+      model_.set_training(false);
+      eval_and_save(eval_strategy == "epoch", save_strategy == "epoch");
+      if (save_strategy == "epoch") saved_at = st_.step;
+      model_.set_training(true);
+      continue;
+    }
+    train_step(batch);
+    bar_->update(1);
+    if (st_.step % logging_steps == 0) log_train_window();
+    const bool eval_due = eval_strategy == "steps" && st_.step % eval_steps == 0;
+    const bool save_due = save_strategy == "steps" && st_.step % save_steps == 0;
+    if (eval_due || save_due) {
+      model_.set_training(false);
+      eval_and_save(eval_due, save_due);
+      if (save_due) saved_at = st_.step;
+      model_.set_training(true);
+    }
+  }
+  log_train_window();
+  model_.set_training(false);
+  if (saved_at != st_.step && save_strategy != "no") save_checkpoint();
+  bar_->finish();
+  bar_.reset();
+  finish();
+}
+
+void Trainer::finish() {
+  if (cfg_.get_bool("eval.load_best_model_at_end") && st_.best_step >= 0 &&
+      st_.best_step != st_.step) {
+    if (!best_state_.empty()) {
+      model_.load_state(best_state_);
+    } else {
+      const std::string best = ckpt_dir_ + "/" + checkpoint_name(st_.best_step);
+      if (Env::Default()->file_exists(best))
+        load_model_from(best);
+      else
+        warn0("the best model (step ", st_.best_step, ") has no checkpoint left; exporting the last");
+    }
+    print0("loaded the best model: step ", st_.best_step, ", ", metric_, " ",
+           fmt_metric(st_.best_metric));
+  }
+  const std::string final_dir = out_ + "/final";
+  if (d_.is_root()) export_model_dir(model_, final_dir);
+  d_.comm->barrier();
+  print0("exported ", final_dir);
+
+  if (!cfg_.get_bool("eval.test") || !data_.retrieval_eval || data_.test_set.queries.empty()) return;
+  ReportInput rep;
+  rep.metrics = ir_eval_metric_names(eval_opt_.ir);
+  rep.tuned = evaluate(*embedder_, data_.test_set, "test (fine-tuned)");
+  {
+    SentenceModel base = model_from_config(cfg_);
+    if (device_.is_cuda()) base.to(device_);
+    Embedder base_emb(base, Embedder::tokenizer_for(base));
+    rep.base = evaluate(base_emb, data_.test_set, "test (base)");
+  }
+  if (cfg_.get_bool("eval.bm25_baseline")) {
+    const IrSet& t = data_.test_set;
+    Bm25Index index(t.corpus);
+    const IrCutoffs cut = ir_cutoffs_from_k(eval_opt_.ir.k);
+    std::vector<std::vector<int64_t>> ranked;
+    for (const auto& hits : index.search_many(t.queries, cut.max_k())) {
+      ranked.emplace_back();
+      for (const auto& h : hits) ranked.back().push_back(h.doc);
+    }
+    rep.bm25 = ir_metric_map(compute_ir_metrics(ranked, t.relevant, cut));
+  }
+  rep.split_description = str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
+                                  data_.test_set.corpus.size(), " documents");
+  for (const auto& [name, m] : std::vector<std::pair<std::string, const std::map<std::string, double>*>>{
+           {"base", &rep.base}, {"fine-tuned", &rep.tuned}, {"bm25", &rep.bm25}}) {
+    if (m->empty()) continue;
+    json row = metrics_json(*m);
+    row["step"] = st_.step;
+    row["epoch"] = st_.epoch;
+    row["split"] = "test";
+    row["model"] = name;
+    log_.write(row);
+  }
+  const std::string md = report_markdown(rep);
+  print0("\n", md);
+  if (d_.is_root()) {
+    Env::Default()->write_file_atomic(out_ + "/report.md", md).throw_if_error();
+    Env::Default()->write_file_atomic(out_ + "/report.json", report_json(rep).dump(2) + "\n").throw_if_error();
+  }
+}
+
+}  // namespace
+
+void train(Dist& d, const Config& cfg) {
+  Trainer t(d, cfg);
+  t.run();
+}
+
+}  // namespace disttune

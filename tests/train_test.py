@@ -1,0 +1,317 @@
+"""`disttune train` end to end on a tiny model: the run directory (metrics.jsonl, checkpoints,
+final/, report), N ranks x B/N = 1 rank x B, bit-exact resume, resume at another world size,
+a rank killed mid-run, refused checkpoints, and `disttune export`."""
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+import h5py
+import numpy as np
+
+import dt
+
+VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
+WORDS = ("revenue growth cash margin segment debt equity income quarter dividend capital "
+         "expenses tax assets risk lease goodwill inventory pension bond credit loan audit "
+         "merger royalty subsidiary warrant hedge swap option").split()
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", info
+        a, b = info["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"])
+    return out
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def checkpoint_model(path):
+    with h5py.File(path, "r") as f:
+        return {n: f["model"][n][()] for n in f["model"]}
+
+
+def metrics_rows(run_dir, split=None):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        rows = [json.loads(l) for l in f]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
+def steps_of(run_dir):
+    return sorted(int(os.path.basename(p)[5:13]) for p in glob.glob(f"{run_dir}/checkpoints/step-*.h5"))
+
+
+class Train(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.data = os.path.join(cls.tmp.name, "pairs.jsonl")
+        rng = random.Random(5)
+        with open(cls.data, "w") as f:
+            for i in range(240):
+                key = " ".join(rng.choice(WORDS) for _ in range(3))
+                ctx = " ".join(rng.choice(WORDS) for _ in range(12))
+                neg = " ".join(rng.choice(WORDS) for _ in range(12))
+                f.write(json.dumps({"anchor": f"what about {key} {i % 97}?",
+                                    "positive": f"{ctx} {key} {i % 97}.",
+                                    "negative": f"{neg} {(i * 7) % 97}."}) + "\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def config(self, name, extra=None, dropout=0.0, **training):
+        """A config for a run in tmp/<name>; `training` overrides training.* keys."""
+        t = {"epochs": 2, "global_batch_size": 16, "learning_rate": 1.0e-3, "scheduler": "linear",
+             "warmup_ratio": 0.1, "seed": 42, "logging_steps": 1}
+        t.update(training)
+        run_dir = os.path.join(self.tmp.name, name)
+        body = (
+            f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, num_heads: 2,\n"
+            f"         intermediate_size: 64, max_position: 64, seed: 0}}\n"
+            f"  max_seq_length: 48\n  dropout: {dropout}\n"
+            f"data:\n  train: {self.data}\n  split: {{train: 0.8, val: 0.1, test: 0.1, seed: 42}}\n"
+            "training:\n" + "".join(f"  {k}: {v}\n" for k, v in t.items()) +
+            f"output:\n  dir: {run_dir}\n" + (extra or ""))
+        path = os.path.join(self.tmp.name, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(body)
+        return path, run_dir
+
+    def train(self, cfg, np=None, sets=()):
+        args = [dt.DISTTUNE, "train", cfg]
+        for s in sets:
+            args += ["--set", s]
+        r = dt.run(args, np=np, timeout=600)
+        self.assertEqual(r.rc, 0, r)
+        return r
+
+    def test_run_directory(self):
+        cfg, run = self.config("full", "checkpoint:\n  keep_last: 1\n", dropout=0.1)
+        r = self.train(cfg)
+        self.assertIn("| cosine_ndcg@10 |", r.out)
+        # metrics.jsonl: train windows, one val row per epoch, the test rows of the report.
+        train = metrics_rows(run, "train")
+        self.assertEqual([x["step"] for x in train], list(range(1, 25)))
+        self.assertTrue(all(np.isfinite(x["loss"]) for x in train))
+        lrs = [x["learning_rate"] for x in train]  # warmup starts at 0 as in transformers
+        self.assertEqual((lrs[0], max(lrs)), (0.0, 1.0e-3))
+        self.assertLess(np.mean([x["loss"] for x in train[-6:]]), np.mean([x["loss"] for x in train[:6]]))
+        val = metrics_rows(run, "val")
+        self.assertEqual([(x["step"], x["epoch"]) for x in val], [(12, 1.0), (24, 2.0)])
+        for name in ("cosine_ndcg@10", "cosine_mrr@10", "cosine_map@100", "cosine_accuracy@1",
+                     "cosine_precision@3", "cosine_recall@10"):
+            self.assertIn(name, val[0])
+        test = metrics_rows(run, "test")
+        self.assertEqual(sorted(x["model"] for x in test), ["base", "fine-tuned"])
+        report = load_json(os.path.join(run, "report.json"))
+        ndcg = report["metrics"]["cosine_ndcg@10"]
+        self.assertAlmostEqual(ndcg["fine_tuned"], [x for x in test if x["model"] == "fine-tuned"][0]["cosine_ndcg@10"])
+        self.assertGreater(ndcg["fine_tuned"], ndcg["base"])  # the tiny model does learn
+        # Checkpoints: the last one plus the best one (which may be the same).
+        best = max(val, key=lambda x: x["cosine_ndcg@10"])["step"]
+        self.assertEqual(steps_of(run), sorted({best, 24}))
+        with h5py.File(f"{run}/checkpoints/step-00000024.h5", "r") as f:
+            a = f.attrs
+            self.assertEqual((a["step"], a["epoch"], a["world_size"], a["global_batch_size"]), (24, 2, 1, 16))
+            self.assertIn("format_version", a)
+            self.assertIn("global_batch_size: 16", a["config"])
+            self.assertAlmostEqual(json.loads(a["metrics"])["cosine_ndcg@10"], val[-1]["cosine_ndcg@10"])
+            self.assertIn("embeddings.word_embeddings.weight", f["model"])
+            self.assertIn("encoder.layer.0.attention.self.query.weight", f["model"])
+            self.assertEqual(f["model"]["embeddings.word_embeddings.weight"].dtype, np.float32)
+            for group in ("optimizer", "scheduler", "sampler", "rng"):
+                self.assertIn(group, f)
+        # final/ is the best model as a sentence-transformers directory.
+        final = read_safetensors(f"{run}/final/model.safetensors")
+        ckpt = checkpoint_model(f"{run}/checkpoints/step-{best:08d}.h5")
+        self.assertLessEqual(set(final), set(ckpt))
+        self.assertEqual({n for n in ckpt if not n.startswith("pooler.")} - set(final), set())
+        for n, v in final.items():
+            np.testing.assert_array_equal(v, ckpt[n], err_msg=n)
+        for f in ("modules.json", "config.json", "sentence_bert_config.json", "vocab.txt",
+                  "tokenizer_config.json", "1_Pooling/config.json"):
+            self.assertTrue(os.path.exists(f"{run}/final/{f}"), f)
+        # `disttune export` writes the same model from a checkpoint.
+        out = os.path.join(self.tmp.name, "exported")
+        r = dt.run([dt.DISTTUNE, "export", "--checkpoint", f"{run}/checkpoints/step-{best:08d}.h5",
+                    "--output", out])
+        self.assertEqual(r.rc, 0, r)
+        exported = read_safetensors(f"{out}/model.safetensors")
+        self.assertEqual(set(exported), set(final))
+        for n, v in final.items():
+            np.testing.assert_array_equal(v, exported[n], err_msg=n)
+        self.assertEqual(load_json(f"{out}/modules.json"), load_json(f"{run}/final/modules.json"))
+
+    def test_world_sizes_agree(self):
+        """Dropout off: 2 and 4 ranks x 16/N rows give 1 rank x 16's losses and parameters."""
+        runs = {}
+        for np_ in (None, 2, 4):
+            cfg, run = self.config(f"ws{np_}", "eval:\n  strategy: no\n  test: false\n"
+                                   "checkpoint:\n  save_strategy: no\n", epochs=1)
+            self.train(cfg, np=np_)
+            runs[np_] = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                         read_safetensors(f"{run}/final/model.safetensors"))
+        loss1, model1 = runs[None]
+        self.assertEqual(len(loss1), 12)
+        for np_ in (2, 4):
+            loss, model = runs[np_]
+            np.testing.assert_allclose(loss, loss1, rtol=2e-5, err_msg=f"np {np_}")
+            for n, v in model1.items():
+                np.testing.assert_allclose(model[n], v, atol=2e-5, rtol=1e-4, err_msg=f"np {np_}: {n}")
+
+    def test_equivalent_batch_layouts(self):
+        """Dropout off: cached_mnrl at mini-batch 2 = mnrl; accumulation splits the same way on
+        1 and 2 ranks; for a loss that is a mean over rows (triplet), 2 micro-batches of B/2
+        give what one batch of B gives."""
+        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
+
+        def final(name, np_=None, loss="", sets=(), **training):
+            cfg, run = self.config(name, quiet + loss, epochs=1, **training)
+            self.train(cfg, np=np_, sets=sets)
+            return (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                    read_safetensors(f"{run}/final/model.safetensors"))
+
+        def same(a, b, what):
+            np.testing.assert_allclose(a[0], b[0], rtol=2e-5, err_msg=what)
+            for n, v in a[1].items():
+                np.testing.assert_allclose(b[1][n], v, atol=2e-5, rtol=1e-4, err_msg=f"{what}: {n}")
+
+        mnrl = final("mnrl")
+        same(mnrl, final("cached", 2, "loss:\n  name: cached_mnrl\n", mini_batch_size=2), "cached_mnrl")
+        accum = final("accum1", gradient_accumulation_steps=2)
+        self.assertFalse(np.allclose(accum[0], mnrl[0]))  # half the in-batch negatives
+        same(accum, final("accum2", 2, gradient_accumulation_steps=2), "accumulation on 2 ranks")
+        cols = ["data.columns.anchor=anchor", "data.columns.positive=positive",
+                "data.columns.negative=negative"]
+        one = final("triplet1", loss="loss:\n  name: triplet\n", sets=cols)
+        same(one, final("triplet2", 2, "loss:\n  name: triplet\n", sets=cols,
+                        gradient_accumulation_steps=2), "triplet accumulation")
+
+    def test_resume_is_bit_exact(self):
+        """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""
+        extra = "checkpoint:\n  save_strategy: steps\n  save_steps: 5\n  keep_last: 10\n"
+        cfg, run = self.config("whole", extra, dropout=0.1)
+        self.train(cfg, np=2)
+        cfg2, run2 = self.config("resumed", extra, dropout=0.1)
+        os.makedirs(f"{run2}/checkpoints")
+        shutil.copy(f"{run}/checkpoints/step-00000010.h5", f"{run2}/checkpoints/")
+        r = self.train(cfg2, np=2)
+        self.assertIn("resumed from", r.out)
+        whole, resumed = checkpoint_model(f"{run}/checkpoints/step-00000024.h5"), \
+            checkpoint_model(f"{run2}/checkpoints/step-00000024.h5")
+        for n, v in whole.items():
+            np.testing.assert_array_equal(resumed[n], v, err_msg=n)
+        with h5py.File(f"{run}/checkpoints/step-00000024.h5", "r") as a, \
+                h5py.File(f"{run2}/checkpoints/step-00000024.h5", "r") as b:
+            names = []
+            a["optimizer"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            self.assertGreater(len(names), 10)
+            for n in names:
+                np.testing.assert_array_equal(a["optimizer"][n][()], b["optimizer"][n][()], err_msg=n)
+        self.assertEqual([x["loss"] for x in metrics_rows(run2, "train") if x["step"] > 10],
+                         [x["loss"] for x in metrics_rows(run, "train") if x["step"] > 10])
+
+    def test_resume_at_another_world_size(self):
+        extra = ("eval:\n  strategy: no\n  test: false\n"
+                 "checkpoint:\n  save_strategy: steps\n  save_steps: 8\n  keep_last: 5\n")
+        cfg, run = self.config("np2", extra)
+        self.train(cfg, np=2)
+        cfg4, run4 = self.config("np2to4", extra)
+        os.makedirs(f"{run4}/checkpoints")
+        shutil.copy(f"{run}/checkpoints/step-00000008.h5", f"{run4}/checkpoints/")
+        r = self.train(cfg4, np=4)
+        self.assertIn("world size 2, resuming at 4", r.out + r.err)
+        a, b = read_safetensors(f"{run}/final/model.safetensors"), read_safetensors(f"{run4}/final/model.safetensors")
+        for n, v in a.items():
+            np.testing.assert_allclose(b[n], v, atol=2e-5, rtol=1e-4, err_msg=n)
+        with h5py.File(f"{run4}/checkpoints/step-00000024.h5", "r") as f:
+            self.assertEqual(f.attrs["world_size"], 4)
+
+    def test_killed_rank_leaves_checkpoints_intact(self):
+        extra = ("eval:\n  strategy: no\n  test: false\n"
+                 "checkpoint:\n  save_strategy: steps\n  save_steps: 1\n  keep_last: 3\n")
+        cfg, run = self.config("killed", extra, epochs=30)
+        p = subprocess.Popen([dt.MPIEXEC, "-np", "2", "--oversubscribe", dt.DISTTUNE, "train", cfg],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=dt.mpi_env(), cwd=dt.SOURCE, start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            while len(steps_of(run)) < 3 or not steps_of(run) or steps_of(run)[-1] < 20:
+                self.assertIsNone(p.poll(), "the run ended before it could be killed")
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            ranks = [r for r in subprocess.run(["pgrep", "-f", f"^{dt.DISTTUNE} train {cfg}"],
+                                               capture_output=True, text=True).stdout.split()]
+            self.assertEqual(len(ranks), 2, ranks)
+            os.kill(int(ranks[0]), signal.SIGKILL)
+            out, _ = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.assertNotEqual(p.returncode, 0, out)
+        left = steps_of(run)
+        self.assertGreaterEqual(len(left), 1)
+        for s in left:  # every file that looks complete is complete
+            with h5py.File(f"{run}/checkpoints/step-{s:08d}.h5", "r") as f:
+                self.assertEqual(f.attrs["step"], s)
+        # resume: auto continues from the newest complete checkpoint and finishes the run.
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.max_steps=" + str(left[-1] + 3)], np=2)
+        # max_steps changes the schedule, so the config differs from the checkpoint's; the run
+        # must still continue from the checkpoint and stop at the new limit.
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"resumed from {run}/checkpoints/step-{left[-1]:08d}.h5", r.out)
+        self.assertEqual(steps_of(run)[-1], left[-1] + 3)
+
+    def test_refused_checkpoints(self):
+        cfg, run = self.config("refuse", "eval:\n  strategy: no\n  test: false\n", epochs=1)
+        os.makedirs(f"{run}/checkpoints")
+        truncated = f"{run}/checkpoints/step-00000005.h5"
+        # A foreign HDF5 file under a checkpoint's name.
+        with h5py.File(truncated, "w") as f:
+            f["x"] = np.zeros(3)
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", f"checkpoint.resume={truncated}"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(truncated, r.err)
+        # resume: auto skips it with a warning and starts afresh.
+        r = self.train(cfg)
+        self.assertIn("skipping checkpoint", r.out + r.err)
+        self.assertNotIn("resumed from", r.out)
+        # A real checkpoint cut short.
+        good = f"{run}/checkpoints/step-00000012.h5"
+        with open(good, "rb") as f:
+            data = f.read()
+        cut = f"{run}/cut.h5"
+        with open(cut, "wb") as f:
+            f.write(data[: len(data) // 2])
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", f"checkpoint.resume={cut}"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(cut, r.err)
+        # Another global batch size is refused, naming the key.
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", f"checkpoint.resume={good}",
+                    "--set", "training.global_batch_size=8"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("training.global_batch_size", r.err)
+
+
+if __name__ == "__main__":
+    unittest.main()
