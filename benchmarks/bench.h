@@ -31,6 +31,11 @@ double time_best(const std::function<void()>& fn, int repeats = 3, int warmup = 
 
 // Peak resident memory of this process so far (VmHWM), in MiB.
 double peak_rss_mib();
+// Resident memory now (VmRSS), in MiB.
+double rss_mib();
+// Resets the peak (VmHWM) to the current resident size, so that the next peak is the next
+// phase's (Linux: clear_refs 5). Returns false where the kernel refuses.
+bool reset_peak_rss();
 
 }  // namespace disttune::bench
 

@@ -59,11 +59,24 @@ double time_best(const std::function<void()>& fn, int repeats, int warmup) {
   return best;
 }
 
-double peak_rss_mib() {
+namespace {
+double proc_status_mib(const char* field) {
+  const std::string prefix = std::string(field) + ":";
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(prefix.size())) / 1024.0;
   return 0;
+}
+}  // namespace
+
+double peak_rss_mib() { return proc_status_mib("VmHWM"); }
+double rss_mib() { return proc_status_mib("VmRSS"); }
+
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.close();
+  return static_cast<bool>(f);
 }
 
 }  // namespace disttune::bench

@@ -28,13 +28,6 @@ double seconds_of(const std::function<void()>& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-double rss_mib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
 bool exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
@@ -61,7 +54,7 @@ DT_BENCHMARK("data", "readers (rows/s, peak memory), no-duplicates sampler at 1M
   const std::string csv = tmp + "/disttune_bench_" + std::to_string(rows) + ".csv";
   if (!exists(jsonl)) bench::write_synthetic(jsonl, rows, false);
   if (!exists(csv)) bench::write_synthetic(csv, rows, true);
-  const double rss0 = rss_mib();
+  const double rss0 = bench::rss_mib();
   TextDataset big;
   const double t_jsonl = seconds_of([&] { big = read_text_dataset(jsonl, cols, BadRowPolicy::Error); });
   const double peak = bench::peak_rss_mib();
@@ -73,10 +66,10 @@ DT_BENCHMARK("data", "readers (rows/s, peak memory), no-duplicates sampler at 1M
   out["synthetic_jsonl_rows_per_s"] = rows / t_jsonl;
   out["synthetic_text_mib"] = static_cast<double>(text_bytes) / (1 << 20);
   out["rss_before_mib"] = rss0;
-  out["rss_after_read_mib"] = rss_mib();
+  out["rss_after_read_mib"] = bench::rss_mib();
   out["peak_rss_mib"] = peak;
   print0("data  read ", rows, " rows JSONL (", file_mib(jsonl), " MiB): ", t_jsonl, " s = ",
-         rows / t_jsonl, " rows/s; RSS ", rss0, " -> ", rss_mib(), " MiB (peak ", peak,
+         rows / t_jsonl, " rows/s; RSS ", rss0, " -> ", bench::rss_mib(), " MiB (peak ", peak,
          " MiB; texts ", static_cast<double>(text_bytes) / (1 << 20), " MiB)");
   {
     TextDataset c;

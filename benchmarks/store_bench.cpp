@@ -24,15 +24,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double rss_mib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-// Resets the kernel's peak-RSS mark (VmHWM) so that the next peak is the next phase's.
-void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 // Random 512-row batches of every role: rows/s (a row = all its roles).
 double batch_rows_per_s(const TokenStore& s, int batches) {
@@ -60,8 +51,8 @@ Figures measure(Dist& d, const TextDataset& data, const Tokenizer& tok, const st
   spec.on_bad_row = BadRowPolicy::Skip;
   if (d.is_root()) std::filesystem::remove(token_store_path(cache, data.source));
   Figures f;
-  f.rss_before_mib = rss_mib();
-  reset_peak();
+  f.rss_before_mib = bench::rss_mib();
+  bench::reset_peak_rss();
   TokenStoreBuild b;
   const double t0 = now_s();
   { open_or_build_token_store(d, data, tok, spec, &b); }
@@ -123,7 +114,7 @@ DT_BENCHMARK("store", "tokenized HDF5 store: build rows/s and peak memory on fin
   const std::string jsonl = tmp + "/disttune_bench_" + std::to_string(rows) + ".jsonl";
   if (d.is_root() && !std::filesystem::exists(jsonl)) bench::write_synthetic(jsonl, rows, false);
   d.comm->barrier();
-  const double rss0 = rss_mib();
+  const double rss0 = bench::rss_mib();
   const TextDataset big = read_text_dataset(jsonl, cols, BadRowPolicy::Error);
   out["synthetic_rss_before_read_mib"] = rss0;
   const Figures f = measure(d, big, tok, cache, max_length);

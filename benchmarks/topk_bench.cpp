@@ -33,22 +33,7 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double status_mib(const char* key) {
-  std::ifstream in("/proc/self/status");
-  const std::string k = std::string(key) + ":";
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(k, 0) == 0) return std::stod(line.substr(k.size())) / 1024.0;
-  return 0;
-}
 
-// Resets the peak resident size (VmHWM) to the current one, so that each measurement's
-// peak is its own (Linux: clear_refs 5). Returns false where the kernel refuses.
-bool reset_peak_rss() {
-  std::ofstream f("/proc/self/clear_refs");
-  f << "5";
-  f.close();
-  return static_cast<bool>(f);
-}
 
 at::Tensor unit_rows(int64_t rows, int64_t dim, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -80,13 +65,13 @@ Run run_disttune(Dist& d, const at::Tensor& q, const at::Tensor& docs, int64_t k
   const at::Tensor mine = docs.narrow(0, lo, hi - lo);
   const at::Tensor idx = at::arange(lo, hi, at::kLong);
   d.comm->barrier();
-  reset_peak_rss();
-  const double base = status_mib("VmRSS");
+  bench::reset_peak_rss();
+  const double base = bench::rss_mib();
   const double t0 = now_s();
   Run r;
   r.top = merge_topk(*d.comm, local_topk(q, mine, idx, k, chunk), k);
   r.seconds = now_s() - t0;
-  r.peak_extra_mib = status_mib("VmHWM") - base;
+  r.peak_extra_mib = bench::peak_rss_mib() - base;
   return r;
 }
 
@@ -96,13 +81,13 @@ Run run_faiss(const at::Tensor& q, const at::Tensor& docs, int64_t k) {
   index.add(docs.size(0), docs.data_ptr<float>());  // a copy of the corpus, as FAISS keeps it
   Run r;
   r.top = {at::empty({q.size(0), k}, at::kFloat), at::empty({q.size(0), k}, at::kLong)};
-  reset_peak_rss();
-  const double base = status_mib("VmRSS");
+  bench::reset_peak_rss();
+  const double base = bench::rss_mib();
   const double t0 = now_s();
   index.search(q.size(0), q.data_ptr<float>(), k, r.top.scores.data_ptr<float>(),
                r.top.indices.data_ptr<int64_t>());
   r.seconds = now_s() - t0;
-  r.peak_extra_mib = status_mib("VmHWM") - base;
+  r.peak_extra_mib = bench::peak_rss_mib() - base;
   return r;
 }
 #endif
@@ -220,8 +205,8 @@ nlohmann::json memory(const bench::BenchArgs& args) {
   nlohmann::json rows = nlohmann::json::array();
   std::optional<TopK> first;
   for (int64_t chunk : int_list(args.get("chunks", "1024,4096,16384,65536"))) {
-    const bool reset = reset_peak_rss();
-    const double base = status_mib("VmRSS");
+    const bool reset = bench::reset_peak_rss();
+    const double base = bench::rss_mib();
     const double t0 = now_s();
     TopKAccumulator acc(q, k, chunk);
     for (int64_t s = 0; s < n; s += chunk) {
@@ -230,7 +215,7 @@ nlohmann::json memory(const bench::BenchArgs& args) {
     }
     const TopK top = acc.result();
     const double secs = now_s() - t0;
-    const double peak = status_mib("VmHWM") - base;
+    const double peak = bench::peak_rss_mib() - base;
     if (!first) first = top;
     const bool same = at::equal(top.indices, first->indices) &&
                       at::equal(top.scores.view(at::kInt), first->scores.view(at::kInt));

@@ -3,6 +3,7 @@
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 #   scripts/setup.sh            # Release build in build/
 #   BUILD_DIR=build-asan CMAKE_ARGS=-DDISTTUNE_SANITIZE=ON scripts/setup.sh
+#   BUILD_TARGETS=disttune scripts/setup.sh   # the command-line tool only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +37,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 fi
 t0=$(date +%s)
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# BUILD_TARGETS (e.g. "disttune") builds only those; the default builds tests and benchmarks too.
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j "$JOBS" ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 echo "setup: build ready in $BUILD_DIR ($(( $(date +%s) - t0 )) s)"

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "common/check.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +34,15 @@ std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 }  // namespace disttune::test

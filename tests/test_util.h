@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace disttune::test {
@@ -31,6 +32,9 @@ class TempDir {
 
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
+
+// The message of the UserError that fn throws, or "<no error>".
+std::string error_of(const std::function<void()>& fn);
 
 }  // namespace disttune::test
 

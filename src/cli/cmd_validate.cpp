@@ -12,6 +12,7 @@
 #include "data/config_dataset.h"
 #include "data/split.h"
 #include "dist/dist.h"
+#include "train/run_data.h"
 
 namespace disttune {
 namespace {
@@ -87,6 +88,9 @@ int run_validate(Dist& d, const Args& args) {
     for (const char* key : {"data.train", "data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
       const TextDataset ds = read_config_dataset(cfg, key);
+      if (std::string(key) == "data.train" && ds.role_index("anchor") >= 0 &&
+          ds.role_index("positive") >= 0 && cfg.get_string("eval.strategy") != "no")
+        check_eval_metric(cfg);
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {

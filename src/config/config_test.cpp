@@ -8,14 +8,7 @@
 namespace disttune {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(Config, DefaultsComeFromTheRegistry) {
   Config c;

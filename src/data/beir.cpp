@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "data/byte_stream.h"
 #include "data/json_rows.h"
+#include "data/utf8.h"
 
 namespace disttune {
 
@@ -32,10 +33,6 @@ std::string IrReadReport::summary() const {
 }
 
 namespace {
-
-bool is_blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
-}
 
 // A string (or integer) field of a JSONL object; `required` text may not be missing.
 std::string json_text(const JsonCell& c, const std::string& path, int64_t line,

@@ -173,10 +173,6 @@ FileKind detect_kind(const std::string& path) {
           "' (expected .jsonl, .json, .csv or .tsv)");
 }
 
-bool is_blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
-}
-
 std::string preview(const std::string& s) {
   std::string p = s.size() > 40 ? s.substr(0, 40) + "..." : s;
   for (char& c : p)

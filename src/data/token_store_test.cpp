@@ -65,14 +65,7 @@ void expect_rows_match(const TokenStore& s, const TextDataset& data, const Token
   }
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 struct FileId {
   ino_t ino;
@@ -247,7 +240,7 @@ TEST_F(DataTokenStore, DamagedStoresAreRebuiltNotTrusted) {
 }
 
 // An Env whose publish fails (a full disk at fsync): the store must not appear.
-class FailingPublishEnv : public Env {
+class FailingStorePublishEnv : public Env {
  public:
   Status fsync_path(const std::string& path) override {
     return Status::Error(path + ": fsync failed: Input/output error");
@@ -260,7 +253,7 @@ TEST_F(DataTokenStore, AFailedBuildLeavesNoPartialStoreAndKeepsTheOldOne) {
   const std::string path = build(spec_for(cache, 16), &b).path();
   const std::string old_bytes = test::read_text(path);
 
-  FailingPublishEnv failing;
+  FailingStorePublishEnv failing;
   Env* prev = set_default_env(&failing);
   const std::string e = error_of([&] { build(spec_for(cache, 20), &b); });
   set_default_env(prev);

@@ -16,4 +16,9 @@ inline bool is_valid_utf8(std::string_view s) {
   return find_invalid_utf8(s) == std::string_view::npos;
 }
 
+// Empty or ASCII whitespace only: such a text is a bad row (it embeds to padding alone).
+inline bool is_blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
 }  // namespace disttune

@@ -13,14 +13,7 @@
 namespace disttune {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 Checkpoint sample(int64_t step) {
   Checkpoint c;

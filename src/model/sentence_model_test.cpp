@@ -25,7 +25,7 @@ std::string golden_case(const std::string& name) {
   return test::source_dir() + "/tests/golden/model/" + name;
 }
 
-std::string copy_of(const std::string& name, const test::TempDir& tmp) {
+std::string case_copy_of(const std::string& name, const test::TempDir& tmp) {
   const std::string dst = tmp.file(name);
   fs::copy(golden_case(name) + "/model", dst, fs::copy_options::recursive);
   return dst;
@@ -55,15 +55,7 @@ double max_diff(const at::Tensor& a, const at::Tensor& b) {
   return d;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no UserError";
-  return "";
-}
+using test::error_of;
 
 #define EXPECT_HAS(haystack, needle) \
   EXPECT_NE((haystack).find(needle), std::string::npos) << "message: " << (haystack)
@@ -427,7 +419,7 @@ void rewrite_weights(const std::string& dir, const std::function<void(std::vecto
 
 TEST(SentenceModel, BrokenDirectoriesAreClearErrors) {
   test::TempDir tmp;
-  const std::string d = copy_of("bert_f32", tmp);
+  const std::string d = case_copy_of("bert_f32", tmp);
   const std::string weights = d + "/model.safetensors";
   const std::string original = test::read_text(weights);
   auto load_error = [&] { return error_of([&] { SentenceModel::load(d); }); };

@@ -48,14 +48,7 @@ std::vector<int32_t> st_truncate(const std::vector<int32_t>& full, int max_lengt
   return out;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 // Compares every golden case, untruncated and at the usual max lengths.
 void expect_matches_golden(const Tokenizer& tok, const std::vector<GoldenCase>& cases) {

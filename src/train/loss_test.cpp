@@ -133,14 +133,7 @@ TEST(MpiLossGolden, RanksSeeNegativesFromOtherRanks) {
   EXPECT_NEAR(d.comm->all_reduce_scalar(share, ReduceOp::Sum), single, 1e-6 * std::max(1.0, single));
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(make_loss(Config())->name(), "mnrl");

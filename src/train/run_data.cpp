@@ -1,5 +1,6 @@
 #include "train/run_data.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "common/check.h"
@@ -9,6 +10,7 @@
 #include "data/ir_from_pairs.h"
 #include "data/split.h"
 #include "dist/dist.h"
+#include "eval/ir_evaluator.h"
 
 namespace disttune {
 namespace {
@@ -78,6 +80,22 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     warn0("data.train is ", data_format_name(r.train.format),
           ": retrieval evaluation needs anchor/positive columns, so none is run");
   return r;
+}
+
+std::vector<std::string> run_metric_names(const Config& cfg) {
+  IrEvalOptions o;
+  o.k = cfg.get_int_list("eval.k");
+  o.dims = cfg.get_int_list("loss.matryoshka_dims");
+  return ir_eval_metric_names(o);
+}
+
+void check_eval_metric(const Config& cfg) {
+  const std::string& metric = cfg.get_string("eval.metric");
+  const std::vector<std::string> names = run_metric_names(cfg);
+  if (std::find(names.begin(), names.end(), metric) != names.end()) return;
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  cfg.fail("eval.metric", str_cat("'", metric, "' is not among the metrics evaluated: ", all));
 }
 
 }  // namespace disttune

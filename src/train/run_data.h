@@ -34,4 +34,9 @@ struct RunData {
 // Throws UserError naming file:line for bad rows under data.on_bad_row: error.
 RunData load_run_data(Dist& d, const Config& cfg);
 
+// The retrieval metrics a run with this config computes (eval.k, loss.matryoshka_dims), and
+// a check that eval.metric is one of them, so that a typo fails before any work is done.
+std::vector<std::string> run_metric_names(const Config& cfg);
+void check_eval_metric(const Config& cfg);
+
 }  // namespace disttune

@@ -221,14 +221,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.max_length = max_len_;
   eval_opt_.query_prompt = query_prompt(cfg, model_);
   metric_ = cfg.get_string("eval.metric");
-  if (data_.retrieval_eval) {
-    const std::vector<std::string> names = ir_eval_metric_names(eval_opt_.ir);
-    if (std::find(names.begin(), names.end(), metric_) == names.end()) {
-      std::string all;
-      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-      cfg.fail("eval.metric", str_cat("'", metric_, "' is not among the metrics evaluated: ", all));
-    }
-  }
+  if (data_.retrieval_eval) check_eval_metric(cfg);
 }
 
 void Trainer::setup_device() {
