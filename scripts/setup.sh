@@ -14,6 +14,7 @@ PACKAGES=(
   libhdf5-dev libyaml-cpp-dev libgoogle-glog-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev
   python3 python3-torch python3-h5py python3-numpy   # reference implementations for tests
+  slurm-wlm munge                            # tests/slurm_test.py runs a real local SLURM job
 )
 
 missing=()

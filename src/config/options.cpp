@@ -133,6 +133,9 @@ std::vector<OptionSpec> build_registry() {
       opt_bool("eval.test", "true",
                "evaluate the base and the fine-tuned model on the test split and print the table"),
       opt_bool("eval.bm25_baseline", "false", "add a BM25 column to the final test table"),
+      opt_choice("eval.corpus", "all", "all|split",
+                 "split-based IR sets: corpus = the positives of all splits (the "
+                 "sentence-transformers recipes) or of the evaluated split only"),
       // ---- checkpoint ----
       opt_choice("checkpoint.save_strategy", "epoch", "epoch|steps|no", "when to checkpoint"),
       opt_int("checkpoint.save_steps", "0", 0, kBig, "save_strategy steps: every N optimizer steps"),

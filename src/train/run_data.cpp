@@ -53,9 +53,12 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     r.val_rows = static_cast<int64_t>(s.val.size());
     r.test_rows = static_cast<int64_t>(s.test.size());
     if (r.retrieval_eval) {
+      // eval.corpus: split keeps evaluation cheap where the full corpus would dominate the
+      // run time (the quickstart); the recipes search every positive.
+      const bool all = cfg.get_string("eval.corpus") == "all";
       const std::vector<int64_t> corpus = all_rows(r.train);
-      if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, corpus);
-      if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, corpus);
+      if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, all ? corpus : s.val);
+      if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, all ? corpus : s.test);
     }
   } else {
     r.train_rows = all_rows(r.train);

@@ -1,7 +1,7 @@
 // The data of a training run: the training rows, the validation and test rows, and the
 // retrieval sets built from them as the sentence-transformers recipes build them (queries:
-// the held-out anchors; corpus: the positives of every split; each query relevant to its
-// own positive).
+// the held-out anchors; corpus: the positives of every split, or with eval.corpus: split
+// those of the evaluated split only; each query relevant to its own positive).
 //
 // Without data.val / data.test, data.train is split by data.split (deterministic, the same
 // at every world size). With either file given, data.train is used whole for training and
