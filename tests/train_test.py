@@ -241,10 +241,18 @@ class Train(unittest.TestCase):
         r = self.train(cfg4, np=4)
         self.assertIn("world size 2, resuming at 4", r.out + r.err)
         a, b = read_safetensors(f"{run}/final/model.safetensors"), read_safetensors(f"{run4}/final/model.safetensors")
-        for n, v in a.items():
-            np.testing.assert_allclose(b[n], v, atol=2e-5, rtol=1e-4, err_msg=n)
-        with h5py.File(f"{run4}/checkpoints/step-00000024.h5", "r") as f:
-            self.assertEqual(f.attrs["world_size"], 4)
+        worst = max(float(np.max(np.abs(b[n] - v))) for n, v in a.items())
+        print(f"np 2 -> 4 resume: largest parameter difference {worst:.2e}")
+        self.assertLess(worst, 1e-6)
+        with h5py.File(f"{run4}/checkpoints/step-00000024.h5", "r") as f4, \
+                h5py.File(f"{run}/checkpoints/step-00000024.h5", "r") as f2:
+            self.assertEqual(f4.attrs["world_size"], 4)
+            names = []
+            f2["optimizer"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            self.assertGreater(len(names), 10)
+            for n in names:
+                np.testing.assert_allclose(f4["optimizer"][n][()], f2["optimizer"][n][()],
+                                           atol=1e-6, rtol=0, err_msg=n)
 
     def test_killed_rank_leaves_checkpoints_intact(self):
         extra = ("eval:\n  strategy: no\n  test: false\n"
