@@ -31,6 +31,9 @@ double time_best(const std::function<void()>& fn, int repeats = 3, int warmup = 
 
 // Peak resident memory of this process so far (VmHWM), in MiB.
 double peak_rss_mib();
+// Runs a reference command (e.g. a python3-torch script) and returns the last JSON object
+// it printed, or null when it failed.
+nlohmann::json run_reference(const std::string& cmd);
 // Resident memory now (VmRSS), in MiB.
 double rss_mib();
 // Resets the peak (VmHWM) to the current resident size, so that the next peak is the next

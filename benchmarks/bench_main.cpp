@@ -70,6 +70,22 @@ double proc_status_mib(const char* field) {
 }  // namespace
 
 double peak_rss_mib() { return proc_status_mib("VmHWM"); }
+
+nlohmann::json run_reference(const std::string& cmd) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return nullptr;
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  if (::pclose(p) != 0) return nullptr;
+  const auto brace = out.find_last_of('{');
+  if (brace == std::string::npos) return nullptr;
+  try {
+    return nlohmann::json::parse(out.substr(brace));
+  } catch (const nlohmann::json::exception&) {
+    return nullptr;
+  }
+}
 double rss_mib() { return proc_status_mib("VmRSS"); }
 
 bool reset_peak_rss() {

@@ -13,26 +13,6 @@
 #include "dist/dist.h"
 #include "model/sentence_model.h"
 
-namespace {
-
-// Runs the Python reference and returns its JSON line (null when it cannot run).
-nlohmann::json run_reference(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return nullptr;
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  if (::pclose(p) != 0) return nullptr;
-  const auto nl = out.find_last_of('{');
-  if (nl == std::string::npos) return nullptr;
-  try {
-    return nlohmann::json::parse(out.substr(nl));
-  } catch (const nlohmann::json::exception&) {
-    return nullptr;
-  }
-}
-
-}  // namespace
 
 DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq --layers --hidden "
                        "--heads --intermediate --repeats --reference=0|1; threads: DISTTUNE_THREADS)") {
@@ -77,7 +57,7 @@ DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq
         " /usr/bin/python3 ", DISTTUNE_SOURCE_DIR, "/benchmarks/ref_encode.py --batch ", batch, " --seq ", seq,
         " --threads ", at::get_num_threads(), " --layers ", init.num_layers, " --hidden ", init.hidden_size,
         " --heads ", init.num_heads, " --intermediate ", init.intermediate_size, " --repeats ", repeats);
-    nlohmann::json ref = run_reference(cmd);
+    nlohmann::json ref = bench::run_reference(cmd);
     result["pytorch_eager"] = ref;
     if (!ref.is_null()) {
       const double ratio = sps / ref["sentences_per_s"].get<double>();
