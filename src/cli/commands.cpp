@@ -34,6 +34,10 @@ std::vector<Command> build_commands() {
                  {"field", "NAME", "text field of the input rows", "text"},
                  {"batch-size", "N", "texts per forward pass", "64"},
                  {"max-length", "N", "truncate to N tokens (default: the model's)", ""},
+                 {"id-field", "NAME", "id column (default: 'id', else '_id', else none; 'none': no ids)", ""},
+                 {"prompt", "TEXT", "prepend TEXT to every input (e.g. 'query: ')", ""},
+                 {"prompt-name", "NAME", "prepend the model's prompt NAME (e.g. query); default: "
+                  "the model's default prompt, if any", ""},
                  kLogDir}},
                run_encode});
   c.push_back({{"tokenize", "", 0, 0,
