@@ -82,6 +82,8 @@ std::vector<Command> build_commands() {
                  {"format", "triplet|n-tuple", "one row per negative, or negative, negative_2, ...",
                   "triplet"},
                  {"seed", "N", "seed of random sampling", "42"},
+                 {"model", "DIR", "--method model: model directory, or a config with a model section", ""},
+                 {"batch-size", "N", "--method model: texts per forward pass", "64"},
                  kSet, kLogDir}},
                run_mine_negatives});
   c.push_back({{"export", "", 0, 0,
