@@ -82,6 +82,68 @@ class MineNegatives(unittest.TestCase):
                 outs.append(f.read())
         self.assertEqual(outs[0], outs[1])
 
+    def test_model_method_takes_the_most_similar_candidates(self):
+        # A small randomly initialised BERT; its embeddings come from `disttune encode`, and the
+        # negatives must be the highest-cosine candidates that are not the row's positive.
+        try:
+            import h5py
+            import numpy as np
+        except ImportError:
+            self.skipTest("needs /usr/bin/python3 with h5py and numpy")
+        model = self.config(f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, "
+                            "num_heads: 2, intermediate_size: 64, seed: 9}\n  max_seq_length: 48\n",
+                            "model.yaml")
+        with open(self.data) as f:
+            rows = [json.loads(l) for l in f][:80]
+        data = self.path("small.jsonl")
+        with open(data, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        outs = []
+        for np_ in (None, 2):
+            out = self.path(f"model-{np_}.jsonl")
+            r = dt.run([dt.DISTTUNE, "mine-negatives", "--input", data, "--output", out, "--anchor",
+                        "question", "--positive", "context", "--method", "model", "--model", model,
+                        "--num-negatives", "2", "--batch-size", "16"], np=np_,
+                       env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+            self.assertEqual(r.rc, 0, r)
+            with open(out, "rb") as f:
+                outs.append(f.read())
+        # Config mode: the model section and mining.batch_size give the same file.
+        cfg = self.mine_config(data, self.path("model-cfg.jsonl"),
+                               "  method: model\n  num_negatives: 2\n  batch_size: 16\n"
+                               f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, "
+                               "num_heads: 2, intermediate_size: 64, seed: 9}\n  max_seq_length: 48\n")
+        r = dt.run([dt.DISTTUNE, "mine-negatives", cfg], np=2, env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+        self.assertEqual(r.rc, 0, r)
+        with open(self.path("model-cfg.jsonl"), "rb") as f:
+            outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        self.assertEqual(outs[0], outs[2])
+        mined = [json.loads(l) for l in outs[0].decode().splitlines()]
+        self.assertEqual(len(mined), 160)
+
+        def embed(texts, name):
+            inp, h5 = self.path(name + ".txt"), self.path(name + ".h5")
+            with open(inp, "w") as f:
+                f.write("\n".join(texts) + "\n")
+            r = dt.run([dt.DISTTUNE, "encode", "--model", model, "--input", inp, "--output", h5],
+                       env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+            self.assertEqual(r.rc, 0, r)
+            with h5py.File(h5, "r") as f:
+                e = f["embeddings"][:].astype(np.float64)
+            return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+        corpus = list(dict.fromkeys(r["context"] for r in rows))
+        a = embed([r["question"] for r in rows], "anchors")
+        c = embed(corpus, "corpus")
+        scores = a @ c.T
+        for i, r in enumerate(rows):
+            order = sorted(range(len(corpus)), key=lambda j: (-scores[i, j], j))
+            want = [corpus[j] for j in order if corpus[j] != r["context"]][:2]
+            got = [m["negative"] for m in mined if m["anchor"] == r["question"] and m["positive"] == r["context"]]
+            self.assertEqual(got, want, f"row {i}")
+
     def test_n_tuple_reads_back_as_triplets(self):
         out = self.path("n.jsonl")
         r = dt.run([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", out,
@@ -106,8 +168,13 @@ class MineNegatives(unittest.TestCase):
                 "--anchor", "question", "--positive", "context"]
         cases = [
             (base + ["--method", "model"],
-             "disttune mine-negatives: --method model (embedding-based mining) is not available in "
-             "this build yet; use --method bm25"),
+             "disttune mine-negatives: --method model needs --model DIR (a model directory or a "
+             "config with a model section)"),
+            (base + ["--model", self.tmp.name],
+             "disttune mine-negatives: --model applies to --method model only"),
+            (base + ["--method", "model", "--model", self.path("nope")],
+             f"disttune mine-negatives: --model: '{self.path('nope')}' is not a directory (expected a "
+             "sentence-transformers model directory, or a .yaml config with a model section)"),
             ([dt.DISTTUNE, "mine-negatives", "--input", self.data],
              "disttune mine-negatives: --output FILE is required"),
             ([dt.DISTTUNE, "mine-negatives"],
@@ -149,8 +216,8 @@ class MineNegatives(unittest.TestCase):
         r = dt.run([dt.DISTTUNE, "mine-negatives", cfg, "--set", "mining.method=model",
                     "--set", "mining.max_score=none"])
         self.assertEqual(error_lines(r), ["disttune: error: --set mining.method: mining.method: model "
-                                          "(embedding-based mining) is not available in this build "
-                                          "yet; use bm25"], r)
+                                          "needs a model: set model.path (a model directory) or "
+                                          "model.init"], r)
         cfg = self.config(f"data:\n  train: {self.data}\n  columns: {{anchor: question, positive: context}}\n",
                           "noout.yaml")
         r = dt.run([dt.DISTTUNE, "mine-negatives", cfg], np=2)

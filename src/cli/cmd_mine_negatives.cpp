@@ -3,6 +3,11 @@
 // (data.train, data.columns, data.on_bad_row, mining.*) or by flags. Every rank reads the
 // input and takes part in the scoring; rank 0 filters, writes the file atomically and prints
 // the summary. The output does not depend on the number of ranks.
+//
+// --method model scores candidates by the cosine similarity of a model's embeddings
+// (embed/model_scorer.h): the model of the config's model section (model.path or model.init),
+// or of --model (a directory or such a config). Anchors get the model's query prompt
+// (model.query_prompt, else the model's "query" prompt), as training and evaluation do.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +15,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/model_arg.h"
 #include "common/env.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -18,6 +24,9 @@
 #include "data/mining.h"
 #include "data/text_dataset.h"
 #include "dist/dist.h"
+#include "embed/model_scorer.h"
+#include "model/sentence_model.h"
+#include "train/model_setup.h"
 
 namespace disttune {
 namespace {
@@ -29,6 +38,10 @@ struct MiningJob {
   std::map<std::string, std::string> columns;  // anchor and positive only
   BadRowPolicy policy = BadRowPolicy::Error;
   MiningOptions opt;
+  // --method model only:
+  std::unique_ptr<SentenceModel> model;
+  std::string query_prompt;
+  int64_t batch_size = 64;
 };
 
 // Flags of the flag mode, with the config key each corresponds to.
@@ -41,7 +54,8 @@ const std::vector<std::pair<const char*, const char*>> kFlagKeys = {
     {"margin", "mining.margin"},      {"relative-margin", "mining.relative_margin"},
     {"max-score", "mining.max_score"}, {"min-score", "mining.min_score"},
     {"sampling", "mining.sampling"},  {"format", "mining.format"},
-    {"seed", "mining.seed"}};
+    {"seed", "mining.seed"},          {"model", "model.path"},
+    {"batch-size", "mining.batch_size"}};
 
 // A finite number, the whole text; nullopt otherwise.
 std::optional<double> parse_number(const std::string& s) {
@@ -98,9 +112,15 @@ MiningJob job_from_config(Dist& d, const Args& args) {
   if (j.output.empty()) cfg.fail("mining.output", "is required: the file to write the mined rows to");
   j.corpus = cfg.get_string("mining.corpus");
   j.method = cfg.get_string("mining.method");
-  if (j.method == "model")
-    cfg.fail("mining.method",
-             "model (embedding-based mining) is not available in this build yet; use bm25");
+  if (j.method == "model") {
+    if (cfg.get_string("model.path").empty() && cfg.get_string("model.init.vocab").empty())
+      cfg.fail("mining.method", "model needs a model: set model.path (a model directory) or model.init");
+    if (!cfg.get_string("model.path").empty() && !cfg.get_string("model.init.vocab").empty())
+      cfg.fail("model.init.vocab", "set either model.path or model.init, not both");
+    j.model = std::make_unique<SentenceModel>(model_from_config(cfg));
+    j.query_prompt = query_prompt(cfg, *j.model);
+    j.batch_size = cfg.get_int("mining.batch_size");
+  }
   j.opt.num_negatives = cfg.get_int("mining.num_negatives");
   j.opt.range_min = cfg.get_int("mining.range_min");
   j.opt.range_max = cfg.get_int("mining.range_max");
@@ -140,10 +160,12 @@ MiningJob job_from_flags(const Args& args) {
     DT_FAIL(kCmd, ": --on-bad-row: expected error or skip, got '", policy, "'");
   j.policy = parse_bad_row_policy(policy);
   j.method = args.get("method");
-  if (j.method == "model")
-    DT_FAIL(kCmd, ": --method model (embedding-based mining) is not available in this build yet; "
-            "use --method bm25");
-  if (j.method != "bm25") DT_FAIL(kCmd, ": --method: expected bm25 or model, got '", j.method, "'");
+  if (j.method != "bm25" && j.method != "model")
+    DT_FAIL(kCmd, ": --method: expected bm25 or model, got '", j.method, "'");
+  if (j.method == "model" && !args.has("model"))
+    DT_FAIL(kCmd, ": --method model needs --model DIR (a model directory or a config with a model section)");
+  if (j.method != "model" && (args.has("model") || args.has("batch-size")))
+    DT_FAIL(kCmd, ": --", args.has("model") ? "model" : "batch-size", " applies to --method model only");
   auto integer = [&](const char* flag, int64_t lo) {
     const int64_t v = args.get_int(flag);
     if (v < lo) DT_FAIL(kCmd, ": --", flag, ": expected an integer >= ", lo, ", got ", v);
@@ -153,6 +175,7 @@ MiningJob job_from_flags(const Args& args) {
   j.opt.range_min = integer("range-min", 0);
   j.opt.range_max = integer("range-max", 0);
   j.opt.seed = static_cast<uint64_t>(integer("seed", 0));
+  j.batch_size = integer("batch-size", 1);
   const std::string sampling = args.get("sampling"), format = args.get("format");
   if (sampling != "top" && sampling != "random")
     DT_FAIL(kCmd, ": --sampling: expected top or random, got '", sampling, "'");
@@ -174,6 +197,10 @@ MiningJob job_from_flags(const Args& args) {
     std::replace(what.begin(), what.end(), '_', '-');
     DT_FAIL(kCmd, ": --", what, ": ", msg);
   });
+  if (j.method == "model") {
+    j.model = std::make_unique<SentenceModel>(load_model_arg(kCmd, "--model", args.get("model")));
+    j.query_prompt = j.model->prompt("query");
+  }
   return j;
 }
 
@@ -187,9 +214,20 @@ int run_mine_negatives(Dist& d, const Args& args) {
       job.corpus.empty() ? std::vector<std::string>{} : read_corpus_texts(job.corpus);
   if (!job.corpus.empty()) print0("corpus: ", job.corpus, ": ", corpus.size(), " documents");
 
-  Bm25Scorer scorer;
+  std::unique_ptr<NegativeScorer> scorer;
+  std::unique_ptr<Embedder> embedder;
+  if (job.method == "model") {
+    embedder = std::make_unique<Embedder>(*job.model, Embedder::tokenizer_for(*job.model));
+    ModelScorerOptions so;
+    so.query.batch_size = so.corpus.batch_size = job.batch_size;
+    so.query.prefix = job.query_prompt;
+    if (!job.query_prompt.empty()) print0("anchor prompt: \"", job.query_prompt, "\"");
+    scorer = std::make_unique<ModelScorer>(*embedder, so);
+  } else {
+    scorer = std::make_unique<Bm25Scorer>();
+  }
   const MiningResult res = mine_hard_negatives(d, data.column("anchor"), data.column("positive"),
-                                               corpus, scorer, job.opt);
+                                               corpus, *scorer, job.opt);
   std::string error;
   int64_t written = 0;
   if (d.is_root()) {

@@ -6,7 +6,6 @@
 
 namespace disttune {
 
-int run_encode(Dist&, const Args&) { not_built("encode", "the encoder"); }
-int run_eval(Dist&, const Args&) { not_built("eval", "retrieval evaluation"); }
+// (none at present)
 
 }  // namespace disttune

@@ -34,6 +34,10 @@ std::vector<Command> build_commands() {
                  {"field", "NAME", "text field of the input rows", "text"},
                  {"batch-size", "N", "texts per forward pass", "64"},
                  {"max-length", "N", "truncate to N tokens (default: the model's)", ""},
+                 {"id-field", "NAME", "id column (default: 'id', else '_id', else none; 'none': no ids)", ""},
+                 {"prompt", "TEXT", "prepend TEXT to every input (e.g. 'query: ')", ""},
+                 {"prompt-name", "NAME", "prepend the model's prompt NAME (e.g. query); default: "
+                  "the model's default prompt, if any", ""},
                  kLogDir}},
                run_encode});
   c.push_back({{"tokenize", "", 0, 0,
@@ -78,6 +82,8 @@ std::vector<Command> build_commands() {
                  {"format", "triplet|n-tuple", "one row per negative, or negative, negative_2, ...",
                   "triplet"},
                  {"seed", "N", "seed of random sampling", "42"},
+                 {"model", "DIR", "--method model: model directory, or a config with a model section", ""},
+                 {"batch-size", "N", "--method model: texts per forward pass", "64"},
                  kSet, kLogDir}},
                run_mine_negatives});
   c.push_back({{"export", "", 0, 0,

@@ -147,7 +147,7 @@ std::vector<OptionSpec> build_registry() {
               "run directory: checkpoints/, final/, metrics.jsonl, logs/"),
       // ---- mining (disttune mine-negatives) ----
       opt_choice("mining.method", "bm25", "bm25|model",
-                 "candidate scores: bm25 (lexical), model (embeddings; not in this build yet)"),
+                 "candidate scores: bm25 (lexical), model (cosine of the model section's embeddings)"),
       opt_str("mining.output", "\"\"", "JSON-lines file the mined rows are written to (required)"),
       opt_str("mining.corpus", "\"\"",
               "extra candidate documents (JSON lines with text[, title]); positives always count"),
@@ -167,6 +167,7 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("mining.format", "triplet", "triplet|n-tuple",
                  "one row per negative, or one row with negative, negative_2, ... per anchor"),
       opt_int("mining.seed", "42", 0, kBig, "seed of random sampling"),
+      opt_int("mining.batch_size", "64", 1, 1 << 20, "method model: texts per encoder forward pass"),
       // ---- distributed ----
       opt_choice("distributed.backend", "auto", "auto|nccl|mpi",
                  "collectives for tensors: auto = NCCL for CUDA tensors, MPI for CPU"),

@@ -1,0 +1,130 @@
+// disttune eval: retrieval evaluation of a model on a BEIR directory or on separate
+// corpus/queries/qrels files, with sentence-transformers' InformationRetrievalEvaluator
+// metrics and names. Every rank reads the set; the queries are embedded sharded and
+// gathered, the corpus stays sharded, and the per-rank top-k lists are merged
+// (eval/model_evaluator.h), so the metrics are the same for any number of ranks.
+// Rank 0 prints the table and writes --output (JSON: metric name -> value) atomically.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "cli/commands.h"
+#include "cli/model_arg.h"
+#include "cli/output_path.h"
+#include "common/env.h"
+#include "common/log.h"
+#include "data/beir.h"
+#include "dist/dist.h"
+#include "embed/embedder.h"
+#include "eval/model_evaluator.h"
+#include "model/sentence_model.h"
+
+namespace disttune {
+namespace {
+
+constexpr const char* kEvalCmd = "disttune eval";
+
+IrSet read_set(const Args& args, IrReadReport* report) {
+  const bool beir = args.has("beir");
+  const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
+  if (beir && files)
+    DT_FAIL(kEvalCmd, ": give --beir DIR, or --corpus, --queries and --qrels, not both");
+  if (beir) return read_beir(args.get("beir"), args.get("split"), report);
+  if (args.has("split") && !beir) DT_FAIL(kEvalCmd, ": --split applies to --beir only");
+  for (const char* f : {"corpus", "queries", "qrels"})
+    if (!args.has(f))
+      DT_FAIL(kEvalCmd, ": --", f, " FILE is required (or give --beir DIR)",
+              files ? "" : "; see disttune eval --help");
+  return read_ir_files(args.get("corpus"), args.get("queries"), args.get("qrels"), report);
+}
+
+// Order of the table: full dimension first, then each Matryoshka dim as given; within one,
+// sentence-transformers' order of metrics, then k ascending.
+std::tuple<int64_t, int, int64_t, std::string> table_key(const std::string& name,
+                                                          const std::vector<int64_t>& dims) {
+  int64_t group = 0;
+  std::string rest = name;
+  if (rest.rfind("dim_", 0) == 0) {
+    const size_t us = rest.find('_', 4);
+    const int64_t d = std::stoll(rest.substr(4, us - 4));
+    group = 1 + (std::find(dims.begin(), dims.end(), d) - dims.begin());
+    rest = rest.substr(us + 1);
+  }
+  static const char* kOrder[] = {"accuracy", "precision", "recall", "ndcg", "mrr", "map"};
+  const size_t at = rest.find('@');
+  const std::string metric = rest.substr(0, at);
+  int kind = 6;
+  for (int i = 0; i < 6; ++i)
+    if (metric == std::string("cosine_") + kOrder[i]) kind = i;
+  const int64_t k = at == std::string::npos ? 0 : std::stoll(rest.substr(at + 1));
+  return {group, kind, k, name};
+}
+
+}  // namespace
+
+int run_eval(Dist& d, const Args& args) {
+  const std::string output = args.get("output");
+  ModelEvalOptions opt;
+  opt.batch_size = args.get_int("batch-size");
+  if (opt.batch_size < 1) DT_FAIL(kEvalCmd, ": --batch-size: expected an integer >= 1, got ", opt.batch_size);
+  opt.ir.k = args.get_int_list("k");
+  ir_cutoffs_from_k(opt.ir.k, "--k");  // checks the list before any work
+  if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
+  if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
+
+  IrReadReport report;
+  const IrSet set = read_set(args, &report);
+  print0("data: ", report.summary());
+  if (set.queries.empty()) DT_FAIL(kEvalCmd, ": no query to evaluate (", report.summary(), ")");
+  if (!report.clean())
+    warn0("some qrels rows could not be used (see above); queries without a relevant document "
+          "are skipped, as sentence-transformers skips them");
+
+  SentenceModel model = load_model_arg(kEvalCmd, "--model", args.get("model"));
+  for (int64_t dim : opt.ir.dims)
+    if (dim < 1 || dim > model.dim())
+      DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
+  opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : model.prompt("query");
+  if (!opt.query_prompt.empty()) print0("query prompt: \"", opt.query_prompt, "\"");
+  Embedder embedder(model, Embedder::tokenizer_for(model));
+  opt.progress = "eval";
+  IrEvalStats stats;
+  const std::map<std::string, double> metrics = evaluate_model(d, embedder, set, opt, &stats);
+
+  std::vector<std::string> names;
+  for (const auto& [name, value] : metrics) names.push_back(name);
+  std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+    return table_key(a, opt.ir.dims) < table_key(b, opt.ir.dims);
+  });
+  size_t width = 0;
+  for (const auto& n : names) width = std::max(width, n.size());
+  std::string table = str_cat(stats.queries, " queries over ", stats.corpus, " documents",
+                              stats.queries_without_relevant
+                                  ? str_cat(" (", stats.queries_without_relevant,
+                                            " without a relevant document skipped)")
+                                  : std::string(),
+                              "\n");
+  for (const auto& n : names) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%.4f", metrics.at(n));
+    table += str_cat("  ", n, std::string(width + 2 - n.size(), ' '), value, "\n");
+  }
+  print0(table);
+
+  if (!output.empty()) {
+    std::string error;
+    if (d.is_root()) {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [name, value] : metrics) j[name] = value;
+      const Status st = Env::Default()->write_file_atomic(output, j.dump(2) + "\n");
+      if (!st.ok()) error = str_cat(kEvalCmd, ": --output: ", st.message());
+    }
+    d.comm->broadcast_bytes(error, 0);
+    if (!error.empty()) throw UserError(error);
+    print0("wrote ", metrics.size(), " metrics to ", output);
+  }
+  return 0;
+}
+
+}  // namespace disttune

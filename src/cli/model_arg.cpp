@@ -1,0 +1,38 @@
+#include "cli/model_arg.h"
+
+#include <filesystem>
+
+#include "common/check.h"
+#include "config/config.h"
+#include "train/model_setup.h"
+
+namespace disttune {
+namespace {
+
+bool is_yaml(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+}  // namespace
+
+SentenceModel load_model_arg(const std::string& command, const std::string& flag,
+                             const std::string& path) {
+  std::error_code ec;
+  if (is_yaml(path) && !std::filesystem::is_directory(path, ec)) {
+    // Only the model section matters here; the rest of a run config is not checked.
+    const Config cfg = Config::load(path);
+    const bool has_path = !cfg.get_string("model.path").empty();
+    const bool has_init = !cfg.get_string("model.init.vocab").empty();
+    if (has_path == has_init)
+      DT_FAIL(command, ": ", flag, ": ", path, ": expected exactly one of model.path (a model "
+              "directory) and model.init.vocab (a randomly initialised BERT)");
+    return model_from_config(cfg);
+  }
+  if (!std::filesystem::is_directory(path, ec))
+    DT_FAIL(command, ": ", flag, ": '", path, "' is not a directory (expected a sentence-transformers "
+            "model directory, or a .yaml config with a model section)");
+  return SentenceModel::load(path);
+}
+
+}  // namespace disttune

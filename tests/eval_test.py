@@ -1,0 +1,218 @@
+"""disttune eval: metrics equal to an independent brute force (numpy cosine scores of the
+embeddings `disttune encode` writes, and sentence-transformers' metric definitions written
+out here: binary relevance, ndcg with the ideal DCG over min(k, #relevant), map@k divided by
+min(k, #relevant)), the same metrics for 1, 2 and 4 ranks on BEIR SciFact, Matryoshka dims,
+the JSON output, counted qrels problems and clear errors."""
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import unittest
+
+import dt
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:  # pragma: no cover - the reference interpreter has them
+    h5py = None
+
+VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
+SCIFACT = os.path.join(dt.DATA, "scifact")
+WORDS = ("cell protein gene tumor patient dose risk blood brain heart virus immune drug trial "
+         "cancer mouse receptor signal growth insulin liver lung kidney muscle bone").split()
+
+
+def model_config(path, seed=3, max_len=64):
+    with open(path, "w") as f:
+        f.write(f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, num_heads: 2,"
+                f" intermediate_size: 64, seed: {seed}}}\n  max_seq_length: {max_len}\n")
+    return path
+
+
+def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100):
+    """sentence-transformers' InformationRetrievalEvaluator metrics, from the definitions."""
+    qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    dn = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    scores = qn.astype(np.float64) @ dn.astype(np.float64).T
+    sums = {}
+
+    def add(name, v):
+        sums[name] = sums.get(name, 0.0) + v
+
+    n = 0
+    for i, rel in enumerate(relevant):
+        if not rel:
+            continue
+        n += 1
+        order = sorted(range(d.shape[0]), key=lambda j: (-scores[i, j], j))  # ties: document order
+        hit = [j in rel for j in order]
+        for k in ks:
+            top = sum(hit[:k])
+            add(f"cosine_accuracy@{k}", 1.0 if top else 0.0)
+            add(f"cosine_precision@{k}", top / k)
+            add(f"cosine_recall@{k}", top / len(rel))
+        k = mrr_ndcg_k
+        first = next((r for r in range(k) if hit[r]), None)
+        add(f"cosine_mrr@{k}", 0.0 if first is None else 1.0 / (first + 1))
+        dcg = sum(1.0 / math.log2(r + 2) for r in range(k) if hit[r])
+        idcg = sum(1.0 / math.log2(r + 2) for r in range(min(k, len(rel))))
+        add(f"cosine_ndcg@{k}", dcg / idcg)
+        found, ap = 0, 0.0
+        for r in range(min(map_k, len(hit))):
+            if hit[r]:
+                found += 1
+                ap += found / (r + 1)
+        add(f"cosine_map@{map_k}", ap / min(map_k, len(rel)))
+    return {k: v / n for k, v in sums.items()}
+
+
+@unittest.skipIf(h5py is None, "needs /usr/bin/python3 with h5py and numpy")
+class Eval(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.model = model_config(self.path("model.yaml"))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def write_jsonl(self, name, rows):
+        p = self.path(name)
+        with open(p, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        return p
+
+    def small_set(self):
+        rng = random.Random(5)
+        docs = [{"_id": f"d{i}", "title": rng.choice(WORDS) if i % 3 else "",
+                 "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))} for i in range(60)]
+        queries = [{"_id": f"q{i}", "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 5)))}
+                   for i in range(25)]
+        qrels = ["query-id\tcorpus-id\tscore"]
+        for i in range(24):  # q24 has no qrels row: not evaluated
+            for j in rng.sample(range(60), 1 + i % 4):
+                qrels.append(f"q{i}\td{j}\t1")
+        qrels.append("q3\td7\t0")            # score 0: not relevant
+        qrels.append("q5\tmissing-doc\t1")   # unknown document: counted, reported
+        qrels.append("q23\td0\t0")           # q23 ... keeps its other rows
+        corpus = self.write_jsonl("corpus.jsonl", docs)
+        qfile = self.write_jsonl("queries.jsonl", queries)
+        qrels_file = self.path("qrels.tsv")
+        with open(qrels_file, "w") as f:
+            f.write("\r\n".join(qrels) + "\r\n")
+        relevant = {}
+        for line in qrels[1:]:
+            q, d, s = line.split("\t")
+            if int(s) > 0 and d.startswith("d"):
+                relevant.setdefault(q, set()).add(int(d[1:]))
+        return corpus, qfile, qrels_file, relevant
+
+    def eval(self, *args, np=None):
+        # One thread per rank at every world size: embeddings (and so rankings) are then the
+        # same bits for any number of ranks (docs/model.md).
+        return dt.run([dt.DISTTUNE, "eval", "--model", self.model, *args], np=np,
+                      env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+
+    def encode(self, inp, out, np=None):
+        r = dt.run([dt.DISTTUNE, "encode", "--model", self.model, "--input", inp, "--output", out], np=np,
+                   env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+        self.assertEqual(r.rc, 0, r)
+        with h5py.File(out, "r") as f:
+            emb = f["embeddings"][:]
+            ids = [s.decode() if isinstance(s, bytes) else s for s in f["ids"][:]]
+        return emb, ids
+
+    def assert_metrics_close(self, got, want):
+        for name, v in want.items():
+            self.assertIn(name, got)
+            self.assertAlmostEqual(got[name], v, delta=1e-9, msg=name)
+
+    def test_small_set_equals_brute_force(self):
+        corpus, queries, qrels, relevant = self.small_set()
+        out = self.path("m.json")
+        r = self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--dims", "16",
+                      "--output", out, "--batch-size", "7", np=2)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.out.count("cosine_ndcg@10"), 2, r)  # full + dim_16_, rank 0 alone
+        self.assertIn("1 qrels rows name unknown documents", r.out)
+        with open(out) as f:
+            got = json.load(f)
+        d, dids = self.encode(corpus, self.path("corpus.h5"))
+        q, qids = self.encode(queries, self.path("queries.h5"))
+        self.assertEqual(dids, [f"d{i}" for i in range(60)])
+        rel = [relevant.get(qid, set()) for qid in qids]
+        want = brute_force(q, d, rel)
+        self.assertEqual(len(want), 15)
+        self.assertEqual(set(n for n in got if not n.startswith("dim_")), set(want))
+        self.assert_metrics_close(got, want)
+        want16 = brute_force(q[:, :16], d[:, :16], rel)
+        self.assert_metrics_close(got, {"dim_16_" + k: v for k, v in want16.items()})
+        self.assertNotEqual(got["cosine_ndcg@10"], got["dim_16_cosine_ndcg@10"])
+        # Custom cut-offs: a single k gives every metric at that k.
+        r = self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--k", "4",
+                      "--output", out)
+        self.assertEqual(r.rc, 0, r)
+        with open(out) as f:
+            got4 = json.load(f)
+        self.assert_metrics_close(got4, brute_force(q, d, rel, ks=(4,), mrr_ndcg_k=4, map_k=4))
+
+    def test_scifact_same_metrics_for_1_2_4_ranks_and_brute_force(self):
+        if not os.path.exists(os.path.join(SCIFACT, "corpus.jsonl")):
+            self.skipTest(f"reference data {SCIFACT} is absent")
+        outs = []
+        for np_ in (None, 2, 4):
+            out = self.path(f"scifact-{np_}.json")
+            r = self.eval("--beir", SCIFACT, "--output", out, np=np_, )
+            self.assertEqual(r.rc, 0, r)
+            self.assertIn("300 queries over 5183 documents", r.out)
+            with open(out) as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        self.assertEqual(outs[0], outs[2])
+        got = json.loads(outs[0])
+        d, dids = self.encode(os.path.join(SCIFACT, "corpus.jsonl"), self.path("sf-corpus.h5"), np=2)
+        q, qids = self.encode(os.path.join(SCIFACT, "queries.jsonl"), self.path("sf-queries.h5"), np=2)
+        relevant = {}
+        with open(os.path.join(SCIFACT, "qrels", "test.tsv")) as f:
+            next(f)
+            for line in f:
+                qid, did, s = line.strip().split("\t")
+                if int(s) > 0:
+                    relevant.setdefault(qid, set()).add(did)
+        pos = {x: i for i, x in enumerate(dids)}
+        keep = [i for i, x in enumerate(qids) if x in relevant]
+        rel = [{pos[x] for x in relevant[qids[i]]} for i in keep]
+        self.assert_metrics_close(got, brute_force(q[keep], d, rel))
+
+    def test_errors(self):
+        corpus, queries, qrels, _ = self.small_set()
+
+        def one_error(r, *parts):
+            self.assertNotEqual(r.rc, 0, r)
+            lines = [l for l in r.err.splitlines() if l.startswith("disttune: error:")]
+            self.assertEqual(len(lines), 1, r)
+            for p in parts:
+                self.assertIn(p, lines[0], r)
+
+        one_error(self.eval("--beir", self.tmp.name, "--corpus", corpus), "not both")
+        one_error(self.eval("--corpus", corpus, "--queries", queries), "--qrels")
+        os.mkdir(self.path("empty"))
+        one_error(self.eval("--beir", self.path("empty")), "corpus.jsonl")
+        one_error(self.eval("--beir", self.tmp.name), "qrels/test.tsv")  # corpus and queries exist
+        one_error(self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--dims", "33"),
+                  "--dims", "33")
+        one_error(self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--k", "0"), "--k")
+        dup = self.write_jsonl("dup.jsonl", [{"_id": "a", "text": "cell"}, {"_id": "a", "text": "gene"}])
+        one_error(self.eval("--corpus", dup, "--queries", queries, "--qrels", qrels, np=2), "dup.jsonl:2")
+        one_error(self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels,
+                            "--output", self.tmp.name), "--output", "directory")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
