@@ -135,10 +135,6 @@ const std::vector<Command>& commands() {
   return cmds;
 }
 
-void not_built(const std::string& command, const std::string& what) {
-  DT_FAIL("disttune ", command, ": ", what, " is not available in this build yet");
-}
-
 int run_help(Dist& d, const Args& args) {
   if (args.positional().empty()) {
     print0(main_usage());

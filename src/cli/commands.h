@@ -42,7 +42,4 @@ Config load_run_config(Dist& d, const Args& args);
 // few sections of a run config.
 Config load_config(Dist& d, const Args& args);
 
-// For commands whose capability is not in this build yet: says so, exits non-zero.
-[[noreturn]] void not_built(const std::string& command, const std::string& what);
-
 }  // namespace disttune
