@@ -5,9 +5,7 @@ primitives), the same bytes at 1 and 3 ranks, prompts, BEIR corpora, and clear e
 import json
 import os
 import random
-import struct
 import sys
-import tempfile
 import unittest
 
 import dt
@@ -29,19 +27,8 @@ VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
 
 
 def read_safetensors(path):
-    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = h["data_offsets"]
-        a = np.frombuffer(data[b:e], dtype=dtypes[h["dtype"]]).reshape(h["shape"])
-        out[name] = torch.from_numpy(a.astype(np.float32) if a.dtype != np.int64 else a.copy())
-    return out
+    return {k: torch.from_numpy(v.astype(np.float32) if v.dtype != np.int64 else v.copy())
+            for k, v in dt.read_safetensors(path).items()}
 
 
 class Reference:
@@ -91,23 +78,7 @@ def random_texts(n, seed, vocab_size=60, max_words=45):
 
 
 @unittest.skipIf(h5py is None, "needs /usr/bin/python3 with h5py, numpy and torch")
-class Encode(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.tmp.name, name)
-
-    def write_jsonl(self, name, rows):
-        p = self.path(name)
-        with open(p, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
-        return p
-
+class Encode(dt.TempDirTest):
     def encode(self, model, inp, out, *flags, np=None, env=None):
         return dt.run([dt.DISTTUNE, "encode", "--model", model, "--input", inp, "--output", out, *flags],
                       np=np, env=env)

@@ -8,7 +8,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import unittest
 
 import dt
@@ -70,23 +69,10 @@ def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100):
 
 
 @unittest.skipIf(h5py is None, "needs /usr/bin/python3 with h5py and numpy")
-class Eval(unittest.TestCase):
+class Eval(dt.TempDirTest):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
+        super().setUp()
         self.model = model_config(self.path("model.yaml"))
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.tmp.name, name)
-
-    def write_jsonl(self, name, rows):
-        p = self.path(name)
-        with open(p, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
-        return p
 
     def small_set(self):
         rng = random.Random(5)

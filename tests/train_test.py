@@ -7,7 +7,6 @@ import os
 import random
 import shutil
 import signal
-import struct
 import subprocess
 import tempfile
 import time
@@ -22,21 +21,6 @@ VOCAB = os.path.join(dt.SOURCE, "datasets", "vocab", "bert-base-uncased.txt")
 WORDS = ("revenue growth cash margin segment debt equity income quarter dividend capital "
          "expenses tax assets risk lease goodwill inventory pension bond credit loan audit "
          "merger royalty subsidiary warrant hedge swap option").split()
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", info
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"])
-    return out
 
 
 def load_json(path):
@@ -141,7 +125,7 @@ class Train(unittest.TestCase):
             for group in ("optimizer", "scheduler", "sampler", "rng"):
                 self.assertIn(group, f)
         # final/ is the best model as a sentence-transformers directory.
-        final = read_safetensors(f"{run}/final/model.safetensors")
+        final = dt.read_safetensors(f"{run}/final/model.safetensors")
         ckpt = checkpoint_model(f"{run}/checkpoints/step-{best:08d}.h5")
         self.assertLessEqual(set(final), set(ckpt))
         self.assertEqual({n for n in ckpt if not n.startswith("pooler.")} - set(final), set())
@@ -155,7 +139,7 @@ class Train(unittest.TestCase):
         r = dt.run([dt.DISTTUNE, "export", "--checkpoint", f"{run}/checkpoints/step-{best:08d}.h5",
                     "--output", out])
         self.assertEqual(r.rc, 0, r)
-        exported = read_safetensors(f"{out}/model.safetensors")
+        exported = dt.read_safetensors(f"{out}/model.safetensors")
         self.assertEqual(set(exported), set(final))
         for n, v in final.items():
             np.testing.assert_array_equal(v, exported[n], err_msg=n)
@@ -169,7 +153,7 @@ class Train(unittest.TestCase):
                                    "checkpoint:\n  save_strategy: no\n", epochs=1)
             self.train(cfg, np=np_)
             runs[np_] = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
-                         read_safetensors(f"{run}/final/model.safetensors"))
+                         dt.read_safetensors(f"{run}/final/model.safetensors"))
         loss1, model1 = runs[None]
         self.assertEqual(len(loss1), 12)
         for np_ in (2, 4):
@@ -188,7 +172,7 @@ class Train(unittest.TestCase):
             cfg, run = self.config(name, quiet + loss, epochs=1, **training)
             self.train(cfg, np=np_, sets=sets)
             return (np.array([x["loss"] for x in metrics_rows(run, "train")]),
-                    read_safetensors(f"{run}/final/model.safetensors"))
+                    dt.read_safetensors(f"{run}/final/model.safetensors"))
 
         def same(a, b, what):
             np.testing.assert_allclose(a[0], b[0], rtol=2e-5, err_msg=what)
@@ -240,7 +224,7 @@ class Train(unittest.TestCase):
         shutil.copy(f"{run}/checkpoints/step-00000008.h5", f"{run4}/checkpoints/")
         r = self.train(cfg4, np=4)
         self.assertIn("world size 2, resuming at 4", r.out + r.err)
-        a, b = read_safetensors(f"{run}/final/model.safetensors"), read_safetensors(f"{run4}/final/model.safetensors")
+        a, b = dt.read_safetensors(f"{run}/final/model.safetensors"), dt.read_safetensors(f"{run4}/final/model.safetensors")
         worst = max(float(np.max(np.abs(b[n] - v))) for n, v in a.items())
         print(f"np 2 -> 4 resume: largest parameter difference {worst:.2e}")
         self.assertLess(worst, 1e-6)
