@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "bench.h"
+#include "bench_model.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "dist/dist.h"
@@ -19,12 +19,7 @@ DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq
   using namespace disttune;
   const int64_t batch = args.get_int("batch", 64), seq = args.get_int("seq", 128);
   const int repeats = static_cast<int>(args.get_int("repeats", 3));
-  InitOptions init;
-  init.vocab = std::string(DISTTUNE_SOURCE_DIR) + "/datasets/vocab/bert-base-uncased.txt";
-  init.num_layers = static_cast<int>(args.get_int("layers", 6));
-  init.hidden_size = static_cast<int>(args.get_int("hidden", 384));
-  init.num_heads = static_cast<int>(args.get_int("heads", 12));
-  init.intermediate_size = static_cast<int>(args.get_int("intermediate", 1536));
+  const InitOptions init = bench::model_shape(args);
   SentenceModel model = SentenceModel::init(init);
 
   at::manual_seed(0);
@@ -50,21 +45,9 @@ DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq
                            {"tokens_per_s", sps * seq}};
   print0("encode  ", batch, "x", seq, " MiniLM-shaped (", init.num_layers, " layers, ", init.hidden_size,
          " hidden), ", at::get_num_threads(), " threads: ", t, " s per batch, ", sps, " sentences/s");
-  if (args.get_int("reference", 1) != 0) {
-    // The same thread count for PyTorch's intra-op pool and for the BLAS behind it.
-    const std::string cmd = str_cat(
-        "OMP_NUM_THREADS=", at::get_num_threads(), " OPENBLAS_NUM_THREADS=", at::get_num_threads(),
-        " /usr/bin/python3 ", DISTTUNE_SOURCE_DIR, "/benchmarks/ref_encode.py --batch ", batch, " --seq ", seq,
-        " --threads ", at::get_num_threads(), " --layers ", init.num_layers, " --hidden ", init.hidden_size,
-        " --heads ", init.num_heads, " --intermediate ", init.intermediate_size, " --repeats ", repeats);
-    nlohmann::json ref = bench::run_reference(cmd);
-    result["pytorch_eager"] = ref;
-    if (!ref.is_null()) {
-      const double ratio = sps / ref["sentences_per_s"].get<double>();
-      result["speedup_vs_pytorch_eager"] = ratio;
-      print0("encode  PyTorch eager (", ref["torch"].get<std::string>(), "): ",
-             ref["sentences_per_s"].get<double>(), " sentences/s; disttune / PyTorch = ", ratio);
-    }
-  }
+  if (args.get_int("reference", 1) != 0)
+    bench::compare_with_pytorch("encode  ", "ref_encode.py",
+                                str_cat("--batch ", batch, " --seq ", seq, " --repeats ", repeats), init,
+                                sps, "sentences_per_s", "sentences/s", result);
   return result;
 }

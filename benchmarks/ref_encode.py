@@ -57,21 +57,31 @@ class Bert(nn.Module):
         return F.normalize(pooled, p=2, dim=1)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--seq", type=int, default=128)
+def model_arguments(ap):
+    """The flags the benchmarks pass to every reference: threads and the model shape."""
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=384)
     ap.add_argument("--heads", type=int, default=12)
     ap.add_argument("--intermediate", type=int, default=1536)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+
+
+def model_from(args):
+    """Sets the thread count and the seed, and builds the random model those flags describe."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512).eval()
+    return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    model_arguments(ap)
+    args = ap.parse_args()
+    model = model_from(args).eval()
     ids = torch.randint(1000, 30000, (args.batch, args.seq))
     mask = torch.ones_like(ids)
     with torch.inference_mode():

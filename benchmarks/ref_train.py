@@ -16,7 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ref_encode import Bert
+from ref_encode import model_arguments, model_from
 
 
 def main():
@@ -24,17 +24,10 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--anchor-seq", type=int, default=32)
     ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--hidden", type=int, default=384)
-    ap.add_argument("--heads", type=int, default=12)
-    ap.add_argument("--intermediate", type=int, default=1536)
     ap.add_argument("--steps", type=int, default=3)
+    model_arguments(ap)
     args = ap.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512)
+    model = model_from(args)
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},

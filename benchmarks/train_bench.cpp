@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "bench.h"
+#include "bench_model.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "dist/dist.h"
@@ -49,12 +49,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU, MiniLM shape (--batc
   DT_REQUIRE(global % d.world_size == 0, "--batch ", global, " must divide by the world size ", d.world_size);
   const int64_t local = global / d.world_size;
 
-  InitOptions init;
-  init.vocab = std::string(DISTTUNE_SOURCE_DIR) + "/datasets/vocab/bert-base-uncased.txt";
-  init.num_layers = static_cast<int>(args.get_int("layers", 6));
-  init.hidden_size = static_cast<int>(args.get_int("hidden", 384));
-  init.num_heads = static_cast<int>(args.get_int("heads", 12));
-  init.intermediate_size = static_cast<int>(args.get_int("intermediate", 1536));
+  const InitOptions init = bench::model_shape(args);
   SentenceModel model = SentenceModel::init(init);
   model.set_training(false);  // dropout off, as in the reference
 
@@ -118,21 +113,9 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU, MiniLM shape (--batc
   print0("train   global batch ", global, " (", ta, "+", tp, " tokens) on ", d.world_size, " rank(s) x ",
          at::get_num_threads(), " threads, ", init.num_layers, "x", init.hidden_size, ": ", t,
          " s/step, ", pps, " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
-  if (args.get_int("reference", 1) != 0 && d.world_size == 1) {
-    const int threads = at::get_num_threads();
-    const std::string cmd = str_cat(
-        "cd ", DISTTUNE_SOURCE_DIR, "/benchmarks && OMP_NUM_THREADS=", threads, " OPENBLAS_NUM_THREADS=",
-        threads, " /usr/bin/python3 ref_train.py --batch ", global, " --anchor-seq ", ta, " --seq ", tp,
-        " --threads ", threads, " --layers ", init.num_layers, " --hidden ", init.hidden_size, " --heads ",
-        init.num_heads, " --intermediate ", init.intermediate_size, " --steps ", steps);
-    nlohmann::json ref = bench::run_reference(cmd);
-    result["pytorch_eager"] = ref;
-    if (!ref.is_null()) {
-      const double ratio = pps / ref["pairs_per_s"].get<double>();
-      result["speedup_vs_pytorch_eager"] = ratio;
-      print0("train   PyTorch eager (", ref["torch"].get<std::string>(), "): ",
-             ref["pairs_per_s"].get<double>(), " pairs/s; disttune / PyTorch = ", ratio);
-    }
-  }
+  if (args.get_int("reference", 1) != 0 && d.world_size == 1)
+    bench::compare_with_pytorch("train   ", "ref_train.py",
+                                str_cat("--batch ", global, " --anchor-seq ", ta, " --seq ", tp, " --steps ", steps),
+                                init, pps, "pairs_per_s", "pairs/s", result);
   return result;
 }
