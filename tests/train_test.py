@@ -33,6 +33,13 @@ def checkpoint_model(path):
         return {n: f["model"][n][()] for n in f["model"]}
 
 
+def optimizer_datasets(f):
+    """Paths of every dataset under a checkpoint's /optimizer group."""
+    names = []
+    f["optimizer"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    return names
+
+
 def metrics_rows(run_dir, split=None):
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         rows = [json.loads(l) for l in f]
@@ -206,8 +213,7 @@ class Train(unittest.TestCase):
             np.testing.assert_array_equal(resumed[n], v, err_msg=n)
         with h5py.File(f"{run}/checkpoints/step-00000024.h5", "r") as a, \
                 h5py.File(f"{run2}/checkpoints/step-00000024.h5", "r") as b:
-            names = []
-            a["optimizer"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            names = optimizer_datasets(a)
             self.assertGreater(len(names), 10)
             for n in names:
                 np.testing.assert_array_equal(a["optimizer"][n][()], b["optimizer"][n][()], err_msg=n)
@@ -231,8 +237,7 @@ class Train(unittest.TestCase):
         with h5py.File(f"{run4}/checkpoints/step-00000024.h5", "r") as f4, \
                 h5py.File(f"{run}/checkpoints/step-00000024.h5", "r") as f2:
             self.assertEqual(f4.attrs["world_size"], 4)
-            names = []
-            f2["optimizer"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            names = optimizer_datasets(f2)
             self.assertGreater(len(names), 10)
             for n in names:
                 np.testing.assert_allclose(f4["optimizer"][n][()], f2["optimizer"][n][()],

@@ -88,8 +88,7 @@ int run_validate(Dist& d, const Args& args) {
     for (const char* key : {"data.train", "data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
       const TextDataset ds = read_config_dataset(cfg, key);
-      if (std::string(key) == "data.train" && ds.role_index("anchor") >= 0 &&
-          ds.role_index("positive") >= 0 && cfg.get_string("eval.strategy") != "no")
+      if (std::string(key) == "data.train" && has_pairs(ds) && cfg.get_string("eval.strategy") != "no")
         check_eval_metric(cfg);
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&

@@ -21,10 +21,6 @@ std::vector<int64_t> all_rows(const TextDataset& d) {
   return r;
 }
 
-bool has_pairs(const TextDataset& d) {
-  return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
-}
-
 void report(const TextDataset& d) {
   print0("data: ", d.source, ": ", data_format_name(d.format), ", ", d.report.summary());
 }
@@ -83,6 +79,10 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     warn0("data.train is ", data_format_name(r.train.format),
           ": retrieval evaluation needs anchor/positive columns, so none is run");
   return r;
+}
+
+bool has_pairs(const TextDataset& d) {
+  return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
 
 std::vector<std::string> run_metric_names(const Config& cfg) {

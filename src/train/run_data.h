@@ -34,6 +34,9 @@ struct RunData {
 // Throws UserError naming file:line for bad rows under data.on_bad_row: error.
 RunData load_run_data(Dist& d, const Config& cfg);
 
+// Whether a dataset has the anchor and positive roles that retrieval evaluation needs.
+bool has_pairs(const TextDataset& d);
+
 // The retrieval metrics a run with this config computes (eval.k, loss.matryoshka_dims), and
 // a check that eval.metric is one of them, so that a typo fails before any work is done.
 std::vector<std::string> run_metric_names(const Config& cfg);

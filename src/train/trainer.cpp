@@ -107,7 +107,7 @@ class Trainer {
   void eval_and_save(bool eval_due, bool save_due);
   void save_checkpoint();
   bool resume();
-  void load_model_from(const std::string& checkpoint_path);
+  void load_model(const Checkpoint& c);
   void finish();
   void log_train_window();
 
@@ -484,9 +484,7 @@ bool Trainer::resume() {
     cfg_.fail("training.global_batch_size",
               str_cat(path, " was trained at global batch ", c.global_batch_size,
                       "; a run continues only at the same global batch size (it is ", gb, ")"));
-  std::vector<NamedTensor> state;
-  for (auto& [n, t] : c.model) state.push_back({n, t});
-  model_.load_state(state);
+  load_model(c);
   for (const auto& [name, _] : trainable_) {
     AdamWState s;
     for (auto& [k, t] : c.optimizer) {
@@ -519,8 +517,7 @@ bool Trainer::resume() {
   return true;
 }
 
-void Trainer::load_model_from(const std::string& checkpoint_path) {
-  Checkpoint c = read_checkpoint(checkpoint_path);
+void Trainer::load_model(const Checkpoint& c) {
   std::vector<NamedTensor> state;
   for (auto& [n, t] : c.model) state.push_back({n, t});
   model_.load_state(state);
@@ -582,7 +579,7 @@ void Trainer::finish() {
     } else {
       const std::string best = ckpt_dir_ + "/" + checkpoint_name(st_.best_step);
       if (Env::Default()->file_exists(best))
-        load_model_from(best);
+        load_model(read_checkpoint(best));
       else
         warn0("the best model (step ", st_.best_step, ") has no checkpoint left; exporting the last");
     }
