@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/env.h"
+#include "common/failpoint.h"
 #include "common/progress.h"
 #include "common/status.h"
 #include "test_util.h"
@@ -86,6 +87,48 @@ TEST(Progress, RendersRateAndEta) {
   Progress unknown("scan", 0);
   unknown.update(7);
   EXPECT_EQ(unknown.render(100).rfind("scan 7 [", 0), 0u);
+}
+
+// Arms DISTTUNE_FAILPOINTS for one test and disarms it after.
+struct ArmedFailpoints {
+  ArmedFailpoints(const char* spec, int rank) {
+    setenv("DISTTUNE_FAILPOINTS", spec, 1);
+    failpoint_init(rank);
+  }
+  ~ArmedFailpoints() {
+    unsetenv("DISTTUNE_FAILPOINTS");
+    failpoint_init(0);
+  }
+};
+
+TEST(Failpoint, FiresOnTheChosenHitAndRankOnly) {
+  {
+    ArmedFailpoints armed("a.b#3=nan,c@1=nan,d=throw", 1);
+    EXPECT_FALSE(failpoint("a.b"));
+    EXPECT_FALSE(failpoint("a.b"));
+    EXPECT_TRUE(failpoint("a.b"));   // the third time
+    EXPECT_FALSE(failpoint("a.b"));  // and only then
+    EXPECT_TRUE(failpoint("c"));     // armed for rank 1, this rank
+    EXPECT_FALSE(failpoint("x"));
+    EXPECT_EQ(test::error_of([] { failpoint("d"); }), "failpoint d (DISTTUNE_FAILPOINTS)");
+  }
+  {
+    ArmedFailpoints armed("c@1=nan", 0);
+    EXPECT_FALSE(failpoint("c"));  // another rank's
+  }
+  EXPECT_FALSE(failpoint("a.b"));  // disarmed
+}
+
+TEST(Failpoint, BadSpecificationNamesTheEntry) {
+  setenv("DISTTUNE_FAILPOINTS", "ok=nan,x#0=kill", 1);
+  EXPECT_EQ(test::error_of([] { failpoint_init(0); }),
+            "DISTTUNE_FAILPOINTS: entry 'x#0=kill': HIT must be a positive integer "
+            "(expected NAME[@RANK][#HIT]=kill|stop|throw|nan)");
+  setenv("DISTTUNE_FAILPOINTS", "x=explode", 1);
+  EXPECT_NE(test::error_of([] { failpoint_init(0); }).find("'x=explode': unknown action"),
+            std::string::npos);
+  unsetenv("DISTTUNE_FAILPOINTS");
+  failpoint_init(0);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "dist/mpi_communicator.h"
 #include "dist/watchdog.h"
@@ -116,6 +117,7 @@ Dist& dist_init(int* argc, char*** argv) {
     d->comm = std::make_unique<LocalCommunicator>();
   }
   set_console_rank(d->rank);
+  failpoint_init(d->rank);
   d->threads = choose_threads(d->local_size);
   set_threads(d->threads);
   g_dist = d;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/failpoint.h"
+
 namespace disttune {
 namespace {
 
@@ -99,6 +101,7 @@ void watchdog_stop() {
 }
 
 CollectiveScope::CollectiveScope(const char* what) {
+  failpoint("dist.collective");
   State& s = state();
   std::lock_guard<std::mutex> lk(s.mu);
   s.what = what;

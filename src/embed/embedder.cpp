@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/check.h"
+#include "common/failpoint.h"
 #include "common/progress.h"
 #include "dist/dist.h"
 #include "model/sentence_model.h"
@@ -69,6 +70,7 @@ void Embedder::encode_batches(const std::vector<std::string>& texts, const Batch
   at::NoGradGuard no_grad;
   std::vector<std::string> batch_texts;
   for (int64_t b = first_batch; b < last_batch; ++b) {
+    failpoint("embed.batch");
     batch_texts.clear();
     for (int64_t i = grid.batch_begin[b]; i < grid.batch_begin[b + 1]; ++i) {
       const int64_t src = grid.order[i];

@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/env.h"
+#include "common/failpoint.h"
 #include "io/h5.h"
 
 namespace disttune {
@@ -87,6 +88,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
     const H5WriteOptions ck{.checksum = true};
     f.create_group("/model");
     for (const auto& [name, t] : c.model) f.write("/model/" + name, t.to(at::kFloat), ck);
+    failpoint("checkpoint.write");  // half written: the model is in, the optimizer is not
     f.create_group("/optimizer");
     for (const auto& [name, t] : c.optimizer) f.write("/optimizer/" + name, t, ck);
     write_attr_group(f, "/scheduler", c.scheduler);
@@ -193,6 +195,18 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> out;
   for (auto& [step, p] : found) out.push_back(p);
   return out;
+}
+
+int remove_checkpoint_temporaries(const std::string& dir) {
+  static const std::regex kTemp(R"(step-\d{8,}\.h5\.tmp\.\d+)");
+  std::vector<std::string> stale;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && std::regex_match(name, kTemp)) stale.push_back(e.path().string());
+  }
+  for (const auto& p : stale) Env::Default()->remove_file(p).throw_if_error();
+  return static_cast<int>(stale.size());
 }
 
 void prune_checkpoints(const std::string& dir, int64_t keep_last, int64_t keep_step) {

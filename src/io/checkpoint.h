@@ -77,4 +77,8 @@ std::vector<std::string> list_checkpoints(const std::string& dir);
 // best; -1 for none). Never touches files outside dir or not named step-*.h5.
 void prune_checkpoints(const std::string& dir, int64_t keep_last, int64_t keep_step);
 
+// Removes the temporaries (step-N.h5.tmp.PID) that a writer killed mid-write left in `dir`
+// (nothing else); returns how many. They are never complete, so never worth keeping.
+int remove_checkpoint_temporaries(const std::string& dir);
+
 }  // namespace disttune

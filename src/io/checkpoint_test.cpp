@@ -164,5 +164,19 @@ TEST(Checkpoint, ListAndPruneKeepTheNewestAndTheBest) {
   EXPECT_EQ(read_checkpoint_info(all.back()).step, 20);
 }
 
+TEST(Checkpoint, TemporariesOfAKilledWriterAreRemovedAndNothingElse) {
+  test::TempDir dir;
+  write_checkpoint(dir.file(checkpoint_name(4)), sample(4));
+  test::write_text(dir.file("step-00000006.h5.tmp.4242"), "partial");
+  test::write_text(dir.file("step-00000006.h5.tmp.notapid"), "not ours");
+  test::write_text(dir.file("report.json.tmp.7"), "not a checkpoint's");
+  EXPECT_EQ(remove_checkpoint_temporaries(dir.path()), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("step-00000006.h5.tmp.4242")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("step-00000006.h5.tmp.notapid")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("report.json.tmp.7")));
+  EXPECT_EQ(list_checkpoints(dir.path()).size(), 1u);
+  EXPECT_EQ(remove_checkpoint_temporaries(dir.file("missing")), 0);
+}
+
 }  // namespace
 }  // namespace disttune

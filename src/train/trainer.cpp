@@ -12,11 +12,13 @@
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/check.h"
 #include "common/env.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "config/config.h"
@@ -164,6 +166,8 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   if (d.is_root()) {
     Env::Default()->make_dirs(ckpt_dir_).throw_if_error();
     Env::Default()->make_dirs(out_ + "/logs").throw_if_error();
+    if (const int n = remove_checkpoint_temporaries(ckpt_dir_))
+      LOG(WARNING) << "removed " << n << " incomplete checkpoint file(s) of an interrupted save";
   }
   d.comm->barrier();
   log_init(d.rank, out_ + "/logs");
@@ -296,6 +300,7 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     // exactly what the uninterrupted run would have.
     at::manual_seed(derive_seed(derive_seed(seed ^ 0xD50F7u, static_cast<uint64_t>(st_.step)),
                                 static_cast<uint64_t>(k * 65536 + d_.rank)));
+    failpoint("train.forward");
     std::vector<std::vector<std::vector<int32_t>>> ids;
     for (const auto& role : roles_) ids.push_back(store_->rows(role, local));
     at::Tensor labels;
@@ -319,10 +324,13 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
       for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(role_ids));
       lbatch.labels = labels;
       at::Tensor l = loss_->forward(d_, lbatch);
+      if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
       share += l.item<double>() / static_cast<double>(accum_);
       (l * grad_scale).backward();
     }
   }
+  if (failpoint("train.grad") && !trainable_tensors_.empty() && trainable_tensors_[0].grad().defined())
+    trainable_tensors_[0].mutable_grad().fill_(std::numeric_limits<float>::quiet_NaN());
   const double loss = d_.comm->all_reduce_scalar(share, ReduceOp::Sum);
   reducer_->all_reduce();
   bool skip = false;
