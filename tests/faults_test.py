@@ -48,17 +48,18 @@ def write_pairs(path, n=240):
                                 "positive": f"{ctx} {key} {i % 97}."}) + "\n")
 
 
-def write_config(path, data, run_dir, extra=""):
+def write_config(path, data, run_dir, extra="", epochs=2, keep_last=3, save_every=SAVE_EVERY,
+                 eval_every=EVAL_EVERY):
     with open(path, "w") as f:
         f.write(
             f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, num_heads: 2,\n"
             f"         intermediate_size: 64, max_position: 64, seed: 0}}\n"
             f"  max_seq_length: 48\n  dropout: 0.1\n"
             f"data:\n  train: {data}\n  split: {{train: 0.8, val: 0.1, test: 0.1, seed: 42}}\n"
-            "training:\n  epochs: 2\n  global_batch_size: 16\n  learning_rate: 1.0e-3\n"
+            f"training:\n  epochs: {epochs}\n  global_batch_size: 16\n  learning_rate: 1.0e-3\n"
             "  scheduler: linear\n  warmup_ratio: 0.1\n  seed: 42\n  logging_steps: 1\n"
-            f"eval:\n  strategy: steps\n  steps: {EVAL_EVERY}\n  batch_size: 4\n  test: false\n"
-            f"checkpoint:\n  save_strategy: steps\n  save_steps: {SAVE_EVERY}\n  keep_last: 3\n"
+            f"eval:\n  strategy: steps\n  steps: {eval_every}\n  batch_size: 4\n  test: false\n"
+            f"checkpoint:\n  save_strategy: steps\n  save_steps: {save_every}\n  keep_last: {keep_last}\n"
             f"output:\n  dir: {run_dir}\n" + extra)
 
 
