@@ -34,3 +34,12 @@ add_test(NAME config_docs_current
          COMMAND ${CMAKE_COMMAND} -DDISTTUNE=$<TARGET_FILE:disttune>
                  -DDOC=${PROJECT_SOURCE_DIR}/docs/config.md
                  -P ${PROJECT_SOURCE_DIR}/tests/check_config_docs.cmake)
+
+# faultfs: the LD_PRELOAD storage-fault injector that tests/faults_storage_test.py puts under
+# the real binary. Built with the tests; never sanitized itself (it is preloaded ahead of
+# the sanitizer runtime, which then needs ASAN_OPTIONS=verify_asan_link_order=0).
+add_library(dt_faultfs SHARED ${PROJECT_SOURCE_DIR}/tests/faultfs.c)
+target_compile_options(dt_faultfs PRIVATE -fno-sanitize=all)
+target_link_options(dt_faultfs PRIVATE -fno-sanitize=all)
+target_link_libraries(dt_faultfs PRIVATE ${CMAKE_DL_LIBS})
+add_dependencies(disttune_tests dt_faultfs)

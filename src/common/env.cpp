@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
+
 namespace disttune {
 namespace {
 
@@ -46,21 +48,42 @@ Status Env::read_file(const std::string& path, std::string* out) {
   return Status::OK();
 }
 
+ssize_t Env::write_some(int fd, const char* data, size_t n, int64_t offset, const std::string&) {
+  return offset < 0 ? ::write(fd, data, n) : ::pwrite(fd, data, n, static_cast<off_t>(offset));
+}
+
 Status Env::write_all(int fd, const char* data, size_t n, const std::string& path) {
   while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
+    const ssize_t w = write_some(fd, data, n, -1, path);
     if (w < 0) {
       if (errno == EINTR) continue;
       return errno_status("write failed", path, errno);
     }
+    // write(2) on a regular file returns 0 only when nothing can be written: no progress.
+    if (w == 0) return errno_status("write failed", path, EIO);
     data += w;
     n -= static_cast<size_t>(w);
   }
   return Status::OK();
 }
 
+Status Env::write_at(int fd, uint64_t offset, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = write_some(fd, data, n, static_cast<int64_t>(offset), path);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("write failed", path, errno);
+    }
+    if (w == 0) return errno_status("write failed", path, EIO);
+    data += w;
+    offset += static_cast<uint64_t>(w);
+    n -= static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
 Status Env::fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("cannot open for fsync", path, errno);
   int rc = ::fsync(fd);
   int err = errno;
@@ -76,26 +99,17 @@ Status Env::rename(const std::string& from, const std::string& to) {
 }
 
 Status Env::publish(const std::string& tmp_path, const std::string& path) {
-  DT_RETURN_IF_ERROR(fsync_path(tmp_path));
-  DT_RETURN_IF_ERROR(rename(tmp_path, path));
+  DT_RETURN_IF_ERROR(fsync_path(tmp_path).with_context(str_cat("publishing ", path)));
+  DT_RETURN_IF_ERROR(rename(tmp_path, path).with_context(str_cat("publishing ", path)));
+  // The rename is what readers see; the directory fsync makes it survive a crash.
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return fsync_path(dir.empty() ? "." : dir);
+  return fsync_path(dir.empty() ? "." : dir).with_context(str_cat("publishing ", path));
 }
 
 Status Env::write_file_atomic(const std::string& path, const std::string& data) {
-  const std::string tmp = temp_name(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_status("cannot create", tmp, errno);
-  Status st = write_all(fd, data.data(), data.size(), tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = errno_status("fsync failed", tmp, errno);
-  if (::close(fd) != 0 && st.ok()) st = errno_status("close failed", tmp, errno);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  st = publish(tmp, path);
-  if (!st.ok()) ::unlink(tmp.c_str());
-  return st;
+  AtomicFile f(path, this);
+  f.append(data);
+  return f.commit();
 }
 
 Status Env::make_dirs(const std::string& path) {
@@ -114,6 +128,25 @@ Status Env::remove_file(const std::string& path) {
 bool Env::file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> remove_stale_temporaries_of(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) continue;
+    std::error_code sec;
+    // Regular files only (symlink_status): a symlink is neither followed nor removed.
+    if (!fs::is_regular_file(e.symlink_status(sec))) continue;
+    if (::unlink(e.path().c_str()) == 0) removed.push_back(e.path().string());
+  }
+  return removed;
 }
 
 }  // namespace disttune

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/env.h"
 #include "common/progress.h"
@@ -253,21 +254,19 @@ MiningResult mine_hard_negatives(Dist& d, const std::vector<std::string>& anchor
 int64_t write_mined_jsonl(const std::string& path, const std::vector<std::string>& anchors,
                           const std::vector<std::string>& positives, const MiningResult& res,
                           const MiningOptions& o) {
-  Env* env = Env::Default();
-  const std::string tmp = Env::temp_name(path);
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-  if (!f) DT_FAIL(tmp, ": cannot create: ", std::strerror(errno));
+  // Streamed into a temporary and published only when complete (a previous file at `path`
+  // survives a failure; the temporary is removed).
+  AtomicFile f(path);
   auto q = [](const std::string& s) {
     return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
   int64_t written = 0;
   std::string line;
-  bool ok = true;
   auto emit = [&] {
-    ok = ok && std::fwrite(line.data(), 1, line.size(), f.get()) == line.size();
+    f.append(line);
     ++written;
   };
-  for (size_t i = 0; i < res.negatives.size(); ++i) {
+  for (size_t i = 0; i < res.negatives.size() && f.status().ok(); ++i) {
     const auto& neg = res.negatives[i];
     const std::string head = "{\"anchor\": " + q(anchors[i]) + ", \"positive\": " + q(positives[i]);
     if (o.format == MiningFormat::Triplet) {
@@ -284,18 +283,7 @@ int64_t write_mined_jsonl(const std::string& path, const std::vector<std::string
       emit();
     }
   }
-  const int err = errno;
-  ok = ok && std::fflush(f.get()) == 0;
-  ok = (std::fclose(f.release()) == 0) && ok;
-  if (!ok) {
-    env->remove_file(tmp);
-    DT_FAIL(tmp, ": write failed (disk full?): ", std::strerror(err ? err : EIO));
-  }
-  const Status st = env->publish(tmp, path);
-  if (!st.ok()) {
-    env->remove_file(tmp);
-    st.with_context("writing the mined rows").throw_if_error();
-  }
+  f.commit().with_context("writing the mined rows").throw_if_error();
   return written;
 }
 

@@ -157,6 +157,8 @@ void build_store(Dist& d, const TextDataset& data, const Tokenizer& tok, const T
   };
   guard([&] {
     env->make_dirs(spec.cache_dir).throw_if_error();
+    // A store is as large as the tokenized corpus: what a killed build left goes first.
+    for (const std::string& f : remove_stale_temporaries_of(path)) LOG(WARNING) << "removed " << f;
     out = std::make_unique<H5File>(H5File::create(tmp));
     for (const auto& role : data.roles)
       out->write("/" + role + "/ids", at::empty({0}, at::kInt),
@@ -219,7 +221,7 @@ void build_store(Dist& d, const TextDataset& data, const Tokenizer& tok, const T
     out->flush();
     out->close();
     out.reset();
-    env->publish(tmp, path).with_context("publishing the token store").throw_if_error();
+    env->publish(tmp, path).throw_if_error();
   });
   bar.finish();
   stop_on_error();

@@ -69,9 +69,10 @@ void write_embedding_file(Dist& d, const std::string& path, const EncodedShard& 
       f.set_attr("/", "input", meta.input);
       f.set_attr("/", "key", meta.key);
       f.close();
-      Env::Default()->publish(tmp, path).with_context("writing the embeddings").throw_if_error();
+      Env::Default()->publish(tmp, path).throw_if_error();
     } catch (const UserError& e) {
-      error = e.what();
+      // The temporary goes; a previous file at `path` is untouched.
+      error = str_cat("writing the embeddings ", path, ": ", e.what());
       Env::Default()->remove_file(tmp);
     }
   }

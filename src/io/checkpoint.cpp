@@ -83,6 +83,8 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   const std::string dir = std::filesystem::path(path).parent_path().string();
   if (!dir.empty()) env->make_dirs(dir).throw_if_error();
   const std::string tmp = Env::temp_name(path);
+  // Written under a temporary name and published only when complete: `path` (and every
+  // older checkpoint) is untouched by a failure, and the temporary is removed.
   try {
     H5File f = H5File::create(tmp);
     const H5WriteOptions ck{.checksum = true};
@@ -115,6 +117,9 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
     f.set_attr("/", "metrics", c.metrics_json);
     f.flush();
     f.close();
+  } catch (const UserError& e) {
+    env->remove_file(tmp);
+    throw UserError(str_cat("writing checkpoint ", path, ": ", e.what()));
   } catch (...) {
     env->remove_file(tmp);
     throw;

@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "common/check.h"
+#include "common/env.h"
+#include "io/h5_env_driver.h"
 
 namespace disttune {
 namespace {
@@ -63,13 +65,44 @@ void H5Handle::reset() {
   id_ = H5I_INVALID_HID;
 }
 
-void H5File::fail(const std::string& what) const { DT_FAIL(path_, ": ", what); }
+H5File::H5File(std::string path, hid_t id, std::unique_ptr<H5EnvIo> io)
+    : path_(std::move(path)), io_(std::move(io)), file_(id) {}
+H5File::H5File(H5File&&) noexcept = default;
+H5File& H5File::operator=(H5File&&) noexcept = default;
+H5File::~H5File() = default;
 
-H5File H5File::create(const std::string& path) {
+bool H5File::write_failed() const { return io_ && !io_->error.empty(); }
+
+void H5File::fail(const std::string& what) const {
+  if (write_failed()) DT_FAIL(io_->error, " (", what, ")");
+  DT_FAIL(path_, ": ", what);
+}
+
+namespace {
+
+// Opens `path` through the Env driver (H5Fcreate or H5Fopen as `open` does it).
+template <typename OpenFn>
+std::pair<hid_t, std::unique_ptr<H5EnvIo>> h5_open_through_env(Env* env, OpenFn open) {
   silence_hdf5();
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) DT_FAIL(path, ": cannot create HDF5 file: ", std::strerror(errno ? errno : EIO));
-  return H5File(path, id);
+  auto io = std::make_unique<H5EnvIo>();
+  io->env = env ? env : Env::Default();
+  H5Handle fapl(h5_env_fapl(io.get()));
+  const hid_t id = open(fapl.get());
+  return {id, std::move(io)};
+}
+
+}  // namespace
+
+H5File H5File::create(const std::string& path, Env* env) {
+  auto [id, io] = h5_open_through_env(env, [&](hid_t fapl) {
+    return H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  });
+  if (id < 0) {
+    if (!io->open_error.empty()) DT_FAIL(io->open_error);
+    if (!io->error.empty()) DT_FAIL(io->error);
+    DT_FAIL(path, ": cannot create HDF5 file");
+  }
+  return H5File(path, id, std::move(io));
 }
 
 H5File H5File::open_read(const std::string& path) {
@@ -78,25 +111,27 @@ H5File H5File::open_read(const std::string& path) {
   if (!is_hdf5_file(path)) DT_FAIL(path, ": not an HDF5 file");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) DT_FAIL(path, ": damaged HDF5 file (truncated or corrupt): cannot open");
-  return H5File(path, id);
+  return H5File(path, id, nullptr);
 }
 
-H5File H5File::open_rw(const std::string& path) {
-  silence_hdf5();
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  if (id < 0) DT_FAIL(path, ": cannot open HDF5 file for writing");
-  return H5File(path, id);
+H5File H5File::open_rw(const std::string& path, Env* env) {
+  auto [id, io] = h5_open_through_env(env, [&](hid_t fapl) {
+    return H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  });
+  if (id < 0) DT_FAIL(io->open_error.empty() ? str_cat(path, ": cannot open HDF5 file for writing") : io->open_error);
+  return H5File(path, id, std::move(io));
 }
 
 void H5File::flush() {
-  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush failed");
+  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || write_failed()) fail("flush failed");
 }
 
 void H5File::close() {
   if (!file_.valid()) return;
   // Released first so that a failed close is not retried by the destructor.
   const hid_t id = file_.release();
-  if (H5Fclose(id) < 0) fail("close failed (disk full?)");
+  const bool closed = H5Fclose(id) >= 0;
+  if (!closed || write_failed()) fail("cannot finish writing the file");
 }
 
 bool H5File::exists(const std::string& name) const {
@@ -172,9 +207,10 @@ void H5File::write(const std::string& name, const at::Tensor& tensor, const H5Wr
   H5Handle ds(H5Dcreate2(file_.get(), name.c_str(), mt, space.get(), H5P_DEFAULT, dcpl.get(),
                          H5P_DEFAULT));
   if (!ds.valid()) fail("cannot create dataset '" + name + "'");
-  if (t.numel() > 0 &&
-      H5Dwrite(ds.get(), mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0)
-    fail("cannot write dataset '" + name + "' (disk full?)");
+  if ((t.numel() > 0 &&
+       H5Dwrite(ds.get(), mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0) ||
+      write_failed())
+    fail("cannot write dataset '" + name + "'");
 }
 
 void H5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
@@ -192,8 +228,9 @@ void H5File::write_strings(const std::string& name, const std::vector<std::strin
   std::vector<const char*> ptrs;
   ptrs.reserve(values.size());
   for (const auto& v : values) ptrs.push_back(v.c_str());
-  if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
-    fail("cannot write dataset '" + name + "' (disk full?)");
+  if ((n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) ||
+      write_failed())
+    fail("cannot write dataset '" + name + "'");
 }
 
 std::vector<std::string> H5File::read_strings(const std::string& name) const {
@@ -355,8 +392,9 @@ void H5File::append(const std::string& name, const at::Tensor& rows_in) {
   H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
   H5Handle mspace(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr));
   if (H5Dwrite(ds.get(), mem_type(rows.scalar_type()), mspace.get(), fspace.get(), H5P_DEFAULT,
-               rows.data_ptr()) < 0)
-    fail("cannot append to dataset '" + name + "' (disk full?)");
+               rows.data_ptr()) < 0 ||
+      write_failed())
+    fail("cannot append to dataset '" + name + "'");
 }
 
 H5Handle H5File::open_object(const std::string& obj) const {

@@ -11,10 +11,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace disttune {
+
+class Env;
+struct H5EnvIo;
 
 // An open HDF5 object (file, group, dataset, dataspace, property list, attribute, type).
 class H5Handle {
@@ -45,14 +49,22 @@ struct H5WriteOptions {
   bool extendable = false;    // unlimited dim 0, for appending rows
 };
 
+// Files opened for writing (create, open_rw) are written through an Env (Env::Default()
+// unless given; io/h5_env_driver.h): a write that fails makes every later write, flush() and
+// close() fail with the file and the OS error, so an incomplete file is never taken for a
+// complete one. Files opened for reading use HDF5's default driver.
 class H5File {
  public:
-  static H5File create(const std::string& path);     // truncates
+  static H5File create(const std::string& path, Env* env = nullptr);  // truncates
   static H5File open_read(const std::string& path);
-  static H5File open_rw(const std::string& path);
+  static H5File open_rw(const std::string& path, Env* env = nullptr);
+  H5File(H5File&&) noexcept;
+  H5File& operator=(H5File&&) noexcept;
+  ~H5File();
   const std::string& path() const { return path_; }
   hid_t id() const { return file_.get(); }
   void flush();
+  // Closes the file; throws when it (or any earlier write) failed.
   void close();
 
   bool exists(const std::string& name) const;   // dataset or group, absolute path like "/model/x"
@@ -87,13 +99,16 @@ class H5File {
   double attr_double(const std::string& obj, const std::string& key) const;
 
  private:
-  H5File(std::string path, hid_t id) : path_(std::move(path)), file_(id) {}
+  H5File(std::string path, hid_t id, std::unique_ptr<H5EnvIo> io);
+  // Throws UserError: the driver's OS error when a write failed, else path: what.
   [[noreturn]] void fail(const std::string& what) const;
+  bool write_failed() const;
   H5Handle open_dataset(const std::string& name) const;
   H5Handle open_object(const std::string& obj) const;
   H5Handle open_attr(const std::string& obj, const std::string& key) const;
 
   std::string path_;
+  std::unique_ptr<H5EnvIo> io_;  // before file_: outlives the open file
   H5Handle file_;
 };
 

@@ -1,8 +1,5 @@
 #include "model/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -12,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/atomic_file.h"
 #include "common/env.h"
 
 namespace disttune {
@@ -309,17 +307,11 @@ Status write_safetensors(const std::string& path, const std::vector<NamedTensor>
   Prepared p = prepare(tensors, metadata);
   // Streamed to the temporary file tensor by tensor (no second copy of a large model in
   // memory), then published atomically.
-  const std::string tmp = Env::temp_name(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return bad(tmp, str_cat("cannot create: ", std::strerror(errno)));
-  Status st = env->write_all(fd, p.header.data(), p.header.size(), tmp);
-  for (size_t i = 0; st.ok() && i < p.cpu.size(); ++i)
-    st = env->write_all(fd, static_cast<const char*>(p.cpu[i].data_ptr()),
-                        p.cpu[i].numel() * p.cpu[i].element_size(), tmp);
-  if (::close(fd) != 0 && st.ok()) st = bad(tmp, str_cat("close failed: ", std::strerror(errno)));
-  if (st.ok()) st = env->publish(tmp, path);
-  if (!st.ok()) env->remove_file(tmp);
-  return st;
+  AtomicFile f(path, env);
+  f.append(p.header);
+  for (const auto& c : p.cpu)
+    f.append(std::string_view(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size()));
+  return f.commit();
 }
 
 }  // namespace disttune

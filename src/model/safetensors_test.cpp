@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/env.h"
+#include "fault_env.h"
 #include "test_util.h"
 
 namespace disttune {
@@ -202,21 +203,13 @@ TEST_F(SafetensorsErrors, HugeHeaderLengthIsRejectedBeforeAllocating) {
   EXPECT_HAS(error_of(dir_.file("missing.safetensors")), "missing.safetensors");
 }
 
-class FailingEnv : public Env {
- public:
-  int writes = 0;
-  Status write_all(int fd, const char* data, size_t n, const std::string& path) override {
-    if (++writes == 2) return Status::Error(path + ": write failed: No space left on device");
-    return Env::write_all(fd, data, n, path);
-  }
-};
-
 TEST(Safetensors, FailedWriteLeavesTheOldFileAndNoTemporary) {
   test::TempDir dir;
   const std::string p = dir.file("model.safetensors");
   ASSERT_TRUE(write_safetensors(p, {{"w", at::ones({2})}}).ok());
   const std::string before = test::read_text(p);
-  FailingEnv env;
+  test::FaultEnv env;
+  env.enospc_after = 10;  // the disk fills up partway through the header
   Status st = write_safetensors(p, {{"w", at::zeros({2})}, {"v", at::zeros({3})}}, {}, &env);
   EXPECT_FALSE(st.ok());
   EXPECT_HAS(st.message(), "No space left");

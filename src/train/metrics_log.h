@@ -1,11 +1,12 @@
 // OUTPUT/metrics.jsonl: one JSON object per line — training loss every logging_steps and
-// every evaluation — written by rank 0, flushed per line so that a crash loses at most the
-// line being written.
+// every evaluation — appended by rank 0 through the Env, one write per line, so that a crash
+// loses at most the line being written. A line that fails to be written whole (disk full)
+// is cut off again before the error is thrown, so the file never ends in a torn line that a
+// later append would glue to the next row.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
 #include <string>
 
 namespace disttune {
@@ -20,14 +21,16 @@ class MetricsLog {
 
   // Drops lines logged after `step` (a resumed run repeats them), atomically.
   void truncate_after(int64_t step);
+  // Throws UserError naming the file and the OS error when the line cannot be written.
   void write(const nlohmann::json& row);
   const std::string& path() const { return path_; }
 
  private:
   void open();
+  void close();
   std::string path_;
   bool enabled_;
-  std::FILE* f_ = nullptr;
+  int fd_ = -1;
 };
 
 }  // namespace disttune

@@ -168,6 +168,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
     Env::Default()->make_dirs(out_ + "/logs").throw_if_error();
     if (const int n = remove_checkpoint_temporaries(ckpt_dir_))
       LOG(WARNING) << "removed " << n << " incomplete checkpoint file(s) of an interrupted save";
+    check_export_target(out_ + "/final");  // refused now rather than after training
   }
   d.comm->barrier();
   log_init(d.rank, out_ + "/logs");
@@ -460,6 +461,8 @@ void Trainer::save_checkpoint() {
     c.global_batch_size = cfg_.get_int("training.global_batch_size");
     c.config_yaml = cfg_.to_yaml();
     c.metrics_json = metrics_json(last_eval_).dump();
+    // Throws (ending the job on every rank through dist_fatal) when the write fails; older
+    // checkpoints are pruned only once the new one is durably published.
     write_checkpoint(path, c);
     prune_checkpoints(ckpt_dir_, cfg_.get_int("checkpoint.keep_last"), st_.best_step);
     LOG(INFO) << "saved " << path;
