@@ -92,8 +92,9 @@ class StorageFaults(unittest.TestCase):
         cls.tmp.cleanup()
 
     @classmethod
-    def config(cls, name, keep_last=5):
-        """12 steps of a tiny model, dropout off, a checkpoint every 4 steps."""
+    def config(cls, name, keep_last=5, evaluate=False):
+        """12 steps of a tiny model, dropout off, a checkpoint (and, when `evaluate`, an
+        evaluation) every 4 steps."""
         run = os.path.join(cls.tmp.name, name)
         body = (f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, num_heads: 2,\n"
                 "         intermediate_size: 64, max_position: 64, seed: 0}\n"
@@ -101,7 +102,8 @@ class StorageFaults(unittest.TestCase):
                 f"data:\n  train: {cls.data}\n  split: {{train: 0.8, val: 0.1, test: 0.1, seed: 42}}\n"
                 "training:\n  epochs: 1\n  global_batch_size: 16\n  learning_rate: 1.0e-3\n"
                 "  scheduler: linear\n  warmup_ratio: 0.1\n  seed: 42\n  logging_steps: 1\n"
-                "eval:\n  strategy: no\n  test: false\n"
+                + ("eval:\n  strategy: steps\n  steps: 4\n  test: false\n" if evaluate else
+                   "eval:\n  strategy: no\n  test: false\n") +
                 f"checkpoint:\n  save_strategy: steps\n  save_steps: 4\n  keep_last: {keep_last}\n"
                 f"output:\n  dir: {run}\n")
         path = os.path.join(cls.tmp.name, name + ".yaml")
@@ -135,6 +137,7 @@ class StorageFaults(unittest.TestCase):
         self.assertIn("short-write-then-ENOSPC", kinds, fired)  # partway, not at the first byte
         self.assertIn("ENOSPC", kinds, fired)
         self.assertEqual(len({f[1] for f in fired}), 1, "only rank 0 writes checkpoints")
+        print(f"np 2 job ended {ended - fired[0][0]:.1f} s after the injected ENOSPC", flush=True)
         self.assertLess(ended - fired[0][0], 10, f"the job took {ended - fired[0][0]:.1f} s to end")
         self.assertEqual(steps_of(run), [4])
         self.assertEqual(load_whole_checkpoint(f"{run}/checkpoints/" + CKPT.format(4)), 4)
@@ -156,10 +159,11 @@ class StorageFaults(unittest.TestCase):
         self.assertEqual(leftovers(run), [])
 
     def test_directory_fsync_failure_keeps_older_checkpoints(self):
-        """keep_last 1: the step-8 checkpoint is renamed into place but its directory fsync
-        fails. Nothing older is pruned (pruning waits for a durable publish), both load, and
-        resume: auto goes on from step 8."""
-        cfg, run = self.config("dirsync", keep_last=1)
+        """keep_last 1, evaluating every 4 steps: the step-8 checkpoint is renamed into place
+        but its directory fsync fails. Nothing older is pruned (pruning waits for a durable
+        publish), both load, and resume: auto goes on from step 8 and ends keeping the last
+        checkpoint and the best one."""
+        cfg, run = self.config("dirsync", keep_last=1, evaluate=True)
         os.makedirs(f"{run}/checkpoints")
         shutil.copy(f"{self.base}/checkpoints/" + CKPT.format(4), f"{run}/checkpoints/")
         # Left by a killed run: removed at the start. A symlink named like one is removed
@@ -186,7 +190,13 @@ class StorageFaults(unittest.TestCase):
         r = dt.run([dt.DISTTUNE, "train", cfg], timeout=300)
         self.assertEqual(r.rc, 0, r)
         self.assertIn("resumed from " + f"{run}/checkpoints/" + CKPT.format(8), r.out)
-        self.assertEqual(steps_of(run), [12])
+        with open(f"{run}/metrics.jsonl") as f:
+            val = [json.loads(l) for l in f if '"val"' in l]
+        self.assertEqual([x["step"] for x in val], [8, 12])
+        best = max(val, key=lambda x: x["cosine_ndcg@10"])["step"]
+        self.assertEqual(steps_of(run), sorted({best, 12}))
+        for s in steps_of(run):
+            self.assertEqual(load_whole_checkpoint(f"{run}/checkpoints/" + CKPT.format(s)), s)
         self.assertEqual(leftovers(run), [])
 
     def test_token_store_rename_failure(self):
