@@ -291,6 +291,15 @@ class StorageFaults(unittest.TestCase):
         self.assertTrue(os.path.exists(f"{work}/link/model.safetensors"))
         self.assertEqual(sorted(os.listdir(f"{work}/elsewhere")), ["config.json", "keep.txt"])
         self.assertEqual(leftovers(work), [])
+        # A run whose OUTPUT/final holds something else stops at its start, not after training.
+        cfg, run = self.config("finalnotes")
+        os.makedirs(f"{run}/final")
+        with open(f"{run}/final/keep.txt", "w") as f:
+            f.write("mine")
+        r = dt.run([dt.DISTTUNE, "train", cfg], timeout=300)
+        self.assert_one_error_line(r, f"{run}/final", "is not a model directory")
+        self.assertNotIn("train: world size", r.out)
+        self.assertEqual(os.listdir(f"{run}/final"), ["keep.txt"])
 
 
 def snapshot(path):

@@ -14,15 +14,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// `dir` as a name that can be renamed: no trailing slash, not ".", ".." or the root.
+// `dir` as a name that can be renamed: trailing slashes dropped; a last component of "."
+// or ".." (or the root) is refused rather than resolved, so the directory replaced is
+// always the one the last component names, as the kernel resolves the rest of the path.
 fs::path export_target(const std::string& dir) {
-  fs::path p = fs::path(dir).lexically_normal();
-  if (!p.has_filename()) p = p.parent_path();
-  const std::string name = p.filename().string();
-  if (name.empty() || name == "." || name == "..")
+  std::string p = dir;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const std::string name = fs::path(p).filename().string();
+  if (name.empty() || name == "." || name == ".." || p == "/")
     DT_FAIL("'", dir, "' does not name a directory that can be replaced; give a new or model "
             "directory's own name");
-  return p;
+  return fs::path(p);
 }
 
 // Whether an existing directory may be replaced wholesale by an exported model.

@@ -520,6 +520,41 @@ TEST(StorageFaultCleanup, OnlyTheFilesOwnTemporariesGoAndLinksAreNotFollowed) {
   EXPECT_EQ(w.version_of(run.path()), 2);
 }
 
+// ---- output directories: only the target itself is ever replaced ----
+
+TEST(StorageFaultConfinement, ExportReplacesOnlyAModelDirectoryAndNeverFollowsALink) {
+  test::TempDir dir, outside;
+  const SentenceModel& m = sf_model(1);
+  fs::create_directories(dir.file("notes"));
+  fs::create_directories(outside.file("model"));
+  test::write_text(dir.file("notes/keep.txt"), "mine");
+  EXPECT_NE(error_of([&] { export_model_dir(m, dir.file("notes")); }).find("is not a model directory"),
+            std::string::npos);
+  test::write_text(dir.file("file"), "x");
+  EXPECT_NE(error_of([&] { export_model_dir(m, dir.file("file")); }).find("is not a directory"),
+            std::string::npos);
+  for (const std::string& bad : {dir.path() + "/.", dir.path() + "/..", dir.file("notes/.."),
+                                 std::string("/"), std::string(".")})
+    EXPECT_NE(error_of([&] { export_model_dir(m, bad); }).find("does not name a directory that can be replaced"),
+              std::string::npos) << bad;
+  EXPECT_EQ(listing(dir.path()), (std::set<std::string>{"notes", "notes/keep.txt", "file"}));
+
+  // A link to a model directory elsewhere: the link is replaced, its target untouched.
+  test::write_text(outside.file("model/config.json"), "{}");
+  fs::create_symlink(outside.file("model"), dir.file("final"));
+  export_model_dir(m, dir.file("final") + "/");
+  EXPECT_FALSE(fs::is_symlink(dir.file("final")));
+  SentenceModel::load(dir.file("final"));
+  EXPECT_EQ(listing(outside.path()), (std::set<std::string>{"model", "model/config.json"}));
+  // An empty directory and an earlier export are replaced.
+  fs::create_directory(dir.file("empty"));
+  export_model_dir(m, dir.file("empty"));
+  export_model_dir(m, dir.file("empty"));
+  SentenceModel::load(dir.file("empty"));
+  EXPECT_NO_THROW(check_export_target(dir.file("new/sub")));
+  EXPECT_THROW(check_export_target(dir.file("notes")), UserError);
+}
+
 // ---- AtomicFile: the building block of the non-HDF5 writers ----
 
 TEST(StorageFaultAtomicFile, NothingUnderTheNameUntilCommitAndNoTemporaryAfterwards) {
