@@ -68,8 +68,17 @@ void H5Handle::reset() {
 H5File::H5File(std::string path, hid_t id, std::unique_ptr<H5EnvIo> io)
     : path_(std::move(path)), io_(std::move(io)), file_(id) {}
 H5File::H5File(H5File&&) noexcept = default;
-H5File& H5File::operator=(H5File&&) noexcept = default;
-H5File::~H5File() = default;
+H5File& H5File::operator=(H5File&& o) noexcept {
+  if (this != &o) {
+    file_.reset();  // closed while its H5EnvIo is still alive
+    path_ = std::move(o.path_);
+    io_ = std::move(o.io_);
+    file_ = std::move(o.file_);
+  }
+  return *this;
+}
+H5File::~H5File() = default;  // file_ (declared after io_) is closed first
+
 
 bool H5File::write_failed() const { return io_ && !io_->error.empty(); }
 
@@ -128,7 +137,8 @@ void H5File::flush() {
 
 void H5File::close() {
   if (!file_.valid()) return;
-  // Released first so that a failed close is not retried by the destructor.
+  // Released first so that a failed close is not retried by the destructor. A failed write,
+  // here or earlier, shows in write_failed() (HDF5 is not told; see h5_env_driver.h).
   const hid_t id = file_.release();
   const bool closed = H5Fclose(id) >= 0;
   if (!closed || write_failed()) fail("cannot finish writing the file");
@@ -207,10 +217,12 @@ void H5File::write(const std::string& name, const at::Tensor& tensor, const H5Wr
   H5Handle ds(H5Dcreate2(file_.get(), name.c_str(), mt, space.get(), H5P_DEFAULT, dcpl.get(),
                          H5P_DEFAULT));
   if (!ds.valid()) fail("cannot create dataset '" + name + "'");
-  if ((t.numel() > 0 &&
-       H5Dwrite(ds.get(), mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0) ||
-      write_failed())
-    fail("cannot write dataset '" + name + "'");
+  // Flushed here rather than when the handle closes, so that a failure writing the chunks
+  // HDF5 caches is reported for this dataset.
+  const bool written =
+      (t.numel() == 0 || H5Dwrite(ds.get(), mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) >= 0) &&
+      (!io_ || H5Dflush(ds.get()) >= 0);
+  if (!written || write_failed()) fail("cannot write dataset '" + name + "'");
 }
 
 void H5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
@@ -228,9 +240,10 @@ void H5File::write_strings(const std::string& name, const std::vector<std::strin
   std::vector<const char*> ptrs;
   ptrs.reserve(values.size());
   for (const auto& v : values) ptrs.push_back(v.c_str());
-  if ((n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) ||
-      write_failed())
-    fail("cannot write dataset '" + name + "'");
+  const bool written =
+      (n == 0 || H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) >= 0) &&
+      (!io_ || H5Dflush(ds.get()) >= 0);
+  if (!written || write_failed()) fail("cannot write dataset '" + name + "'");
 }
 
 std::vector<std::string> H5File::read_strings(const std::string& name) const {
@@ -391,10 +404,10 @@ void H5File::append(const std::string& name, const at::Tensor& rows_in) {
   off[0] = static_cast<hsize_t>(dims[0]);
   H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, off.data(), nullptr, cnt.data(), nullptr);
   H5Handle mspace(H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr));
-  if (H5Dwrite(ds.get(), mem_type(rows.scalar_type()), mspace.get(), fspace.get(), H5P_DEFAULT,
-               rows.data_ptr()) < 0 ||
-      write_failed())
-    fail("cannot append to dataset '" + name + "'");
+  const bool written = H5Dwrite(ds.get(), mem_type(rows.scalar_type()), mspace.get(), fspace.get(),
+                                H5P_DEFAULT, rows.data_ptr()) >= 0 &&
+                       (!io_ || H5Dflush(ds.get()) >= 0);
+  if (!written || write_failed()) fail("cannot append to dataset '" + name + "'");
 }
 
 H5Handle H5File::open_object(const std::string& obj) const {

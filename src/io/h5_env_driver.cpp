@@ -78,14 +78,10 @@ H5FD_t* env_h5_open(const char* name, unsigned flags, hid_t fapl, haddr_t /*maxa
 
 herr_t env_h5_close(H5FD_t* file) {
   EnvH5File* f = env_h5_file(file);
-  herr_t rc = 0;
-  if (::close(f->fd) != 0) {
-    env_h5_record(f, str_cat(*f->path, ": close failed: ", std::strerror(errno)));
-    rc = -1;
-  }
+  if (::close(f->fd) != 0) env_h5_record(f, str_cat(*f->path, ": close failed: ", std::strerror(errno)));
   delete f->path;
   delete f;
-  return rc;
+  return 0;  // reported through H5EnvIo::error (see h5_env_driver.h)
 }
 
 int env_h5_cmp(const H5FD_t* a, const H5FD_t* b) {
@@ -134,11 +130,11 @@ herr_t env_h5_read(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, v
 
 herr_t env_h5_write(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, const void* buf) {
   EnvH5File* f = env_h5_file(file);
-  if (!f->io->error.empty()) return -1;
+  if (!f->io->error.empty()) return 0;  // skipped: the file is already incomplete
   const Status st = f->io->env->write_at(f->fd, addr, static_cast<const char*>(buf), size, *f->path);
   if (!st.ok()) {
     env_h5_record(f, st.message());
-    return -1;
+    return 0;  // recorded; HDF5 is not told (see h5_env_driver.h)
   }
   f->eof = std::max<haddr_t>(f->eof, addr + size);
   return 0;
@@ -146,10 +142,10 @@ herr_t env_h5_write(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, 
 
 herr_t env_h5_truncate(H5FD_t* file, hid_t, hbool_t) {
   EnvH5File* f = env_h5_file(file);
-  if (f->eoa == f->eof) return 0;
+  if (f->eoa == f->eof || !f->io->error.empty()) return 0;
   if (::ftruncate(f->fd, static_cast<off_t>(f->eoa)) != 0) {
     env_h5_record(f, str_cat(*f->path, ": cannot set the file size: ", std::strerror(errno)));
-    return -1;
+    return 0;
   }
   f->eof = f->eoa;
   return 0;

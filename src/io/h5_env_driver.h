@@ -4,8 +4,14 @@
 // is reported with the file and the OS error instead of HDF5's generic "write failed".
 //
 // Like HDF5's default sec2 driver it keeps no buffer of its own (one pwrite per HDF5 write,
-// files byte-compatible with sec2, h5py and every other reader), reads with pread, and never
-// writes again to a file after a write failed: the file is incomplete and will be discarded.
+// files byte-compatible with sec2, h5py and every other reader) and reads with pread.
+//
+// HDF5 never sees a write fail. The first failure is recorded in H5EnvIo::error, every later
+// write to that file is skipped (the file is incomplete and will be discarded), and H5File
+// checks `error` after each operation and at close. Reporting the failure to HDF5 instead
+// leaves it inconsistent: after a failed write inside H5Dwrite, H5Dflush or a close, HDF5
+// 1.10 frees the file but keeps its ID registered, and the process crashes at library
+// shutdown (StorageFaultHdf5.EverySingleFailedWriteIsReported).
 // Why a driver rather than an in-memory image or a test-only interposer: docs/reliability.md.
 #pragma once
 
