@@ -79,7 +79,6 @@ H5File& H5File::operator=(H5File&& o) noexcept {
 }
 H5File::~H5File() = default;  // file_ (declared after io_) is closed first
 
-
 bool H5File::write_failed() const { return io_ && !io_->error.empty(); }
 
 void H5File::fail(const std::string& what) const {
