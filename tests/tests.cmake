@@ -28,7 +28,32 @@ foreach(script ${DT_SCRIPT_TESTS})
   get_filename_component(name ${script} NAME_WE)
   add_test(NAME ${name} COMMAND ${PYTHON3} ${script})
   set_tests_properties(${name} PROPERTIES TIMEOUT 900 ENVIRONMENT "${DT_MPI_ENV};${DT_TEST_ENV}")
+  # Fault-injection scripts (tests/faults*_test.py) also run in the sanitizer stage.
+  if(name MATCHES "^faults")
+    set_tests_properties(${name} PROPERTIES LABELS sanitize)
+  endif()
 endforeach()
+
+# Fuzzing: a short seeded run of every target (scripts/fuzz.sh is the extended run).
+add_test(NAME fuzz_short COMMAND disttune_fuzz all --runs 2000 --seed 1
+                                 --artifact-prefix ${PROJECT_BINARY_DIR}/)
+set_tests_properties(fuzz_short PROPERTIES TIMEOUT 900)
+
+# The sanitizer stage of scripts/test.sh runs `ctest -L sanitize` in a -DDISTTUNE_SANITIZE=ON
+# tree (build-asan): these tests, and the fault scripts above.
+set_tests_properties(unit mpi_np2 failfast_test fuzz_short fuzz_harness_test PROPERTIES LABELS sanitize)
+if(DISTTUNE_SANITIZE)
+  # Leak checking stays off: Open MPI and libtorch keep process-lifetime allocations that
+  # LeakSanitizer reports at exit. tests/sanitizer.supp names the third-party reports that
+  # are suppressed, each with the library it comes from.
+  set(DT_SANITIZER_ENV
+      "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=0:check_initialization_order=1:strict_init_order=1"
+      "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=${PROJECT_SOURCE_DIR}/tests/sanitizer.supp")
+  get_property(dt_all_tests DIRECTORY PROPERTY TESTS)
+  foreach(t ${dt_all_tests})
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT ${DT_SANITIZER_ENV})
+  endforeach()
+endif()
 
 add_test(NAME config_docs_current
          COMMAND ${CMAKE_COMMAND} -DDISTTUNE=$<TARGET_FILE:disttune>

@@ -27,7 +27,7 @@ int default_max_length(const std::string& model_dir) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(data);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     DT_FAIL(path, ": not valid JSON: ", e.what());
   }
   if (!j.is_object() || !j.contains("max_seq_length") || j["max_seq_length"].is_null()) return 512;
@@ -85,7 +85,7 @@ int run_tokenize(Dist& d, const Args& args) {
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (1e400)
         std::string what = e.what();
         const size_t p = what.find("] ");
         if (p != std::string::npos) what = what.substr(p + 2);

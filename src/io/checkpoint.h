@@ -1,7 +1,15 @@
 // Checkpoint files (SPEC section 5): one HDF5 file per checkpoint,
 // OUTPUT/checkpoints/step-<8 digits>.h5, written under a temporary name, fsynced and
 // renamed, so that a file with the final name is always complete. Every dataset carries a
-// Fletcher-32 checksum that HDF5 verifies when it is read.
+// Fletcher-32 checksum that HDF5 verifies when it is read, and the whole file is sealed: its
+// first 512 bytes (an HDF5 user block, skipped by HDF5 and h5py) hold a header with the
+// file's size and the XXH64 of everything after the header, verified before libhdf5 reads
+// a byte of it. HDF5 itself does not checksum the metadata of these files, and libhdf5
+// crashes, hangs or allocates gigabytes on some damaged object headers and heaps
+// (docs/reliability.md, Fuzzing); the seal refuses such a file with a clear error first.
+// It detects damage, not tampering: XXH64 is not a cryptographic hash.
+//
+//   bytes [0, 512)              "disttune-checkpoint\nsize <bytes>\nxxh64 <hex>\n", zero padded
 //
 //   /model/<hf name>            float32 parameters
 //   /optimizer/<key>            optimizer state (e.g. exp_avg/<hf name>, exp_avg_sq/<hf name>, step)
@@ -22,7 +30,9 @@
 
 namespace disttune {
 
-constexpr int64_t kCheckpointFormatVersion = 1;
+// 2: sealed files (the header above); 1 had no seal and is refused.
+constexpr int64_t kCheckpointFormatVersion = 2;
+constexpr size_t kCheckpointHeaderBytes = 512;
 
 using TensorList = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -58,7 +68,12 @@ std::string checkpoint_name(int64_t step);  // "step-00000042.h5"
 // Throws UserError naming the file when anything fails; the previous files are untouched.
 void write_checkpoint(const std::string& path, const Checkpoint& ckpt);
 
-// Reads and validates (format, version, every dataset's checksum, required groups).
+// Writes the header (size and XXH64 of the bytes after it) into the user block of a file
+// written by write_checkpoint: write_checkpoint calls it, and so do tools and tests that
+// edit a checkpoint in place. Throws UserError naming the file.
+void seal_checkpoint(const std::string& path);
+
+// Reads and validates (seal, format, version, every dataset's checksum, required groups).
 // Throws UserError with a clear reason for damaged, truncated or foreign files.
 Checkpoint read_checkpoint(const std::string& path);
 

@@ -122,27 +122,122 @@ TEST(Checkpoint, DamagedAndForeignFilesAreRefused) {
     f.write("/data", at::ones({3}));
   }
   EXPECT_EQ(error_of([&] { read_checkpoint(foreign); }),
-            foreign + ": not a disttune checkpoint (no 'format' attribute 'disttune-checkpoint')");
+            foreign + ": not a disttune checkpoint: an HDF5 file without the checkpoint header (a "
+                      "foreign file, or a checkpoint written before format version 2)");
+  // Sealed, but without the format attribute.
+  const std::string unformatted = dir.file("unformatted.h5");
+  {
+    H5File f = H5File::create(unformatted, kCheckpointHeaderBytes);
+    f.write("/data", at::ones({3}));
+  }
+  seal_checkpoint(unformatted);
+  EXPECT_EQ(error_of([&] { read_checkpoint_info(unformatted); }),
+            unformatted + ": not a disttune checkpoint (no 'format' attribute 'disttune-checkpoint')");
   const std::string future = dir.file("future.h5");
   write_checkpoint(future, sample(6));
   {
     H5File f = H5File::open_rw(future);
     f.set_attr("/", "format_version", int64_t{99});
   }
+  // Edited in place: the seal no longer matches.
+  EXPECT_NE(error_of([&] { read_checkpoint(future); }).find(": damaged checkpoint: checksum mismatch"),
+            std::string::npos);
+  seal_checkpoint(future);
   EXPECT_EQ(error_of([&] { read_checkpoint(future); }),
-            future + ": checkpoint format version 99 is not supported (this build reads 1)");
+            future + ": checkpoint format version 99 is not supported (this build reads 2)");
 
-  // A missing group (damaged by hand).
+  // A missing group (damaged by hand, then sealed again).
   const std::string nogroup = dir.file("nogroup.h5");
   write_checkpoint(nogroup, sample(7));
   {
     H5File f = H5File::open_rw(nogroup);
     H5Ldelete(f.id(), "/sampler", H5P_DEFAULT);
   }
+  seal_checkpoint(nogroup);
   EXPECT_EQ(error_of([&] { read_checkpoint(nogroup); }),
             nogroup + ": damaged checkpoint: missing group '/sampler'");
   EXPECT_EQ(error_of([&] { read_checkpoint(dir.file("none.h5")); }),
             dir.file("none.h5") + ": cannot open: No such file or directory");
+}
+
+// Found by fuzzing (disttune_fuzz checkpoint): libhdf5 1.10 crashes (H5HG_read), hangs
+// (H5HG__protect) or allocates gigabytes (H5T__conv_vlen) on damaged metadata, which HDF5
+// does not checksum. The seal must refuse every damaged byte before libhdf5 parses it.
+TEST(Checkpoint, EveryDamagedByteIsRefusedBeforeHdf5ReadsTheFile) {
+  test::TempDir dir;
+  const std::string good = dir.file(checkpoint_name(5));
+  write_checkpoint(good, sample(5));
+  const std::string bytes = test::read_text(good);
+  ASSERT_EQ(bytes.compare(0, 20, "disttune-checkpoint\n"), 0);
+  ASSERT_EQ(bytes.compare(kCheckpointHeaderBytes, 4, "\x89HDF"), 0);
+  // The global heap holding the string attributes: where the fuzzer's crashes were.
+  const size_t gcol = bytes.find("GCOL");
+  ASSERT_NE(gcol, std::string::npos);
+  std::vector<size_t> offsets = {kCheckpointHeaderBytes, kCheckpointHeaderBytes + 40, gcol + 4,
+                                 gcol + 16, gcol + 24, bytes.size() - 1};
+  for (size_t p = kCheckpointHeaderBytes + 7; p < bytes.size(); p += 509) offsets.push_back(p);
+  const std::string damaged = dir.file(checkpoint_name(6));
+  for (size_t p : offsets) {
+    std::string b = bytes;
+    b[p] = static_cast<char>(b[p] ^ 0x5A);
+    test::write_text(damaged, b);
+    const std::string e = error_of([&] { read_checkpoint(damaged); });
+    EXPECT_EQ(e.rfind(damaged + ": damaged checkpoint: checksum mismatch", 0), 0u) << "byte " << p << ": " << e;
+    EXPECT_EQ(error_of([&] { read_checkpoint_info(damaged); }), e);
+  }
+  // Damage to the header itself, a truncated header, trailing bytes.
+  std::string b = bytes;
+  b[27] = 'x';
+  test::write_text(damaged, b);
+  EXPECT_EQ(error_of([&] { read_checkpoint(damaged); }),
+            damaged + ": damaged checkpoint: its header is not 'size <bytes>' and 'xxh64 <hex>'");
+  test::write_text(damaged, bytes.substr(0, 300));
+  EXPECT_EQ(error_of([&] { read_checkpoint(damaged); }),
+            damaged + ": damaged checkpoint: the file is 300 bytes, shorter than its header (truncated)");
+  test::write_text(damaged, bytes + "tail");
+  EXPECT_EQ(error_of([&] { read_checkpoint(damaged); }),
+            str_cat(damaged, ": damaged checkpoint: the file has ", bytes.size() + 4,
+                    " bytes but was written with ", bytes.size()));
+  test::write_text(damaged, "step 6\n");
+  EXPECT_EQ(error_of([&] { read_checkpoint(damaged); }),
+            damaged + ": not a disttune checkpoint (it does not start with the checkpoint header)");
+  EXPECT_EQ(read_checkpoint(good).state.step, 5);
+}
+
+// Defence behind the seal, for a file that is sealed but malformed (edited by a tool, or
+// crafted: XXH64 is no protection against that): group cycles and shapes that claim more
+// bytes than the file holds are refused instead of recursing or allocating without bound.
+TEST(Checkpoint, SealedButMalformedFilesAreRefusedCleanly) {
+  test::TempDir dir;
+  const std::string loop = dir.file("loop.h5");
+  write_checkpoint(loop, sample(5));
+  {
+    H5File f = H5File::open_rw(loop);
+    ASSERT_GE(H5Lcreate_hard(f.id(), "/model", f.id(), "/model/again", H5P_DEFAULT, H5P_DEFAULT), 0);
+  }
+  seal_checkpoint(loop);
+  EXPECT_EQ(error_of([&] { read_checkpoint(loop); }),
+            loop + ": damaged checkpoint: groups nest deeper than 8 levels at "
+                   "'/model/again/again/again/again/again/again/again/again/again'");
+
+  const std::string huge = dir.file("huge.h5");
+  write_checkpoint(huge, sample(5));
+  {
+    H5File f = H5File::open_rw(huge);
+    // A chunked dataset declaring 2^40 x 4 floats of which no chunk is ever written: the file
+    // stays small, the shape asks for 16 TiB.
+    hsize_t dims[2] = {hsize_t{1} << 40, 4}, chunk[2] = {1, 4};
+    H5Handle space(H5Screate_simple(2, dims, nullptr));
+    H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Handle ds(H5Dcreate2(f.id(), "/model/huge", H5T_NATIVE_FLOAT, space.get(), H5P_DEFAULT, dcpl.get(),
+                           H5P_DEFAULT));
+    ASSERT_TRUE(ds.valid());
+  }
+  seal_checkpoint(huge);
+  const std::string e = error_of([&] { read_checkpoint(huge); });
+  EXPECT_EQ(e.rfind(huge + ": dataset '/model/huge': its shape [1099511627776, 4] needs more bytes than the ", 0), 0u) << e;
+  EXPECT_NE(e.find("-byte file holds (damaged file)"), std::string::npos) << e;
 }
 
 TEST(Checkpoint, ListAndPruneKeepTheNewestAndTheBest) {

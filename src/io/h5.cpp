@@ -101,9 +101,12 @@ std::pair<hid_t, std::unique_ptr<H5EnvIo>> h5_open_through_env(Env* env, OpenFn 
 
 }  // namespace
 
-H5File H5File::create(const std::string& path, Env* env) {
+H5File H5File::create(const std::string& path, Env* env, size_t userblock_bytes) {
+  H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  if (userblock_bytes > 0 && H5Pset_userblock(fcpl.get(), userblock_bytes) < 0)
+    DT_CHECK(false, "bad HDF5 user block size ", userblock_bytes);
   auto [id, io] = h5_open_through_env(env, [&](hid_t fapl) {
-    return H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    return H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl);
   });
   if (id < 0) {
     if (!io->open_error.empty()) DT_FAIL(io->open_error);
@@ -290,7 +293,10 @@ std::vector<int64_t> H5File::shape(const std::string& name) const {
   int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) fail("cannot read the shape of '" + name + "'");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+    fail("cannot read the shape of '" + name + "'");
+  for (hsize_t d : dims)
+    if (d > static_cast<hsize_t>(INT64_MAX)) fail(str_cat("dataset '", name, "' has an impossible dimension ", d));
   return std::vector<int64_t>(dims.begin(), dims.end());
 }
 
@@ -311,9 +317,30 @@ at::ScalarType H5File::dtype(const std::string& name) const {
                " bytes)"));
 }
 
+void H5File::check_fits(const std::string& name, const std::vector<int64_t>& dims, int64_t rows,
+                        size_t elem) const {
+  hsize_t file_bytes = 0;
+  if (H5Fget_filesize(file_.get(), &file_bytes) < 0) fail("cannot tell the file size");
+  // The product with an overflow guard: a damaged shape may hold any 64-bit values.
+  uint64_t bytes = elem;
+  bool too_big = false;
+  for (size_t i = 0; i < dims.size() && !too_big; ++i) {
+    const uint64_t d = i == 0 ? static_cast<uint64_t>(rows) : static_cast<uint64_t>(dims[i]);
+    if (d != 0 && bytes > file_bytes / d) too_big = true;
+    bytes *= d;
+  }
+  if (too_big || bytes > file_bytes) {
+    std::string shape_text;
+    for (size_t i = 0; i < dims.size(); ++i) shape_text += str_cat(i ? ", " : "", dims[i]);
+    fail(str_cat("dataset '", name, "': its shape [", shape_text, "] needs more bytes than the ",
+                 file_bytes, "-byte file holds (damaged file)"));
+  }
+}
+
 at::Tensor H5File::read(const std::string& name) const {
   const std::vector<int64_t> dims = shape(name);
   const at::ScalarType st = dtype(name);
+  check_fits(name, dims, dims.empty() ? 1 : dims[0], c10::elementSize(st));
   H5Handle ds = open_dataset(name);
   at::Tensor t = at::empty(dims, at::TensorOptions().dtype(st));
   if (t.numel() > 0 &&
@@ -329,6 +356,7 @@ at::Tensor H5File::read_rows(const std::string& name, int64_t start, int64_t cou
     fail(str_cat("dataset '", name, "': rows [", start, ", ", start + count,
                  ") out of range (it has ", dims[0], ")"));
   const at::ScalarType st = dtype(name);
+  check_fits(name, dims, count, c10::elementSize(st));
   H5Handle ds = open_dataset(name);
   std::vector<int64_t> out_dims = dims;
   out_dims[0] = count;
@@ -358,6 +386,7 @@ at::Tensor H5File::read_ranges(const std::string& name,
     total += count;
   }
   const at::ScalarType st = dtype(name);
+  check_fits(name, dims, total, c10::elementSize(st));
   std::vector<int64_t> out_dims = dims;
   out_dims[0] = total;
   at::Tensor t = at::empty(out_dims, at::TensorOptions().dtype(st));

@@ -55,7 +55,9 @@ struct H5WriteOptions {
 // complete one. Files opened for reading use HDF5's default driver.
 class H5File {
  public:
-  static H5File create(const std::string& path, Env* env = nullptr);  // truncates
+  // Truncates. `userblock_bytes` (0, or a power of two >= 512) reserves that many bytes at
+  // the start of the file that HDF5 (and h5py) skip, for a header of the caller's own.
+  static H5File create(const std::string& path, Env* env = nullptr, size_t userblock_bytes = 0);
   static H5File open_read(const std::string& path);
   static H5File open_rw(const std::string& path, Env* env = nullptr);
   H5File(H5File&&) noexcept;
@@ -71,7 +73,9 @@ class H5File {
   std::vector<std::string> list(const std::string& group) const;  // member names, sorted
   void create_group(const std::string& name);   // creates intermediate groups too
 
-  // Tensors: float32, float64, int64, int32, uint8/bool. Shapes of any rank.
+  // Tensors: float32, float64, int64, int32, uint8/bool. Shapes of any rank. Reads refuse a
+  // dataset whose shape claims more bytes than the whole file holds (a damaged header)
+  // before allocating for it.
   void write(const std::string& name, const at::Tensor& t, const H5WriteOptions& opt = {});
   at::Tensor read(const std::string& name) const;
   // Rows [start, start + count) of dim 0 (hyperslab), without reading the rest.
@@ -106,6 +110,10 @@ class H5File {
   H5Handle open_dataset(const std::string& name) const;
   H5Handle open_object(const std::string& obj) const;
   H5Handle open_attr(const std::string& obj, const std::string& key) const;
+  // Refuses `rows` rows of `dims` (elements of `elem` bytes) when they need more bytes than
+  // the file has.
+  void check_fits(const std::string& name, const std::vector<int64_t>& dims, int64_t rows,
+                  size_t elem) const;
 
   std::string path_;
   std::unique_ptr<H5EnvIo> io_;  // before file_: outlives the open file

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/env.h"
+#include "common/json_input.h"
 
 namespace disttune {
 
@@ -12,9 +13,11 @@ Json read_json_file(const std::string& path) {
   Status st = Env::Default()->read_file(path, &text);
   st.throw_if_error();
   try {
-    return Json::parse(text);
+    return parse_json_limited<Json>(text);
   } catch (const nlohmann::json::exception& e) {
     DT_FAIL(path, ": not valid JSON: ", e.what());
+  } catch (const JsonTooDeep& e) {
+    DT_FAIL(path, ": ", e.what());
   }
 }
 
@@ -38,27 +41,27 @@ int64_t JsonObject::get_int(const std::string& key, int64_t def) const {
   // Some writers store integral values as floats (512.0).
   if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
     return static_cast<int64_t>(v.get<double>());
-  fail(key, str_cat("expected an integer, got ", v.dump()));
+  fail(key, str_cat("expected an integer, got ", json_brief(v)));
 }
 
 double JsonObject::get_double(const std::string& key, double def) const {
   if (!has(key)) return def;
   const Json& v = j_.at(key);
-  if (!v.is_number()) fail(key, str_cat("expected a number, got ", v.dump()));
+  if (!v.is_number()) fail(key, str_cat("expected a number, got ", json_brief(v)));
   return v.get<double>();
 }
 
 bool JsonObject::get_bool(const std::string& key, bool def) const {
   if (!has(key)) return def;
   const Json& v = j_.at(key);
-  if (!v.is_boolean()) fail(key, str_cat("expected true or false, got ", v.dump()));
+  if (!v.is_boolean()) fail(key, str_cat("expected true or false, got ", json_brief(v)));
   return v.get<bool>();
 }
 
 std::string JsonObject::get_string(const std::string& key, const std::string& def) const {
   if (!has(key)) return def;
   const Json& v = j_.at(key);
-  if (!v.is_string()) fail(key, str_cat("expected a string, got ", v.dump()));
+  if (!v.is_string()) fail(key, str_cat("expected a string, got ", json_brief(v)));
   return v.get<std::string>();
 }
 

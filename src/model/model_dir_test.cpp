@@ -120,6 +120,23 @@ TEST(ModelDir, UnknownArchitectureIsNamed) {
   EXPECT_HAS(msg, "line 2");
 }
 
+// A few MB of brackets in a config file: refused while parsing, before any message quotes
+// the value (dump() recurses once per level and would overflow the stack).
+TEST(ModelDir, DeeplyNestedConfigIsRefusedWithoutRecursion) {
+  test::TempDir tmp;
+  const std::string d = copy_of("bert_f32", tmp);
+  test::write_text(d + "/config.json", "{\"model_type\": \"bert\", \"hidden_size\": " +
+                                           std::string(1000000, '[') + std::string(1000000, ']') + "}");
+  EXPECT_EQ(load_error(d), d + "/config.json: nests deeper than 128 levels");
+  // 100 levels load; a wrong value is quoted shortly.
+  test::write_text(d + "/config.json", "{\"model_type\": \"bert\", \"hidden_size\": " +
+                                           std::string(100, '[') + std::string(100, ']') + "}");
+  const std::string msg = load_error(d);
+  EXPECT_HAS(msg, "expected an integer, got [[[[");
+  EXPECT_HAS(msg, "...");
+  EXPECT_LT(msg.size(), 300u) << msg;
+}
+
 TEST(ModelDir, UnsupportedModulesAndPoolingAreRefused) {
   test::TempDir tmp;
   const std::string d = copy_of("bert_f32", tmp);

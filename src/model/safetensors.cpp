@@ -11,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/env.h"
+#include "common/json_input.h"
 
 namespace disttune {
 namespace {
@@ -114,21 +115,21 @@ Result<SafetensorsEntry> parse_entry(const std::string& name, const nlohmann::js
   for (const auto& d : shape) {
     uint64_t v;
     if (!as_u64(d, &v))
-      return bad(file, str_cat(where, ": shape ", shape.dump(), " must hold non-negative integers"));
+      return bad(file, str_cat(where, ": shape ", json_brief(shape), " must hold non-negative integers"));
     if (v != 0 && numel > (uint64_t{1} << 62) / v / elem)
-      return bad(file, str_cat(where, ": shape ", shape.dump(), " is too large"));
+      return bad(file, str_cat(where, ": shape ", json_brief(shape), " is too large"));
     numel *= v;
     e.shape.push_back(static_cast<int64_t>(v));
   }
   const auto& off = j["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !as_u64(off[0], &e.begin) || !as_u64(off[1], &e.end))
     return bad(file, str_cat(where, ": \"data_offsets\" must be [begin, end] with non-negative "
-                                    "integers, got ", off.dump()));
+                                    "integers, got ", json_brief(off)));
   if (e.end < e.begin)
     return bad(file, str_cat(where, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin"));
   if (e.end - e.begin != numel * elem)
     return bad(file, str_cat(where, ": data_offsets [", e.begin, ", ", e.end, "] hold ",
-                             e.end - e.begin, " bytes but ", dtype, " shape ", shape.dump(),
+                             e.end - e.begin, " bytes but ", dtype, " shape ", json_brief(shape),
                              " needs ", numel * elem));
   return e;
 }
@@ -150,6 +151,9 @@ Result<SafetensorsHeader> parse_safetensors_header(const std::string& json_text,
     header = nlohmann::json::parse(
         json_text,
         [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (depth >= kMaxJsonDepth && (event == nlohmann::json::parse_event_t::object_start ||
+                                         event == nlohmann::json::parse_event_t::array_start))
+            throw JsonTooDeep();
           if (depth == 1 && event == nlohmann::json::parse_event_t::key) {
             const std::string key = parsed.get<std::string>();
             if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
@@ -158,6 +162,8 @@ Result<SafetensorsHeader> parse_safetensors_header(const std::string& json_text,
         });
   } catch (const nlohmann::json::exception& e) {
     return bad(file, str_cat("header is not valid JSON: ", e.what()));
+  } catch (const JsonTooDeep& e) {
+    return bad(file, str_cat("header ", e.what()));
   }
   if (!header.is_object()) return bad(file, "header must be a JSON object");
   if (!duplicate.empty()) return bad(file, str_cat("tensor '", duplicate, "' appears twice in the header"));

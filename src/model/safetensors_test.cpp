@@ -203,6 +203,25 @@ TEST_F(SafetensorsErrors, HugeHeaderLengthIsRejectedBeforeAllocating) {
   EXPECT_HAS(error_of(dir_.file("missing.safetensors")), "missing.safetensors");
 }
 
+// A few MB of brackets: without a nesting limit the parser builds a million nested arrays
+// (tens of bytes of memory per byte of header) and the error message's dump() of the shape
+// recurses once per level, overflowing the stack.
+TEST_F(SafetensorsErrors, DeeplyNestedHeaderIsRefusedWithoutRecursion) {
+  const size_t depth = 1'000'000;
+  const std::string shape = std::string(depth, '[') + std::string(depth, ']');
+  std::string p = write(craft("{" + entry("w", "F32", shape, 0, 16) + "}", std::string(16, '\0')));
+  EXPECT_HAS(error_of(p), "header nests deeper than 128 levels");
+  EXPECT_HAS(error_of(p), p);
+  // A long shape is quoted shortly.
+  std::string wide = "[";
+  for (int i = 0; i < 100000; ++i) wide += "1,";
+  wide += "-1]";
+  p = write(craft("{" + entry("w", "F32", wide, 0, 16) + "}", std::string(16, '\0')));
+  const std::string msg = error_of(p);
+  EXPECT_HAS(msg, "must hold non-negative integers");
+  EXPECT_LT(msg.size(), 400u) << msg.substr(0, 400);
+}
+
 TEST(Safetensors, FailedWriteLeavesTheOldFileAndNoTemporary) {
   test::TempDir dir;
   const std::string p = dir.file("model.safetensors");

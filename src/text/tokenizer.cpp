@@ -21,6 +21,8 @@ using text::AddedToken;
 using text::AddedTokenSplitter;
 
 struct Tokenizer::Impl {
+  static constexpr int64_t kMaxUnusedIds = 1024;
+
   explicit Impl(text::TokenizerSpec s)
       : spec(std::move(s)),
         basic(spec.normalizer),
@@ -43,9 +45,19 @@ struct Tokenizer::Impl {
     raw_splitter = AddedTokenSplitter(std::move(raw), std::move(raw_pat));
     normalized_splitter = AddedTokenSplitter(std::move(norm), std::move(norm_pat));
 
-    int32_t n = 0;
-    for (const auto& [tok, id] : spec.vocab) n = std::max(n, id + 1);
-    for (const auto& t : spec.added_tokens) n = std::max(n, t.id + 1);
+    // id -> token is a dense table, and the model's embedding has a row per id: an id far
+    // beyond the number of tokens the files define (a damaged or hostile file) would size
+    // both by that id. Real tokenizers number their tokens densely; a few unused ids are fine.
+    int64_t max_id = -1;
+    for (const auto& [tok, id] : spec.vocab) max_id = std::max<int64_t>(max_id, id);
+    for (const auto& t : spec.added_tokens) max_id = std::max<int64_t>(max_id, t.id);
+    const int64_t tokens = static_cast<int64_t>(spec.vocab.size() + spec.added_tokens.size());
+    DT_REQUIRE(max_id < tokens + kMaxUnusedIds, spec.source, ": token id ", max_id,
+               " is far beyond the ", tokens, " tokens the tokenizer files define (at most ",
+               kMaxUnusedIds, " unused ids are allowed)");
+    for (const auto& t : spec.added_tokens)
+      DT_REQUIRE(t.id >= 0, spec.source, ": added token '", t.content, "' has no valid id");
+    const int32_t n = static_cast<int32_t>(max_id + 1);
     id_to_token.assign(static_cast<size_t>(n), std::string());
     for (const auto& [tok, id] : spec.vocab) id_to_token[id] = tok;
     for (const auto& t : spec.added_tokens) id_to_token[t.id] = t.content;

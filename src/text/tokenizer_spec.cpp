@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/env.h"
+#include "common/json_input.h"
 
 namespace disttune::text {
 namespace {
@@ -24,13 +25,16 @@ Result<json> read_json(const std::string& path) {
   std::string data;
   DT_RETURN_IF_ERROR(Env::Default()->read_file(path, &data));
   try {
-    return json::parse(data);
-  } catch (const json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ...".
+    return parse_json_limited<json>(data);
+  } catch (const json::exception& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
+    // (out_of_range.406 for a number too large for a double).
     std::string what = e.what();
     const size_t p = what.find("] ");
     if (p != std::string::npos) what = what.substr(p + 2);
     return Status::Error(str_cat(path, ": not valid JSON: ", what));
+  } catch (const JsonTooDeep& e) {
+    return Status::Error(str_cat(path, ": ", e.what()));
   }
 }
 
@@ -294,10 +298,12 @@ Result<TokenizerSpec> spec_from_vocab_txt(const std::string& vocab_path, const T
   spec.normalizer.strip_accents = cfg.strip_accents.value_or(cfg.do_lower_case);
   spec.lowercase_input = cfg.lowercase_input;
 
-  int32_t next_id = 0;
-  for (const auto& [tok, id] : spec.vocab) next_id = std::max(next_id, id + 1);
+  // int64: an id of INT32_MAX in added_tokens_decoder must not overflow here (the
+  // tokenizer refuses ids that far beyond the vocabulary).
+  int64_t next_id = 0;
+  for (const auto& [tok, id] : spec.vocab) next_id = std::max<int64_t>(next_id, int64_t{id} + 1);
   spec.added_tokens = cfg.added_tokens_decoder;
-  for (const auto& t : spec.added_tokens) next_id = std::max(next_id, t.id + 1);
+  for (const auto& t : spec.added_tokens) next_id = std::max<int64_t>(next_id, int64_t{t.id} + 1);
 
   auto add_special = [&](const SpecialToken& s) {
     for (const auto& t : spec.added_tokens)
@@ -310,7 +316,8 @@ Result<TokenizerSpec> spec_from_vocab_txt(const std::string& vocab_path, const T
     t.normalized = false;
     t.special = true;
     t.id = lookup(spec, s.content);
-    if (t.id < 0) t.id = next_id++;  // transformers adds a missing special token after the vocabulary
+    // transformers adds a missing special token after the vocabulary.
+    if (t.id < 0) t.id = next_id > INT32_MAX ? -1 : static_cast<int32_t>(next_id++);
     spec.added_tokens.push_back(t);
   };
   std::map<std::string, std::string> names;

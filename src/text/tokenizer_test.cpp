@@ -394,5 +394,48 @@ TEST(Tokenizer, ErrorsNameTheFileAndWhatWasExpected) {
             tj + ": the post-processor special token id 99 is outside the vocabulary (12 ids)");
 }
 
+// Found by fuzzing (disttune_fuzz tokenizer_files) or reviewed with it: numbers no double
+// holds, nesting that would overflow the stack, and ids that would size the id table (and
+// the model's embedding) far beyond the tokens a file defines.
+TEST(Tokenizer, HostileTokenizerFilesAreRefusedCleanly) {
+  test::TempDir dir;
+  const std::string tj = dir.file("tokenizer.json");
+  std::string text = mpnet_tokenizer_json(nullptr).dump();
+  text.insert(text.rfind('}'), ", \"extra\": -1e309");
+  test::write_text(tj, text);
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }),
+            tj + ": not valid JSON: number overflow parsing '-1e309'");
+  test::write_text(tj, "{\"model\": " + std::string(200000, '[') + std::string(200000, ']') + "}");
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }), tj + ": nests deeper than 128 levels");
+  test::write_text(tj, std::string(129, '[') + std::string(129, ']'));
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }), tj + ": nests deeper than 128 levels");
+
+  json j = mpnet_tokenizer_json(nullptr);
+  j["model"]["vocab"]["far"] = 2147483647;
+  write_json(tj, j);
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }),
+            tj + ": token id 2147483647 is far beyond the 18 tokens the tokenizer files define (at "
+                 "most 1024 unused ids are allowed)");
+  j = mpnet_tokenizer_json(nullptr);
+  j["added_tokens"].push_back({{"id", 1100}, {"content", "<far>"}, {"special", true}});
+  write_json(tj, j);
+  EXPECT_NE(error_of([&] { Tokenizer::load(dir.path()); }).find("token id 1100 is far beyond"), std::string::npos);
+  j["added_tokens"].back()["id"] = 1000;  // a gap, as some real files have, is fine
+  write_json(tj, j);
+  EXPECT_EQ(Tokenizer::load(dir.path()).vocab_size(), 1001);
+  fs::remove(tj);
+
+  // vocab.txt layout: added_tokens_decoder keyed by INT32_MAX (an int32 overflow before).
+  test::write_text(dir.file("vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
+  write_json(dir.file("tokenizer_config.json"),
+             {{"added_tokens_decoder", {{"2147483647", {{"content", "<x>"}, {"special", true}}}}}});
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }),
+            dir.file("vocab.txt") + ": token id 2147483647 is far beyond the 12 tokens the tokenizer "
+                                    "files define (at most 1024 unused ids are allowed)");
+  test::write_text(dir.file("tokenizer_config.json"), "{\"do_lower_case\": 1e999}");
+  EXPECT_EQ(error_of([&] { Tokenizer::load(dir.path()); }),
+            dir.file("tokenizer_config.json") + ": not valid JSON: number overflow parsing '1e999'");
+}
+
 }  // namespace
 }  // namespace disttune
