@@ -222,7 +222,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   // Written under a temporary name and published only when complete: `path` (and every
   // older checkpoint) is untouched by a failure, and the temporary is removed.
   try {
-    H5File f = H5File::create(tmp, kCheckpointHeaderBytes);
+    H5File f = H5File::create(tmp, nullptr, kCheckpointHeaderBytes);
     const H5WriteOptions ck{.checksum = true};
     f.create_group("/model");
     for (const auto& [name, t] : c.model) f.write("/model/" + name, t.to(at::kFloat), ck);

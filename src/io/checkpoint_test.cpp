@@ -127,7 +127,7 @@ TEST(Checkpoint, DamagedAndForeignFilesAreRefused) {
   // Sealed, but without the format attribute.
   const std::string unformatted = dir.file("unformatted.h5");
   {
-    H5File f = H5File::create(unformatted, kCheckpointHeaderBytes);
+    H5File f = H5File::create(unformatted, nullptr, kCheckpointHeaderBytes);
     f.write("/data", at::ones({3}));
   }
   seal_checkpoint(unformatted);
