@@ -8,24 +8,27 @@
 #   scripts/fuzz.sh                          # all targets, 10^6 executions each, seed 1
 #   RUNS=100000 SEED=7 TARGETS="csv tsv" scripts/fuzz.sh
 #   BUILD_DIR=build scripts/fuzz.sh          # the Release tree, without sanitizers
+#   FUZZ=/tmp/disttune_fuzz scripts/fuzz.sh  # a binary built before (no build step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1000000}
 SEED=${SEED:-1}
 BUILD_DIR=${BUILD_DIR:-build-asan}
 
-if [ "$BUILD_DIR" = build-asan ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDISTTUNE_SANITIZE=ON >/dev/null
+if [ -z "${FUZZ:-}" ]; then
+  if [ "$BUILD_DIR" = build-asan ]; then
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDISTTUNE_SANITIZE=ON >/dev/null
+  fi
+  cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target disttune_fuzz >/dev/null
+  FUZZ="$BUILD_DIR/disttune_fuzz"
 fi
-cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target disttune_fuzz >/dev/null
-FUZZ="$BUILD_DIR/disttune_fuzz"
 
 # As in the sanitizer stage of scripts/test.sh (tests/tests.cmake).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:detect_stack_use_after_return=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:check_initialization_order=1:strict_init_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/sanitizer.supp}
 
 TARGETS=${TARGETS:-$("$FUZZ" --list | awk '{print $1}')}
-ARTIFACTS="$BUILD_DIR/fuzz-artifacts"
+ARTIFACTS=${ARTIFACTS:-$BUILD_DIR/fuzz-artifacts}
 mkdir -p "$ARTIFACTS"
 echo "fuzz: $FUZZ, $RUNS executions per target, seed $SEED, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-16s %10s %9s %9s  %s\n' target runs seconds exec/s result

@@ -47,7 +47,7 @@ if(DISTTUNE_SANITIZE)
   # LeakSanitizer reports at exit. tests/sanitizer.supp names the third-party reports that
   # are suppressed, each with the library it comes from.
   set(DT_SANITIZER_ENV
-      "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=0:check_initialization_order=1:strict_init_order=1"
+      "ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1:strict_init_order=1"
       "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=${PROJECT_SOURCE_DIR}/tests/sanitizer.supp")
   get_property(dt_all_tests DIRECTORY PROPERTY TESTS)
   foreach(t ${dt_all_tests})

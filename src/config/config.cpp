@@ -76,15 +76,22 @@ std::string range_text(const OptionSpec& s) {
 }  // namespace
 
 Config::Config() {
-  for (const auto& spec : option_registry()) {
-    YAML::Node n;
-    try {
-      n = YAML::Load(spec.def);
-    } catch (const YAML::Exception& e) {
-      DT_CHECK(false, "bad registry default for ", spec.key, ": ", e.what());
+  // Parsing every registry default is most of the cost of a small config; it is done once.
+  static const Config* defaults = [] {
+    auto* c = new Config(nullptr);
+    for (const auto& spec : option_registry()) {
+      YAML::Node n;
+      try {
+        n = YAML::Load(spec.def);
+      } catch (const YAML::Exception& e) {
+        DT_CHECK(false, "bad registry default for ", spec.key, ": ", e.what());
+      }
+      c->set_from_node(spec, n, "default");
     }
-    set_from_node(spec, n, "default");
-  }
+    return c;
+  }();
+  values_ = defaults->values_;
+  where_ = defaults->where_;
 }
 
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {

@@ -4,6 +4,7 @@
 // later errors (a missing data file, a bad combination) can point at the line to fix.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -56,6 +57,7 @@ class Config {
   const std::string& source() const { return source_; }
 
  private:
+  explicit Config(std::nullptr_t) {}  // empty: for building the registry defaults once
   void load_node(const YAML::Node& node, const std::string& prefix, const std::string& file);
   void set_from_node(const OptionSpec& spec, const YAML::Node& node, const std::string& where);
   const Value& at(const std::string& key) const;

@@ -1,5 +1,8 @@
 #include "data/byte_stream.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -7,10 +10,15 @@
 
 namespace disttune {
 
-ByteStream::ByteStream(const std::string& path, size_t buffer_bytes)
-    : path_(path), buffer_(buffer_bytes) {
+ByteStream::ByteStream(const std::string& path, size_t buffer_bytes) : path_(path) {
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) DT_FAIL(path, ": cannot open: ", std::strerror(errno));
+  // No bigger than the file: a reader of many small files (qrels, BEIR sets) should not
+  // allocate and clear a megabyte for each.
+  struct stat st;
+  if (::fstat(::fileno(file_), &st) == 0 && S_ISREG(st.st_mode))
+    buffer_bytes = std::min(buffer_bytes, std::max<size_t>(static_cast<size_t>(st.st_size), 4096));
+  buffer_.resize(buffer_bytes);
   p_ = end_ = buffer_.data();
   if (refill() && end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0) p_ += 3;
 }

@@ -1,4 +1,4 @@
-// ByteStream: a file read front to back through a fixed buffer, so that JSONL, CSV and TSV
+// ByteStream: a file read front to back through a buffer of at most 1 MiB, so that JSONL, CSV and TSV
 // files of any size are parsed with bounded memory. A UTF-8 byte order mark at the start is
 // skipped (Excel writes one; Python's utf-8-sig and pandas drop it).
 #pragma once

@@ -95,7 +95,7 @@ Status digest_after_header(int fd, const std::string& path, uint64_t* size, uint
   if (::fstat(fd, &st) != 0) return Status::Error(str_cat(path, ": cannot stat: ", std::strerror(errno)));
   *size = static_cast<uint64_t>(st.st_size);
   Xxh64 h;
-  std::vector<char> buf(size_t{1} << 20);
+  std::vector<char> buf(std::min<uint64_t>(uint64_t{1} << 20, std::max<uint64_t>(*size, 4096)));
   uint64_t pos = kCheckpointHeaderBytes;
   while (pos < *size) {
     const ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), *size - pos), static_cast<off_t>(pos));

@@ -49,10 +49,15 @@
 #ifdef DT_FUZZ_ASAN
 #include <sanitizer/common_interface_defs.h>
 // Inputs are at most a few hundred KB: a single allocation over 2 GiB can only be sized by
-// a value read from the input without a bound. Under ASan the allocator enforces that (and
-// returns null, which surfaces as std::bad_alloc, reported with the input).
+// a value read from the input without a bound. Under ASan the allocator enforces that:
+// operator new reports it as out-of-memory, malloc returns null (c10::Error, reported by
+// run_guarded). Reports end in abort(), whose handler saves the input; UBSan's halt does
+// not call the sanitizer death callback, abort() does reach the handler.
 extern "C" const char* __asan_default_options() {
-  return "max_allocation_size_mb=2048:allocator_may_return_null=1";
+  return "max_allocation_size_mb=2048:allocator_may_return_null=1:abort_on_error=1";
+}
+extern "C" const char* __ubsan_default_options() {
+  return "halt_on_error=1:abort_on_error=1:print_stacktrace=1";
 }
 #endif
 

@@ -46,7 +46,7 @@ void planted_huge_alloc(std::string_view in) {
 
 void planted_rss(std::string_view in) {
   if (!armed(in)) return;
-  std::vector<char> v(size_t{700} << 20, 1);  // under the allocation cap, over the RSS cap
+  std::vector<char> v(size_t{300} << 20, 1);  // under the allocation cap, over the RSS cap
   volatile char c = v[v.size() / 2];
   (void)c;
 }
@@ -71,7 +71,7 @@ DT_FUZZ_TARGET(selftest_exception, "selftest_exception", "planted std::out_of_ra
                planted_foreign_exception, no_seeds, 64);
 DT_FUZZ_TARGET(selftest_alloc, "selftest_alloc", "planted unbounded allocation", planted_huge_alloc,
                no_seeds, 64);
-DT_FUZZ_TARGET(selftest_rss, "selftest_rss", "planted 700 MB execution", planted_rss, no_seeds, 64);
+DT_FUZZ_TARGET(selftest_rss, "selftest_rss", "planted 300 MB execution", planted_rss, no_seeds, 64);
 DT_FUZZ_TARGET(selftest_hang, "selftest_hang", "planted hang", planted_hang, no_seeds, 64);
 DT_FUZZ_TARGET(selftest_clean, "selftest_clean", "planted clean error", planted_clean_error, no_seeds, 64);
 

@@ -143,20 +143,21 @@ int run_guarded(const char* target, const uint8_t* data, size_t size,
 }
 
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  // Never destroyed: the exit handler below runs after static destructors would have.
+  static const std::string* dir = [] {
     std::error_code ec;
     std::string base = std::filesystem::is_directory("/dev/shm", ec)
                            ? std::string("/dev/shm")
                            : std::filesystem::temp_directory_path().string();
-    std::string d = base + "/disttune-fuzz-" + std::to_string(::getpid());
-    std::filesystem::create_directories(d);
+    auto* d = new std::string(base + "/disttune-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(*d);
     std::atexit([] {
       std::error_code e;
       std::filesystem::remove_all(scratch_dir(), e);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 std::string write_scratch(const std::string& name, std::string_view bytes) {
