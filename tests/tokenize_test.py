@@ -92,6 +92,9 @@ class Tokenize(unittest.TestCase):
         r = self.tokenize(self.model, "\n\nnot json\n")
         self.assertNotEqual(r.rc, 0, r)
         self.assertIn("disttune: error: <stdin>:3: not valid JSON: parse error at line 1, column 2", r.err)
+        # A number too large for a double is a JSON error on that line too (found by fuzzing).
+        r = self.tokenize(self.model, '{"text": "a", "n": 1e400}\n')
+        self.assertIn("disttune: error: <stdin>:1: not valid JSON: number overflow parsing '1e400'", r.err)
         p = subprocess.run([dt.DISTTUNE, "tokenize", "--model", self.model], capture_output=True,
                            input=b'{"text": "ok"}\n{"text": "caf\xc3 x"}\n', timeout=120)
         self.assertNotEqual(p.returncode, 0, p)
