@@ -2,58 +2,159 @@
 """PyTorch eager reference for the `train` benchmark: one optimizer step of the
 sentence-transformers MNRL recipe on a random BERT (the model of benchmarks/ref_encode.py;
 dropout off on both sides, so that the step's arithmetic is what is compared): embed
-anchors and positives, cosine x 20 cross-entropy against the in-batch positives, backward,
-global-norm clipping at 1.0, torch.optim.AdamW (weight decay 0.01 as the
-Hugging Face trainer applies it: not on biases and LayerNorm weights).
+anchors and positives, cos_sim x 20 cross-entropy against the in-batch positives, backward,
+global-norm clipping at 1.0, torch.optim.AdamW (weight decay 0.01 as the Hugging Face
+trainer applies it: not on biases and LayerNorm weights).
 
-  /usr/bin/python3 benchmarks/ref_train.py --batch 64 --anchor-seq 32 --seq 128 --threads 2
-Prints one JSON line: {"pairs_per_s": ..., "seconds": ...}.
+With --world-size N > 1 it runs the step the way sentence-transformers trains on several
+processes: N processes (torch.multiprocessing, gloo), the model in DistributedDataParallel
+(bucketed gradient all-reduce overlapped with backward), every rank embedding
+global_batch / N pairs and scoring its anchors against all positives gathered with
+torch.distributed.nn.all_gather (differentiable). --threads is per process.
+
+With --mini-batch M > 0 the step is CachedMultipleNegativesRankingLoss (GradCache):
+embed without a graph in chunks of M, loss and embedding gradients on the cached
+embeddings, then re-embed each chunk with the graph and backpropagate its gradient.
+
+One warm-up step at the largest batch, then --steps timed steps per batch (the best counts).
+--profile FILE records one more step (benchmarks/profile_compare.py reads it).
+
+  /usr/bin/python3 benchmarks/ref_train.py --batches 64,128 --anchor-seq 16 --seq 48 --threads 2
+Prints one JSON line: {"points": [{"global_batch": ..., "pairs_per_s": ..., "seconds": ...}], ...}.
 """
 import argparse
 import json
+import os
+import resource
+import tempfile
 import time
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from ref_encode import model_arguments, model_from
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--anchor-seq", type=int, default=32)
-    ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=3)
-    model_arguments(ap)
-    args = ap.parse_args()
-    model = model_from(args)
+def run(rank, args, init_file, out_file):
+    world = args.world_size
+    if world > 1:
+        dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
+    model = model_from(args)  # same seed on every rank: identical replicas
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=2e-5)
-    a_ids = torch.randint(1000, 30000, (args.batch, args.anchor_seq))
-    p_ids = torch.randint(1000, 30000, (args.batch, args.seq))
-    a_mask, p_mask = torch.ones_like(a_ids), torch.ones_like(p_ids)
-    labels = torch.arange(args.batch)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
-    def step():
+    def gather(x):
+        if world == 1:
+            return x
+        import torch.distributed.nn
+        return torch.cat(torch.distributed.nn.all_gather(x), 0)
+
+    def mnrl(a, p):
+        # sentence-transformers' cos_sim normalises again; the model's output is already unit.
+        scores = F.normalize(a, dim=1) @ F.normalize(gather(p), dim=1).T * 20.0
+        labels = torch.arange(rank * a.shape[0], (rank + 1) * a.shape[0])
+        return F.cross_entropy(scores, labels)
+
+    def step(global_batch):
+        local = global_batch // world
+        torch.manual_seed(1000 + rank)
+        ids = [torch.randint(1000, 30000, (local, args.anchor_seq)), torch.randint(1000, 30000, (local, args.seq))]
+        masks = [torch.ones_like(x) for x in ids]
         opt.zero_grad(set_to_none=True)
-        a, p = model(a_ids, a_mask), model(p_ids, p_mask)
-        loss = F.cross_entropy(a @ p.T * 20.0, labels)
-        loss.backward()
+        if args.mini_batch <= 0:
+            loss = mnrl(net(ids[0], masks[0]), net(ids[1], masks[1]))
+            loss.backward()
+        else:
+            m = args.mini_batch
+            chunks = [(r, b) for r in range(2) for b in range(0, local, m)]
+            with torch.no_grad():
+                cached = [torch.cat([net(ids[r][b:b + m], masks[r][b:b + m]) for b in range(0, local, m)])
+                          for r in range(2)]
+            cached = [c.requires_grad_() for c in cached]
+            loss = mnrl(*cached)
+            loss.backward()
+            for i, (r, b) in enumerate(chunks):
+                last = i == len(chunks) - 1
+                sync = net.no_sync() if world > 1 and not last else _Null()
+                with sync:
+                    net(ids[r][b:b + m], masks[r][b:b + m]).backward(cached[r].grad[b:b + m])
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        loss = loss.detach()
+        if world > 1:  # the global mean, as the C++ side reports it
+            dist.all_reduce(loss)
+            loss /= world
         return loss.item()
 
-    step()  # warm-up
-    best = float("inf")
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"pairs_per_s": args.batch / best, "seconds": best,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    def barrier():
+        if world > 1:
+            dist.barrier()
+
+    for _ in range(args.warmup):
+        step(max(args.batches))
+    barrier()
+    points = []
+    for b in args.batches:
+        best = float("inf")
+        u0 = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            loss = step(b)
+            barrier()
+            best = min(best, time.perf_counter() - t0)
+        u1 = resource.getrusage(resource.RUSAGE_SELF)
+        points.append({"global_batch": b, "pairs_per_s": b / best, "seconds": best, "loss": loss,
+                       "page_faults_per_step": (u1.ru_minflt - u0.ru_minflt) / args.steps,
+                       "cpu_seconds_per_step": (u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime) / args.steps})
+    if args.profile:
+        with torch.autograd.profiler.profile() as prof:
+            step(max(args.batches))
+        if rank == 0:
+            prof.export_chrome_trace(args.profile)
+    if rank == 0:
+        with open(out_file, "w") as f:
+            json.dump({"points": points, "world_size": world, "threads": torch.get_num_threads(),
+                       "mini_batch": args.mini_batch, "torch": torch.__version__}, f)
+    if world > 1:
+        dist.destroy_process_group()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[64],
+                    help="global batch sizes, comma-separated")
+    ap.add_argument("--anchor-seq", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--mini-batch", type=int, default=0)
+    ap.add_argument("--world-size", type=int, default=1)
+    ap.add_argument("--profile", default="", help="chrome trace of one more step at the largest batch")
+    model_arguments(ap)
+    args = ap.parse_args()
+    for b in args.batches:
+        if b % args.world_size:
+            ap.error(f"--batches: {b} does not divide by --world-size {args.world_size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        init_file, out_file = os.path.join(tmp, "init"), os.path.join(tmp, "out.json")
+        if args.world_size == 1:
+            run(0, args, init_file, out_file)
+        else:
+            torch.multiprocessing.spawn(run, args=(args, init_file, out_file), nprocs=args.world_size)
+        with open(out_file) as f:
+            print(f.read())
 
 
 if __name__ == "__main__":

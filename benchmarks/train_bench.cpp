@@ -1,17 +1,37 @@
 // Train-step throughput: pairs/s and model FLOP utilisation of one MNRL optimizer step
 // (embed anchors and positives, cross-rank in-batch negatives, backward, gradient all-reduce,
-// clipping, fused AdamW) for a random MiniLM-shaped model (or any --layers/--hidden/...),
-// beside the same step in PyTorch eager (benchmarks/ref_train.py, same threads) at world
-// size 1. Under mpirun each rank holds global_batch / world rows, as in training.
-// MFU = model FLOPs per step / step time / the machine's measured fp32 matmul rate.
+// clipping, fused AdamW) for a random BERT of any shape (MiniLM's by default), at one or
+// more global batch sizes in one process. Under mpirun each rank holds global_batch / world
+// rows, as in training. benchmarks/run puts the PyTorch eager reference (ref_train.py, same
+// step, same world size and threads per rank) beside it.
+//
+// One warm-up step at the largest batch (allocations, first touch of every buffer: the
+// smaller batches reuse that heap), then --steps timed steps per batch (the best counts).
+// --mini-batch > 0 runs the step as cached MNRL (GradCache): the same gradients with the
+// activation memory of that many rows, at the price of a second forward pass.
+// --profile=FILE records one more step at the largest batch (rank 0) as a chrome trace;
+// benchmarks/profile_compare.py sets it beside ref_train.py --profile.
+// MFU = model FLOPs per step (3 x forward, the recompute of cached MNRL not counted) / step
+// time / the machine's measured fp32 matmul rate (all ranks measuring at once).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define DT_HAVE_RECORD_PROFILE 1
+#endif
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include "bench_model.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "dist/dist.h"
 #include "model/sentence_model.h"
+#include "train/cached_mnrl.h"
 #include "train/clip.h"
 #include "train/grad_reducer.h"
 #include "train/mnrl.h"
@@ -23,6 +43,7 @@ using namespace disttune;
 
 // Forward FLOPs of one sequence of length t through the encoder (multiply-adds x 2):
 // Q/K/V/output projections, the feed-forward pair, and attention scores and context.
+// benchmarks/scaling_model.py counts the same way.
 double encoder_flops(int64_t t, int64_t layers, int64_t h, int64_t inter) {
   const double linear = 2.0 * t * (4.0 * h * h + 2.0 * h * inter);
   const double attention = 2.0 * 2.0 * t * t * h;
@@ -37,17 +58,48 @@ double matmul_flops_per_s() {
   return 2.0 * 1024 * 1024 * 1024 / t;
 }
 
+// Minor page faults of this process so far (first touches of fresh memory, which cost more
+// than the arithmetic on some buffers: see dist.cpp's tune_malloc) and its CPU seconds (user
+// + system, all threads: on a loaded machine a steadier measure than wall time at 1 thread).
+struct Usage {
+  int64_t faults;
+  double cpu_s;
+};
+Usage usage() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return {u.ru_minflt, secs(u.ru_utime) + secs(u.ru_stime)};
+}
+
+std::vector<int64_t> batch_list(const bench::BenchArgs& args) {
+  std::vector<int64_t> out;
+  std::stringstream in(args.get("batches", std::to_string(args.get_int("batch", 64))));
+  for (std::string item; std::getline(in, item, ',');) {
+    DT_REQUIRE(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
+               "--batches: '", item, "' is not a positive integer (expected e.g. --batches=64,128)");
+    out.push_back(std::stoll(item));
+  }
+  DT_REQUIRE(!out.empty(), "--batches: empty list");
+  return out;
+}
+
 }  // namespace
 
-DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU, MiniLM shape (--batch (global) "
-                      "--anchor-seq --seq --layers --hidden --heads --intermediate --steps "
-                      "--reference=0|1)") {
+DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
+                      "--seq --layers --hidden --heads --intermediate --steps --warmup --mini-batch "
+                      "--profile=FILE)") {
   Dist& d = dist();
-  const int64_t global = args.get_int("batch", 64);
+  const std::vector<int64_t> batches = batch_list(args);
   const int64_t ta = args.get_int("anchor-seq", 32), tp = args.get_int("seq", 128);
-  const int steps = static_cast<int>(args.get_int("steps", 3));
-  DT_REQUIRE(global % d.world_size == 0, "--batch ", global, " must divide by the world size ", d.world_size);
-  const int64_t local = global / d.world_size;
+  const int steps = static_cast<int>(args.get_int("steps", 1));
+  const int warmup = static_cast<int>(args.get_int("warmup", 1));
+  const int64_t mini = args.get_int("mini-batch", 0);
+  for (int64_t g : batches)
+    DT_REQUIRE(g > 0 && g % d.world_size == 0, "--batches: ", g, " must divide by the world size ", d.world_size);
+
+  // Measured first, with every rank's threads busy at once, as during the steps.
+  const double peak = matmul_flops_per_s() * d.world_size;
 
   const InitOptions init = bench::model_shape(args);
   SentenceModel model = SentenceModel::init(init);
@@ -70,52 +122,87 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU, MiniLM shape (--batc
   AdamW opt(named, decays, o);
   GradReducer reducer(d, params);
   Mnrl loss(20.0);
+  CachedMnrl cached(std::make_unique<Mnrl>(20.0), mini);
 
-  at::manual_seed(1000 + d.rank);
-  const at::Tensor a_ids = at::randint(1000, 30000, {local, ta}, at::kLong);
-  const at::Tensor p_ids = at::randint(1000, 30000, {local, tp}, at::kLong);
-  const at::Tensor a_mask = at::ones({local, ta}, at::kLong), p_mask = at::ones({local, tp}, at::kLong);
   double last_loss = 0;
-  auto step = [&] {
+  auto step = [&](int64_t global) {
+    const int64_t local = global / d.world_size;
+    at::manual_seed(1000 + d.rank);
+    const at::Tensor ids[2] = {at::randint(1000, 30000, {local, ta}, at::kLong),
+                               at::randint(1000, 30000, {local, tp}, at::kLong)};
+    const at::Tensor masks[2] = {at::ones({local, ta}, at::kLong), at::ones({local, tp}, at::kLong)};
     reducer.zero_grad();
-    LossBatch b;
-    b.columns = {model.forward(a_ids, a_mask), model.forward(p_ids, p_mask)};
-    at::Tensor l = loss.forward(d, b);
-    l.backward();
+    double share = 0;
+    if (mini > 0) {
+      EmbedFn fn = [&](int role, int64_t b, int64_t e) {
+        return model.forward(ids[role].narrow(0, b, e - b), masks[role].narrow(0, b, e - b));
+      };
+      share = cached.step(d, fn, 2, local);
+    } else {
+      LossBatch b;
+      b.columns = {model.forward(ids[0], masks[0]), model.forward(ids[1], masks[1])};
+      at::Tensor l = loss.forward(d, b);
+      l.backward();
+      share = l.item<double>();
+    }
     reducer.all_reduce();
     clip_grad_norm(params, 1.0);
     opt.step(2e-5);
-    last_loss = d.comm->all_reduce_scalar(l.item<double>(), ReduceOp::Sum);
+    last_loss = d.comm->all_reduce_scalar(share, ReduceOp::Sum);
   };
-  step();  // warm-up: allocations, first-touch
-  d.comm->barrier();
-  const double t = bench::time_best([&] { step(); d.comm->barrier(); }, steps, 0);
-  DT_CHECK(std::isfinite(last_loss), "non-finite loss in the benchmark");
 
-  const double flops = 3.0 * global *
-                       (encoder_flops(ta, init.num_layers, init.hidden_size, init.intermediate_size) +
-                        encoder_flops(tp, init.num_layers, init.hidden_size, init.intermediate_size));
-  const double peak = matmul_flops_per_s() * d.world_size;
-  const double pps = global / t, mfu = flops / t / peak;
-  nlohmann::json result = {{"benchmark", "train"},
-                           {"global_batch", global},
-                           {"world_size", d.world_size},
-                           {"threads_per_rank", at::get_num_threads()},
-                           {"anchor_seq", ta},
-                           {"seq", tp},
-                           {"layers", init.num_layers},
-                           {"hidden", init.hidden_size},
-                           {"seconds_per_step", t},
-                           {"pairs_per_s", pps},
-                           {"model_gflop_per_step", flops / 1e9},
-                           {"matmul_peak_gflops", peak / 1e9},
-                           {"mfu", mfu}};
-  print0("train   global batch ", global, " (", ta, "+", tp, " tokens) on ", d.world_size, " rank(s) x ",
-         at::get_num_threads(), " threads, ", init.num_layers, "x", init.hidden_size, ": ", t,
-         " s/step, ", pps, " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
-  if (args.get_int("reference", 1) != 0 && d.world_size == 1)
-    bench::compare_with_pytorch("train   ", "ref_train.py",
-                                str_cat("--batch ", global, " --anchor-seq ", ta, " --seq ", tp, " --steps ", steps),
-                                init, pps, "pairs_per_s", "pairs/s", result);
-  return result;
+  const int64_t largest = *std::max_element(batches.begin(), batches.end());
+  for (int i = 0; i < warmup; ++i) step(largest);
+  d.comm->barrier();
+  nlohmann::json points = nlohmann::json::array();
+  for (int64_t global : batches) {
+    const Usage u0 = usage();
+    const double t = bench::time_best([&] { step(global); d.comm->barrier(); }, steps, 0);
+    const Usage u1 = usage();
+    const double faults = static_cast<double>(u1.faults - u0.faults) / steps;
+    DT_CHECK(std::isfinite(last_loss), "non-finite loss in the benchmark");
+    const double flops = 3.0 * global *
+                         (encoder_flops(ta, init.num_layers, init.hidden_size, init.intermediate_size) +
+                          encoder_flops(tp, init.num_layers, init.hidden_size, init.intermediate_size));
+    const double pps = global / t, mfu = flops / t / peak;
+    points.push_back({{"global_batch", global},
+                      {"seconds_per_step", t},
+                      {"pairs_per_s", pps},
+                      {"model_gflop_per_step", flops / 1e9},
+                      {"mfu", mfu},
+                      {"page_faults_per_step", faults},
+                      {"cpu_seconds_per_step", (u1.cpu_s - u0.cpu_s) / steps},
+                      {"loss", last_loss}});
+    print0("train   ", init.num_layers, "x", init.hidden_size, " global batch ", global, " (", ta, "+", tp,
+           " tokens", mini > 0 ? str_cat(", cached MNRL mini-batch ", mini) : std::string(), ") on ",
+           d.world_size, " rank(s) x ", at::get_num_threads(), " threads: ", t, " s/step, ", pps,
+           " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
+  }
+  const std::string profile = args.get("profile", "");
+  if (!profile.empty()) {
+#ifdef DT_HAVE_RECORD_PROFILE
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> guard;
+    if (d.is_root()) guard = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+    step(largest);
+    guard.reset();
+    print0("train   profile of one step at global batch ", largest, ": ", profile);
+#else
+    DT_FAIL("--profile: this libtorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
+#endif
+  }
+  return nlohmann::json{{"benchmark", "train"},
+                        {"world_size", d.world_size},
+                        {"threads_per_rank", at::get_num_threads()},
+                        {"anchor_seq", ta},
+                        {"seq", tp},
+                        {"layers", init.num_layers},
+                        {"hidden", init.hidden_size},
+                        {"heads", init.num_heads},
+                        {"intermediate", init.intermediate_size},
+                        {"mini_batch", mini},
+                        {"warmup_steps", warmup},
+                        {"timed_steps", steps},
+                        {"matmul_peak_gflops", peak / 1e9},
+                        {"peak_rss_mib", bench::peak_rss_mib()},
+                        {"points", points}};
 }

@@ -57,11 +57,18 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const AttentionBias& b
   // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
   // B T H^2 multiply-adds it merges.
   at::Tensor qkv = at::linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
-  // The explicit attention path takes q pre-scaled: in place here, no extra buffer (and
-  // linear's backward does not need its output).
-  if (!kFusedAttention) qkv.narrow(2, 0, H).mul_(1.0 / std::sqrt(static_cast<double>(d)));
-  qkv = qkv.view({B, T, 3, heads, d}).permute({2, 0, 3, 1, 4});  // [3, B, heads, T, d]
-  at::Tensor ctx = attention(qkv[0], qkv[1], qkv[2], bias, rt.attention_dropout, !kFusedAttention);
+  // split, not three selects (or narrows) of one [3, B, heads, T, d] view: split's backward
+  // concatenates the three gradients once, where each select's backward materialises a
+  // zero-filled gradient of the whole qkv and autograd sums the three (a bge-base step:
+  // 96 fewer fills, adds and copies; a quarter fewer page faults).
+  const std::vector<at::Tensor> parts = qkv.split(H, 2);
+  auto per_head = [&](const at::Tensor& t) { return t.view({B, T, heads, d}).transpose(1, 2); };
+  at::Tensor q = per_head(parts[0]);
+  // The explicit attention path takes q pre-scaled; out of place, as a split output may not
+  // be modified in place (the in-place form also cost a full-qkv clone in backward).
+  if (!kFusedAttention) q = q * (1.0 / std::sqrt(static_cast<double>(d)));
+  at::Tensor ctx = attention(q, per_head(parts[1]), per_head(parts[2]), bias, rt.attention_dropout,
+                             !kFusedAttention);
   ctx = ctx.transpose(1, 2).reshape({B, T, H});
   // In-place residual adds: linear's backward needs its inputs, not its output.
   at::Tensor a = maybe_dropout(at::linear(ctx, o_w, o_b), rt.hidden_dropout);
