@@ -46,8 +46,10 @@ struct FusedArgs {
   float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
 };
 
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("O3")))  // let GCC vectorise the loop (sqrt/div included)
+// Built with -O3 -fno-math-errno (CMakeLists.txt) so that GCC vectorises the loop, sqrt and
+// division included; an AVX2 clone is picked at run time where the CPU has it.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
 #endif
 void fused_adamw_range(float* __restrict p, const float* __restrict g, float* __restrict m,
                        float* __restrict v, int64_t n, const FusedArgs a) {
