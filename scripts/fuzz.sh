@@ -23,8 +23,11 @@ if [ -z "${FUZZ:-}" ]; then
   FUZZ="$BUILD_DIR/disttune_fuzz"
 fi
 
-# As in the sanitizer stage of scripts/test.sh (tests/tests.cmake).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:check_initialization_order=1:strict_init_order=1}
+# As in the sanitizer stage of scripts/test.sh (tests/tests.cmake), plus two settings that
+# make the extended run ~1.7x faster: no allocation stack in reports (replay a saved input
+# with `disttune_fuzz TARGET --input FILE` under the default options to get it) and a
+# smaller free-memory quarantine.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:check_initialization_order=1:strict_init_order=1:malloc_context_size=0:quarantine_size_mb=16}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/sanitizer.supp}
 
 TARGETS=${TARGETS:-$("$FUZZ" --list | awk '{print $1}')}
