@@ -18,6 +18,8 @@ struct BenchArgs {
   std::string get(const std::string& key, const std::string& def) const;
   int64_t get_int(const std::string& key, int64_t def) const;
   double get_float(const std::string& key, double def) const;
+  // --key=1,2,3: non-negative integers separated by commas (def when the key is absent).
+  std::vector<int64_t> get_int_list(const std::string& key, const std::string& def) const;
 };
 
 using BenchFn = std::function<nlohmann::json(const BenchArgs&)>;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "bench.h"
 #include "common/check.h"
@@ -41,6 +42,18 @@ std::string BenchArgs::get(const std::string& key, const std::string& def) const
 int64_t BenchArgs::get_int(const std::string& key, int64_t def) const {
   const std::string v = get(key, "");
   return v.empty() ? def : std::stoll(v);
+}
+
+std::vector<int64_t> BenchArgs::get_int_list(const std::string& key, const std::string& def) const {
+  std::vector<int64_t> out;
+  std::stringstream in(get(key, def));
+  for (std::string item; std::getline(in, item, ',');) {
+    DT_REQUIRE(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos, "--", key,
+               ": '", item, "' is not a non-negative integer (expected e.g. --", key, "=64,128)");
+    out.push_back(std::stoll(item));
+  }
+  DT_REQUIRE(!out.empty(), "--", key, ": empty list");
+  return out;
 }
 
 double BenchArgs::get_float(const std::string& key, double def) const {

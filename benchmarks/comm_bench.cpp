@@ -4,29 +4,17 @@
 // one-float all-reduce for the latency term. benchmarks/scaling_model.py reads the figures.
 #include <ATen/ATen.h>
 
-#include <sstream>
 
 #include "bench.h"
 #include "common/log.h"
 #include "dist/dist.h"
 
-namespace {
-
-std::vector<int64_t> int_list(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
-  return out;
-}
-
-}  // namespace
-
 DT_BENCHMARK("comm", "all-reduce / all-gather time and bus bandwidth over MPI (--floats=N,M "
                      "--rows=512 --dims=384,768 --repeats=R)") {
   using namespace disttune;
   Dist& d = dist();
-  const std::vector<int64_t> floats = int_list(args.get("floats", "22700000,109500000"));
-  const std::vector<int64_t> dims = int_list(args.get("dims", "384,768"));
+  const std::vector<int64_t> floats = args.get_int_list("floats", "22700000,109500000");
+  const std::vector<int64_t> dims = args.get_int_list("dims", "384,768");
   const int64_t rows = args.get_int("rows", 512);
   const int repeats = static_cast<int>(args.get_int("repeats", 3));
   const double w = d.world_size;

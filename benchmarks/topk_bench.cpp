@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 #include "bench.h"
 #include "common/log.h"
@@ -44,13 +43,6 @@ std::string blas_core() {
   using Fn = char* (*)();
   if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return fn();
   return "unknown";
-}
-
-std::vector<int64_t> int_list(const std::string& s) {
-  std::vector<int64_t> v;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');) v.push_back(std::stoll(x));
-  return v;
 }
 
 struct Run {
@@ -204,7 +196,7 @@ nlohmann::json memory(const bench::BenchArgs& args) {
   }
   nlohmann::json rows = nlohmann::json::array();
   std::optional<TopK> first;
-  for (int64_t chunk : int_list(args.get("chunks", "1024,4096,16384,65536"))) {
+  for (int64_t chunk : args.get_int_list("chunks", "1024,4096,16384,65536")) {
     const bool reset = bench::reset_peak_rss();
     const double base = bench::rss_mib();
     const double t0 = now_s();

@@ -24,7 +24,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <sstream>
 
 #include "bench_model.h"
 #include "common/check.h"
@@ -78,25 +77,14 @@ Usage usage() {
   return {u.ru_minflt, secs(u.ru_utime) + secs(u.ru_stime)};
 }
 
-std::vector<int64_t> batch_list(const bench::BenchArgs& args) {
-  std::vector<int64_t> out;
-  std::stringstream in(args.get("batches", std::to_string(args.get_int("batch", 64))));
-  for (std::string item; std::getline(in, item, ',');) {
-    DT_REQUIRE(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
-               "--batches: '", item, "' is not a positive integer (expected e.g. --batches=64,128)");
-    out.push_back(std::stoll(item));
-  }
-  DT_REQUIRE(!out.empty(), "--batches: empty list");
-  return out;
-}
-
 }  // namespace
 
 DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
                       "--seq --layers --hidden --heads --intermediate --steps --warmup --mini-batch "
                       "--profile=FILE)") {
   Dist& d = dist();
-  const std::vector<int64_t> batches = batch_list(args);
+  const std::vector<int64_t> batches =
+      args.get_int_list("batches", std::to_string(args.get_int("batch", 64)));
   const int64_t ta = args.get_int("anchor-seq", 32), tp = args.get_int("seq", 128);
   const int steps = static_cast<int>(args.get_int("steps", 1));
   const int warmup = static_cast<int>(args.get_int("warmup", 1));
