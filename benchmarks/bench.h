@@ -28,6 +28,8 @@ struct BenchRegistration {
   BenchRegistration(const char* name, const char* help, BenchFn fn);
 };
 
+// Monotonic wall-clock time in seconds (differences only).
+double now_s();
 // Wall-clock seconds of fn(), best of `repeats` after `warmup` untimed runs.
 double time_best(const std::function<void()>& fn, int repeats = 3, int warmup = 1);
 

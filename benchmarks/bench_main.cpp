@@ -61,6 +61,10 @@ double BenchArgs::get_float(const std::string& key, double def) const {
   return v.empty() ? def : std::stod(v);
 }
 
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 double time_best(const std::function<void()>& fn, int repeats, int warmup) {
   for (int i = 0; i < warmup; ++i) fn();
   double best = 1e300;

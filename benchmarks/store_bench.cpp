@@ -20,9 +20,7 @@ namespace {
 
 using namespace disttune;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using bench::now_s;
 
 
 // Random 512-row batches of every role: rows/s (a row = all its roles).

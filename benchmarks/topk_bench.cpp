@@ -28,11 +28,7 @@ namespace {
 
 using namespace disttune;
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-
+using bench::now_s;
 
 at::Tensor unit_rows(int64_t rows, int64_t dim, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -82,7 +78,6 @@ Run run_faiss(const at::Tensor& q, const at::Tensor& docs, int64_t k) {
   r.peak_extra_mib = bench::peak_rss_mib() - base;
   return r;
 }
-#endif
 
 // Agreement of two top-k results computed with different summation orders: identical
 // positions, and where the documents differ, scores within `tol` (a near-tie reordered).
@@ -105,6 +100,7 @@ nlohmann::json compare(const TopK& a, const TopK& b, double tol) {
   return {{"same_index", same}, {"near_tie_swaps", near_tie}, {"mismatches", wrong},
           {"max_score_diff", max_diff}};
 }
+#endif
 
 nlohmann::json throughput(const bench::BenchArgs& args) {
   Dist& d = dist();
