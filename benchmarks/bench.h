@@ -28,6 +28,8 @@ struct BenchRegistration {
   BenchRegistration(const char* name, const char* help, BenchFn fn);
 };
 
+// The kernel set OpenBLAS chose (or OPENBLAS_CORETYPE forced), "unknown" for other BLAS.
+std::string blas_core();
 // Monotonic wall-clock time in seconds (differences only).
 double now_s();
 // Wall-clock seconds of fn(), best of `repeats` after `warmup` untimed runs.
@@ -46,10 +48,12 @@ bool reset_peak_rss();
 
 }  // namespace disttune::bench
 
+// __COUNTER__, not __LINE__: the unity build puts several benchmark files in one unit.
 #define DT_BENCH_CONCAT2(a, b) a##b
 #define DT_BENCH_CONCAT(a, b) DT_BENCH_CONCAT2(a, b)
-#define DT_BENCHMARK(name, help)                                                          \
-  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, __LINE__)(const ::disttune::bench::BenchArgs&); \
-  static ::disttune::bench::BenchRegistration DT_BENCH_CONCAT(bench_reg_, __LINE__)(      \
-      name, help, DT_BENCH_CONCAT(bench_fn_, __LINE__));                                   \
-  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, __LINE__)(const ::disttune::bench::BenchArgs& args)
+#define DT_BENCHMARK(name, help) DT_BENCHMARK_ID(name, help, __COUNTER__)
+#define DT_BENCHMARK_ID(name, help, id)                                                      \
+  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, id)(const ::disttune::bench::BenchArgs&); \
+  static ::disttune::bench::BenchRegistration DT_BENCH_CONCAT(bench_reg_, id)(               \
+      name, help, DT_BENCH_CONCAT(bench_fn_, id));                                           \
+  static nlohmann::json DT_BENCH_CONCAT(bench_fn_, id)(const ::disttune::bench::BenchArgs& args)

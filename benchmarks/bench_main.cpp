@@ -1,6 +1,7 @@
 // disttune_bench NAME [--key=value ...]: runs one benchmark and prints its JSON on the last
 // line of stdout. disttune_bench --list: names and descriptions.
 #include <c10/util/Exception.h>
+#include <dlfcn.h>
 
 #include <cstdio>
 #include <fstream>
@@ -59,6 +60,12 @@ std::vector<int64_t> BenchArgs::get_int_list(const std::string& key, const std::
 double BenchArgs::get_float(const std::string& key, double def) const {
   const std::string v = get(key, "");
   return v.empty() ? def : std::stod(v);
+}
+
+std::string blas_core() {
+  using Fn = char* (*)();
+  if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return fn();
+  return "unknown";
 }
 
 double now_s() {

@@ -16,6 +16,10 @@ With --mini-batch M > 0 the step is CachedMultipleNegativesRankingLoss (GradCach
 embed without a graph in chunks of M, loss and embedding gradients on the cached
 embeddings, then re-embed each chunk with the graph and backpropagate its gradient.
 
+--lengths FILE (written by `disttune_bench lengths`, the file the train benchmark reads):
+global batch g takes the file's first g pairs, each rank its slice, every role padded to
+its longest row with random ids, as sentence-transformers' tokenizer pads a batch.
+
 One warm-up step at the largest batch, then --steps timed steps per batch (the best counts).
 --profile FILE records one more step (benchmarks/profile_compare.py reads it).
 
@@ -38,6 +42,10 @@ from ref_encode import model_arguments, model_from
 
 def run(rank, args, init_file, out_file):
     world = args.world_size
+    lengths = []
+    if args.lengths:
+        with open(args.lengths) as f:
+            lengths = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
     if world > 1:
         dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
     model = model_from(args)  # same seed on every rank: identical replicas
@@ -59,11 +67,19 @@ def run(rank, args, init_file, out_file):
         labels = torch.arange(rank * a.shape[0], (rank + 1) * a.shape[0])
         return F.cross_entropy(scores, labels)
 
+    def batch(role, rows):
+        if not lengths:
+            ids = torch.randint(1000, 30000, (len(rows), args.seq if role else args.anchor_seq))
+            return ids, torch.ones_like(ids)
+        n = torch.tensor([lengths[i][role] for i in rows]).unsqueeze(1)
+        mask = (torch.arange(int(n.max())).unsqueeze(0) < n).long()
+        return torch.randint(1000, 30000, mask.shape) * mask, mask
+
     def step(global_batch):
         local = global_batch // world
         torch.manual_seed(1000 + rank)
-        ids = [torch.randint(1000, 30000, (local, args.anchor_seq)), torch.randint(1000, 30000, (local, args.seq))]
-        masks = [torch.ones_like(x) for x in ids]
+        rows = range(rank * local, (rank + 1) * local)
+        ids, masks = zip(*(batch(role, rows) for role in range(2)))
         opt.zero_grad(set_to_none=True)
         if args.mini_batch <= 0:
             loss = mnrl(net(ids[0], masks[0]), net(ids[1], masks[1]))
@@ -140,6 +156,7 @@ def main():
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--mini-batch", type=int, default=0)
+    ap.add_argument("--lengths", default="", help="token counts per pair (disttune_bench lengths)")
     ap.add_argument("--world-size", type=int, default=1)
     ap.add_argument("--profile", default="", help="chrome trace of one more step at the largest batch")
     model_arguments(ap)

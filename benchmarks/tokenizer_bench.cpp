@@ -9,9 +9,15 @@
 #include "bench.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "data/random.h"
 #include "text/tokenizer.h"
 
 namespace {
+
+std::string data_dir(const disttune::bench::BenchArgs& args) {
+  const char* env = std::getenv("DISTTUNE_DATA");
+  return args.get("data", env ? env : std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
+}
 
 std::vector<std::string> read_texts(const std::string& path, const std::vector<std::string>& fields,
                                     bool beir_doc) {
@@ -36,8 +42,7 @@ std::vector<std::string> read_texts(const std::string& path, const std::vector<s
 DT_BENCHMARK("tokenizer",
              "WordPiece tokens/s on one thread, financial-rag and SciFact (--data=DIR --repeats=R)") {
   using namespace disttune;
-  const char* env = std::getenv("DISTTUNE_DATA");
-  const std::string data = args.get("data", env ? env : std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
+  const std::string data = data_dir(args);
   const int repeats = static_cast<int>(args.get_int("repeats", 3));
   const Tokenizer tok = Tokenizer::load(data + "/all-MiniLM-L6-v2");
 
@@ -77,4 +82,33 @@ DT_BENCHMARK("tokenizer",
            s.texts.size() / t_256, " texts/s");
   }
   return out;
+}
+
+// Not a measurement: the token lengths the train benchmark's real-length points use
+// (--lengths=FILE there and in ref_train.py), so that both sides pad the same batches.
+DT_BENCHMARK("lengths", "writes the MiniLM-tokenized lengths of the financial-rag pairs, one "
+                        "'anchor positive' line per pair in a seeded shuffle (--data=DIR "
+                        "--out=FILE --max-length=256 --seed=1)") {
+  using namespace disttune;
+  const std::string data = data_dir(args);
+  const std::string out_path = args.get("out", "");
+  DT_REQUIRE(!out_path.empty(), "lengths: --out=FILE is required");
+  const int max_length = static_cast<int>(args.get_int("max-length", 256));
+  const Tokenizer tok = Tokenizer::load(data + "/all-MiniLM-L6-v2");
+  const std::vector<std::string> texts =
+      read_texts(data + "/financial-rag/pairs.jsonl", {"anchor", "positive"}, false);
+  std::vector<std::pair<size_t, size_t>> rows;
+  for (size_t i = 0; i + 1 < texts.size(); i += 2)
+    rows.emplace_back(tok.encode(texts[i], max_length).size(), tok.encode(texts[i + 1], max_length).size());
+  SplitMix64 rng(static_cast<uint64_t>(args.get_int("seed", 1)));
+  for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[rng.below(i)]);
+  std::ofstream out(out_path);
+  for (const auto& [a, p] : rows) out << a << ' ' << p << '\n';
+  DT_REQUIRE(out.flush(), out_path, ": cannot write");
+  double sa = 0, sp = 0;
+  for (const auto& [a, p] : rows) sa += a, sp += p;
+  print0("lengths    ", rows.size(), " financial-rag pairs, mean ", sa / rows.size(), " + ", sp / rows.size(),
+         " tokens (max_length ", max_length, "): ", out_path);
+  return nlohmann::json{{"benchmark", "lengths"}, {"pairs", rows.size()}, {"file", out_path},
+                        {"mean_anchor", sa / rows.size()}, {"mean_positive", sp / rows.size()}};
 }

@@ -6,7 +6,6 @@
 //   disttune_bench topk --mode=memory [--docs=1000000 --queries=1000 --chunks=1024,4096,16384,65536]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <chrono>
 #include <cmath>
@@ -33,12 +32,6 @@ using bench::now_s;
 at::Tensor unit_rows(int64_t rows, int64_t dim, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   return truncate_normalize(at::randn({rows, dim}, gen));
-}
-
-std::string blas_core() {
-  using Fn = char* (*)();
-  if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return fn();
-  return "unknown";
 }
 
 struct Run {
@@ -113,7 +106,7 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
   nlohmann::json out = {{"benchmark", "topk"}, {"world_size", d.world_size},
                         {"threads", at::get_num_threads()}, {"queries", nq}, {"docs", n},
                         {"dim", dim}, {"k", k}, {"chunk_rows", chunk},
-                        {"kernel", dot_isa_name(dot_isa_best())}, {"blas_core", blas_core()},
+                        {"kernel", dot_isa_name(dot_isa_best())}, {"blas_core", bench::blas_core()},
                         {"data_mib", (nq + n) * dim * 4.0 / (1 << 20)},
                         {"full_matrix_mib", pairs * 4 / (1 << 20)}};
   std::optional<Run> ours;
@@ -134,7 +127,7 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
   if (engine != "disttune" && d.world_size == 1) {
     omp_set_num_threads(at::get_num_threads());
     const Run f = run_faiss(q, docs, k);
-    out["faiss"] = "IndexFlatIP (faiss 1.x, BLAS " + blas_core() + ")";
+    out["faiss"] = "IndexFlatIP (faiss 1.x, BLAS " + bench::blas_core() + ")";
     out["faiss_s"] = f.seconds;
     out["faiss_pairs_per_s"] = pairs / f.seconds;
     out["faiss_peak_extra_mib"] = f.peak_extra_mib;
@@ -162,7 +155,7 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
     out["kernel_gflops"] = flops / t_kernel / 1e9;
     out["blas_mm_gflops"] = flops / t_mm / 1e9;
     print0("topk kernel ", dot_isa_name(scorer.isa()), ": ", flops / t_kernel / 1e9,
-           " GFLOP/s   at::mm (BLAS ", blas_core(), "): ", flops / t_mm / 1e9, " GFLOP/s");
+           " GFLOP/s   at::mm (BLAS ", bench::blas_core(), "): ", flops / t_mm / 1e9, " GFLOP/s");
   }
   return out;
 }

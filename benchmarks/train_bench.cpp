@@ -7,6 +7,11 @@
 //
 // One warm-up step at the largest batch (allocations, first touch of every buffer: the
 // smaller batches reuse that heap), then --steps timed steps per batch (the best counts).
+// --lengths=FILE (from `disttune_bench lengths`: one "anchor positive" token count per pair)
+// replaces the fixed --anchor-seq/--seq: global batch g takes the file's first g pairs, each
+// rank its slice, every role padded to its longest row as sentence-transformers pads; MFU
+// then counts the real tokens' FLOPs only. --pack=0 turns token packing off
+// (model/token_packing.h), to see what it gains.
 // --mini-batch > 0 runs the step as cached MNRL (GradCache): the same gradients with the
 // activation memory of that many rows, at the price of a second forward pass.
 // --profile=FILE records one more step at the largest batch (rank 0) as a chrome trace;
@@ -24,6 +29,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
+#include <fstream>
 
 #include "bench_model.h"
 #include "common/check.h"
@@ -77,11 +84,38 @@ Usage usage() {
   return {u.ru_minflt, secs(u.ru_utime) + secs(u.ru_stime)};
 }
 
+// "anchor positive" token counts, one pair per line.
+std::vector<std::array<int64_t, 2>> read_lengths(const std::string& path) {
+  std::ifstream in(path);
+  DT_REQUIRE(in, path, ": cannot open (write it with `disttune_bench lengths --out=", path, "`)");
+  std::vector<std::array<int64_t, 2>> rows;
+  int64_t a = 0, p = 0;
+  while (in >> a >> p) {
+    DT_REQUIRE(a > 0 && p > 0, path, " line ", rows.size() + 1, ": token counts must be positive");
+    rows.push_back({a, p});
+  }
+  DT_REQUIRE(in.eof() && !rows.empty(), path, " line ", rows.size() + 1, ": expected two token counts");
+  return rows;
+}
+
+// Rows [begin, end) of one role as a padded batch: random ids for the real tokens, 0 (the
+// padding id) after them, the batch as long as its longest row.
+std::array<at::Tensor, 2> padded_batch(const std::vector<std::array<int64_t, 2>>& lengths, int role,
+                                       int64_t begin, int64_t end) {
+  int64_t T = 0;
+  for (int64_t i = begin; i < end; ++i) T = std::max(T, lengths[i][role]);
+  at::Tensor len = at::empty({end - begin, 1}, at::kLong);
+  for (int64_t i = begin; i < end; ++i) len[i - begin][0] = lengths[i][role];
+  const at::Tensor mask = (at::arange(T, at::kLong).unsqueeze(0) < len).to(at::kLong);
+  const at::Tensor ids = at::randint(1000, 30000, {end - begin, T}, at::kLong).mul_(mask);
+  return {ids, mask};
+}
+
 }  // namespace
 
 DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
-                      "--seq --layers --hidden --heads --intermediate --steps --warmup --mini-batch "
-                      "--profile=FILE)") {
+                      "--seq --lengths=FILE --pack=1 --layers --hidden --heads --intermediate --steps "
+                      "--warmup --mini-batch --profile=FILE)") {
   Dist& d = dist();
   const std::vector<int64_t> batches =
       args.get_int_list("batches", std::to_string(args.get_int("batch", 64)));
@@ -89,8 +123,14 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   const int steps = static_cast<int>(args.get_int("steps", 1));
   const int warmup = static_cast<int>(args.get_int("warmup", 1));
   const int64_t mini = args.get_int("mini-batch", 0);
-  for (int64_t g : batches)
+  const std::string lengths_file = args.get("lengths", "");
+  const std::vector<std::array<int64_t, 2>> lengths =
+      lengths_file.empty() ? std::vector<std::array<int64_t, 2>>{} : read_lengths(lengths_file);
+  for (int64_t g : batches) {
     DT_REQUIRE(g > 0 && g % d.world_size == 0, "--batches: ", g, " must divide by the world size ", d.world_size);
+    DT_REQUIRE(lengths.empty() || g <= static_cast<int64_t>(lengths.size()), "--batches: ", g, " exceeds the ",
+               lengths.size(), " pairs of ", lengths_file);
+  }
 
   // Measured first, with every rank's threads busy at once, as during the steps.
   const double peak = matmul_flops_per_s() * d.world_size;
@@ -98,6 +138,8 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   const InitOptions init = bench::model_shape(args);
   SentenceModel model = SentenceModel::init(init);
   model.set_training(false);  // dropout off, as in the reference
+  const bool pack = args.get_int("pack", 1) != 0;
+  model.set_token_packing(pack);
 
   NamedParameters named;
   std::vector<at::Tensor> params;
@@ -119,12 +161,22 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   CachedMnrl cached(std::make_unique<Mnrl>(20.0), mini);
 
   double last_loss = 0;
+  int64_t padded_tokens = 0;  // this rank's, in the last step
   auto step = [&](int64_t global) {
     const int64_t local = global / d.world_size;
     at::manual_seed(1000 + d.rank);
-    const at::Tensor ids[2] = {at::randint(1000, 30000, {local, ta}, at::kLong),
-                               at::randint(1000, 30000, {local, tp}, at::kLong)};
-    const at::Tensor masks[2] = {at::ones({local, ta}, at::kLong), at::ones({local, tp}, at::kLong)};
+    at::Tensor ids[2], masks[2];
+    for (int role = 0; role < 2; ++role) {
+      if (lengths.empty()) {
+        ids[role] = at::randint(1000, 30000, {local, role == 0 ? ta : tp}, at::kLong);
+        masks[role] = at::ones_like(ids[role]);
+      } else {
+        const auto b = padded_batch(lengths, role, d.rank * local, (d.rank + 1) * local);
+        ids[role] = b[0];
+        masks[role] = b[1];
+      }
+    }
+    padded_tokens = ids[0].numel() + ids[1].numel();
     reducer.zero_grad();
     double share = 0;
     if (mini > 0) {
@@ -155,20 +207,31 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     const Usage u1 = usage();
     const double faults = static_cast<double>(u1.faults - u0.faults) / steps;
     DT_CHECK(std::isfinite(last_loss), "non-finite loss in the benchmark");
-    const double flops = 3.0 * global *
-                         (encoder_flops(ta, init.num_layers, init.hidden_size, init.intermediate_size) +
-                          encoder_flops(tp, init.num_layers, init.hidden_size, init.intermediate_size));
+    auto flops_of = [&](int64_t t) {
+      return encoder_flops(t, init.num_layers, init.hidden_size, init.intermediate_size);
+    };
+    double flops = 0, real_tokens = 0;
+    for (int64_t i = 0; i < global; ++i) {
+      const int64_t a = lengths.empty() ? ta : lengths[i][0], p = lengths.empty() ? tp : lengths[i][1];
+      flops += 3.0 * (flops_of(a) + flops_of(p));
+      real_tokens += static_cast<double>(a + p);
+    }
+    const double padded = d.comm->all_reduce_scalar(static_cast<double>(padded_tokens), ReduceOp::Sum);
     const double pps = global / t, mfu = flops / t / peak;
     points.push_back({{"global_batch", global},
                       {"seconds_per_step", t},
                       {"pairs_per_s", pps},
                       {"model_gflop_per_step", flops / 1e9},
                       {"mfu", mfu},
-                      {"page_faults_per_step", faults},
+                      {"real_token_fraction", real_tokens / padded},
+                    {"page_faults_per_step", faults},
                       {"cpu_seconds_per_step", (u1.cpu_s - u0.cpu_s) / steps},
                       {"loss", last_loss}});
-    print0("train   ", init.num_layers, "x", init.hidden_size, " global batch ", global, " (", ta, "+", tp,
-           " tokens", mini > 0 ? str_cat(", cached MNRL mini-batch ", mini) : std::string(), ") on ",
+    const std::string tokens = lengths.empty() ? str_cat(ta, "+", tp, " tokens")
+                                               : str_cat("financial-rag lengths, ", real_tokens / padded,
+                                                         " of the padded tokens real", pack ? ", packed" : "");
+    print0("train   ", init.num_layers, "x", init.hidden_size, " global batch ", global, " (", tokens,
+           mini > 0 ? str_cat(", cached MNRL mini-batch ", mini) : std::string(), ") on ",
            d.world_size, " rank(s) x ", at::get_num_threads(), " threads: ", t, " s/step, ", pps,
            " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
   }
@@ -189,6 +252,8 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                         {"threads_per_rank", at::get_num_threads()},
                         {"anchor_seq", ta},
                         {"seq", tp},
+                        {"lengths", lengths_file},
+                        {"token_packing", pack},
                         {"layers", init.num_layers},
                         {"hidden", init.hidden_size},
                         {"heads", init.num_heads},
@@ -197,6 +262,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                         {"warmup_steps", warmup},
                         {"timed_steps", steps},
                         {"matmul_peak_gflops", peak / 1e9},
+                        {"blas_core", bench::blas_core()},
                         {"peak_rss_mib", bench::peak_rss_mib()},
                         {"points", points}};
 }

@@ -39,17 +39,20 @@ at::Tensor BertEncoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   const int64_t T = input_ids.size(1), H = config_.hidden_size;
   DT_REQUIRE(T <= config_.max_position_embeddings, "input of ", T,
              " tokens exceeds the model's max_position_embeddings (", config_.max_position_embeddings, ")");
+  TokenPacking packing = TokenPacking::plan(attention_mask, rt.pack_tokens);
   // Token type 0 everywhere (sentence-transformers passes none): one row, broadcast.
   at::Tensor positional = position_.narrow(0, 0, T) + token_type_[0];
-  at::Tensor x = at::embedding(word_, input_ids, config_.pad_token_id).add_(positional);
+  if (packing.active()) positional = positional.index_select(0, packing.index().remainder(T));
+  at::Tensor x = at::embedding(word_, packing.select(input_ids), config_.pad_token_id).add_(positional);
   x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
-  const AttentionBias bias = make_attention_bias(padding_bias(attention_mask, x.scalar_type()));
+  const at::ScalarType dtype = x.scalar_type();
+  packing.make_biases([&](const at::Tensor& mask) { return make_attention_bias(padding_bias(mask, dtype)); });
   LayerRuntime lrt = layer_rt_;
   lrt.hidden_dropout = rt.hidden_dropout;
   lrt.attention_dropout = rt.attention_dropout;
-  for (const auto& layer : layers_) x = layer.forward(x, bias, lrt);
-  return x;
+  for (const auto& layer : layers_) x = layer.forward(x, packing, lrt);
+  return packing.unpack(x);
 }
 
 }  // namespace disttune

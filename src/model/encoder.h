@@ -13,6 +13,7 @@ namespace disttune {
 struct EncoderRuntime {
   double hidden_dropout = 0;     // probabilities in effect for this forward pass;
   double attention_dropout = 0;  // zero in eval mode
+  bool pack_tokens = true;       // TokenPacking: per-token work on real tokens only
 };
 
 class Encoder {

@@ -77,17 +77,24 @@ at::Tensor MpnetEncoder::forward(const at::Tensor& input_ids, const at::Tensor& 
   // Hugging Face derives MPNet positions from the ids, not from the attention mask.
   at::Tensor not_pad = input_ids.ne(kPaddingIdx).to(at::kLong);
   at::Tensor position_ids = at::cumsum(not_pad, 1).mul_(not_pad).add_(kPaddingIdx);
-  at::Tensor x = at::embedding(word_, input_ids, kPaddingIdx)
-                     .add_(at::embedding(position_, position_ids, kPaddingIdx));
+  TokenPacking packing = TokenPacking::plan(attention_mask, rt.pack_tokens);
+  at::Tensor x = at::embedding(word_, packing.select(input_ids), kPaddingIdx)
+                     .add_(at::embedding(position_, packing.select(position_ids), kPaddingIdx));
   x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
-  const AttentionBias bias = make_attention_bias(padding_bias(attention_mask, x.scalar_type()),
-                                                 position_bias(T).to(x.scalar_type()));
+  // A group's rows keep their positions 0..length-1, so its relative position bias is the
+  // top-left corner of the batch's.
+  const at::ScalarType dtype = x.scalar_type();
+  const at::Tensor position = position_bias(T).to(dtype);
+  packing.make_biases([&](const at::Tensor& mask) {
+    const int64_t L = mask.size(1);
+    return make_attention_bias(padding_bias(mask, dtype), position.narrow(2, 0, L).narrow(3, 0, L));
+  });
   LayerRuntime lrt = layer_rt_;
   lrt.hidden_dropout = rt.hidden_dropout;
   lrt.attention_dropout = rt.attention_dropout;
-  for (const auto& layer : layers_) x = layer.forward(x, bias, lrt);
-  return x;
+  for (const auto& layer : layers_) x = layer.forward(x, packing, lrt);
+  return packing.unpack(x);
 }
 
 }  // namespace disttune

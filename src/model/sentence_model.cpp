@@ -23,6 +23,7 @@ struct ModelState {
   double hidden_dropout = 0;
   double attention_dropout = 0;
   bool training = false;
+  bool pack_tokens = true;
   std::string tokenizer_dir;  // copied from on save ("" for init models)
   std::string vocab_file;
 };
@@ -133,6 +134,7 @@ at::Tensor sliced(const at::Tensor& ids, const at::Tensor& mask, const EncoderCo
 
 EncoderRuntime runtime(const ModelState& m) {
   EncoderRuntime rt;
+  rt.pack_tokens = m.pack_tokens;
   if (m.training) {
     rt.hidden_dropout = m.hidden_dropout;
     rt.attention_dropout = m.attention_dropout;
@@ -222,6 +224,7 @@ at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor&
 std::vector<NamedTensor>& SentenceModel::parameters() { return impl_->encoder->state().parameters(); }
 void SentenceModel::set_training(bool on) { impl_->training = on; }
 bool SentenceModel::training() const { return impl_->training; }
+void SentenceModel::set_token_packing(bool on) { impl_->pack_tokens = on; }
 void SentenceModel::to(const at::Device& device) { impl_->encoder->state().to(device); }
 at::Device SentenceModel::device() const {
   return impl_->encoder->state().parameters().front().tensor.device();

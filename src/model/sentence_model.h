@@ -58,6 +58,9 @@ class SentenceModel {
   std::vector<NamedTensor>& parameters();  // HF names, fixed order; leaves with requires_grad
   void set_training(bool on);              // dropout on/off (off by default = eval mode)
   bool training() const;
+  // Token packing (model/token_packing.h), on by default; off runs every padded position
+  // through the encoder as Hugging Face does (the same embeddings: benchmarks and tests).
+  void set_token_packing(bool on);
   void to(const at::Device& device);
   at::Device device() const;
 

@@ -11,6 +11,7 @@
 #include "model/encoder.h"
 #include "model/encoder_config.h"
 #include "model/safetensors.h"
+#include "model/token_packing.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -113,6 +114,44 @@ TEST_P(GradientParity, GradientsMatchTheTorchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Model, Parity, ::testing::Values("bert_f32", "bert_f16", "mpnet_f32", "mpnet_bf16"));
 INSTANTIATE_TEST_SUITE_P(Model, GradientParity, ::testing::Values("bert_f32", "mpnet_f32"));
+
+// Token packing (model/token_packing.h) against the padded forward Hugging Face runs: the
+// same embeddings, token states at real positions and parameter gradients, for both
+// architectures; and the golden batches above do pack, so the parity tests cover it.
+TEST(SentenceModel, TokenPackingGivesThePaddedResults) {
+  for (const char* name : {"bert_f32", "mpnet_f32"}) {
+    SentenceModel m = SentenceModel::load(golden_case(name) + "/model");
+    const Expected ex(name);
+    EXPECT_TRUE(TokenPacking::plan(ex.get("b3.attention_mask")).active()) << name;
+    at::manual_seed(9);
+    const int64_t B = 12, T = 40, pad = m.pad_token_id();
+    const at::Tensor lengths = at::randint(1, T + 1, {B, 1}, at::kLong);
+    const at::Tensor mask = (at::arange(T, at::kLong).unsqueeze(0) < lengths).to(at::kLong);
+    const at::Tensor ids = at::randint(3, 50, {B, T}, at::kLong).masked_fill(mask == 0, pad);
+    const at::Tensor keep = mask.unsqueeze(-1).to(at::kFloat);
+    const at::Tensor probe = at::randn({B, m.dim()});
+    std::vector<at::Tensor> emb, states, grads;
+    for (bool packed : {true, false}) {
+      m.set_token_packing(packed);
+      for (auto& p : m.parameters()) p.tensor.mutable_grad() = at::Tensor();
+      const at::Tensor e = m.forward(ids, mask);
+      (e * probe).sum().backward();
+      emb.push_back(e.detach());
+      states.push_back(m.token_embeddings(ids, mask).detach() * keep);
+      for (auto& p : m.parameters())
+        if (p.tensor.grad().defined()) grads.push_back(p.tensor.grad().clone());
+    }
+    EXPECT_LE(max_diff(emb[0], emb[1]), kTol) << name;
+    EXPECT_LE(max_diff(states[0], states[1]), kTol) << name;
+    ASSERT_EQ(grads.size() % 2, 0u);
+    const size_t n = grads.size() / 2;
+    ASSERT_GE(n, 10u) << name;
+    for (size_t i = 0; i < n; ++i) {
+      const double scale = std::max(1.0, grads[n + i].abs().max().item<double>());
+      EXPECT_LE(max_diff(grads[i], grads[n + i]) / scale, 1e-5) << name << " gradient " << i;
+    }
+  }
+}
 
 TEST(SentenceModel, InferenceSlicesGiveTheSameResults) {
   // 75 rows of 136 tokens exceed one inference slice of this model (37 rows), so the no-grad

@@ -8,6 +8,7 @@
 
 #include "model/attention.h"
 #include "model/parameter_set.h"
+#include "model/token_packing.h"
 
 namespace disttune {
 
@@ -35,8 +36,9 @@ struct TransformerLayer {
   static TransformerLayer create(ParameterSet& ps, const std::string& prefix,
                                  const LayerNames& names, int64_t hidden, int64_t intermediate);
 
-  // x: [B, T, H] -> [B, T, H].
-  at::Tensor forward(const at::Tensor& x, const AttentionBias& bias, const LayerRuntime& rt) const;
+  // x: [B, T, H] -> [B, T, H], or, when `packing` is active, its real tokens [N, H] -> [N, H].
+  // The attention biases come with the packing (TokenPacking::make_biases).
+  at::Tensor forward(const at::Tensor& x, const TokenPacking& packing, const LayerRuntime& rt) const;
 };
 
 // Dropout that costs nothing when p == 0.
