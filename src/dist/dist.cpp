@@ -70,6 +70,26 @@ void set_threads(int n) {
   if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
 }
 
+// The BLAS kernel set, for the log: OpenBLAS picks it from the CPU unless OPENBLAS_CORETYPE
+// pins one, and a pin to an AVX2 set on an AVX-512 machine halves the rate of every matrix
+// product (Zen 5: 88-92 against 158-178 GFLOP/s per core, docs/benchmarks.md).
+std::string blas_kernels() {
+  using Fn = char* (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (!fn) return "BLAS of unknown kind";
+  std::string s = str_cat("OpenBLAS ", fn(), " kernels");
+  if (const char* pin = env("OPENBLAS_CORETYPE")) {
+    s += str_cat(" (OPENBLAS_CORETYPE=", pin, ")");
+    const std::string core = fn();
+    const bool avx512_kernels = core.find("Skylake") != std::string::npos ||
+                                core.find("Cooperlake") != std::string::npos ||
+                                core.find("SapphireRapids") != std::string::npos;
+    if (!avx512_kernels && __builtin_cpu_supports("avx512f"))
+      s += "; this CPU has AVX-512: without the pin OpenBLAS would use its AVX-512 kernels";
+  }
+  return s;
+}
+
 // Activations are large, short-lived buffers. glibc's defaults serve them with mmap and give
 // them back at once, so every forward/backward pays page faults that cost more than the
 // arithmetic on small machines (measured: encode ~2.5x slower). Keep them in the heap: the
@@ -120,6 +140,7 @@ Dist& dist_init(int* argc, char*** argv) {
   failpoint_init(d->rank);
   d->threads = choose_threads(d->local_size);
   set_threads(d->threads);
+  d->blas = blas_kernels();
   g_dist = d;
   if (d->world_size > 1) watchdog_start(d->rank, 900);
   return *d;

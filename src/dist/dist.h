@@ -16,6 +16,7 @@ struct Dist {
   int local_rank = 0;   // rank among the processes on this node
   int local_size = 1;
   int threads = 1;      // intra-op threads this rank uses
+  std::string blas;     // the BLAS kernel set and what pins it, for the logs
   std::string launcher = "none";  // none | mpirun | srun | pmi
   bool mpi = false;               // MPI was initialised by dist_init
   std::unique_ptr<Communicator> comm;  // host/CPU collectives (MPI, or local at world size 1)

@@ -249,7 +249,7 @@ void Trainer::setup_device() {
     model_.to(device_);
     if (d_.world_size > 1) dist_enable_nccl(d_, device_.index());
   }
-  LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads";
+  LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads, " << d_.blas;
 }
 
 // Every rank starts from rank 0's parameters, whatever produced them.
