@@ -1,7 +1,6 @@
 // disttune_bench NAME [--key=value ...]: runs one benchmark and prints its JSON on the last
 // line of stdout. disttune_bench --list: names and descriptions.
 #include <c10/util/Exception.h>
-#include <dlfcn.h>
 
 #include <cstdio>
 #include <fstream>
@@ -63,9 +62,8 @@ double BenchArgs::get_float(const std::string& key, double def) const {
 }
 
 std::string blas_core() {
-  using Fn = char* (*)();
-  if (auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) return fn();
-  return "unknown";
+  const std::string core = openblas_core();
+  return core.empty() ? "unknown" : core;
 }
 
 double now_s() {

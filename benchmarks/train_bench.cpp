@@ -224,7 +224,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                       {"model_gflop_per_step", flops / 1e9},
                       {"mfu", mfu},
                       {"real_token_fraction", real_tokens / padded},
-                    {"page_faults_per_step", faults},
+                      {"page_faults_per_step", faults},
                       {"cpu_seconds_per_step", (u1.cpu_s - u0.cpu_s) / steps},
                       {"loss", last_loss}});
     const std::string tokens = lengths.empty() ? str_cat(ta, "+", tp, " tokens")

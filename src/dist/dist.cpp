@@ -74,13 +74,11 @@ void set_threads(int n) {
 // pins one, and a pin to an AVX2 set on an AVX-512 machine halves the rate of every matrix
 // product (Zen 5: 88-92 against 158-178 GFLOP/s per core, docs/benchmarks.md).
 std::string blas_kernels() {
-  using Fn = char* (*)();
-  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (!fn) return "BLAS of unknown kind";
-  std::string s = str_cat("OpenBLAS ", fn(), " kernels");
+  const std::string core = openblas_core();
+  if (core.empty()) return "BLAS of unknown kind";
+  std::string s = str_cat("OpenBLAS ", core, " kernels");
   if (const char* pin = env("OPENBLAS_CORETYPE")) {
     s += str_cat(" (OPENBLAS_CORETYPE=", pin, ")");
-    const std::string core = fn();
     const bool avx512_kernels = core.find("Skylake") != std::string::npos ||
                                 core.find("Cooperlake") != std::string::npos ||
                                 core.find("SapphireRapids") != std::string::npos;
@@ -103,6 +101,12 @@ void tune_malloc() {
 }
 
 }  // namespace
+
+std::string openblas_core() {
+  using Fn = char* (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return fn ? fn() : "";
+}
 
 Communicator& Dist::comm_for(const at::Tensor& t) {
   if (t.device().is_cuda()) {

@@ -39,6 +39,10 @@ bool dist_initialized();
 // broadcast over MPI). Throws UserError when disttune was built without NCCL.
 void dist_enable_nccl(Dist& d, int cuda_device);
 
+// The kernel set of the OpenBLAS behind libtorch ("Haswell", "Cooperlake", ...: chosen from
+// the CPU unless OPENBLAS_CORETYPE pins one); "" when the BLAS is not OpenBLAS.
+std::string openblas_core();
+
 // Collective timeout (seconds): a collective that has not completed by then ends the job.
 void dist_set_timeout(double seconds);
 double dist_timeout();

@@ -25,14 +25,16 @@ TokenPacking TokenPacking::plan(const at::Tensor& attention_mask, bool enabled) 
   TokenPacking p;
   p.B_ = attention_mask.size(0);
   p.T_ = attention_mask.size(1);
-  Group whole;
-  whole.rows = p.B_;
-  whole.length = p.T_;
-  whole.mask = attention_mask;
-  if (!enabled || p.B_ * p.T_ == 0) {
+  // Unpacked: one group, the whole padded batch.
+  auto padded = [&] {
+    Group whole;
+    whole.rows = p.B_;
+    whole.length = p.T_;
+    whole.mask = attention_mask;
     p.groups_.push_back(whole);
     return p;
-  }
+  };
+  if (!enabled || p.B_ * p.T_ == 0) return padded();
   const at::Tensor m = attention_mask.to(at::kCPU, at::kLong).contiguous();
   const int64_t* mp = m.data_ptr<int64_t>();
   std::vector<int64_t> index, row_start(p.B_ + 1, 0), extent(p.B_, 0);
@@ -46,10 +48,7 @@ TokenPacking TokenPacking::plan(const at::Tensor& attention_mask, bool enabled) 
   }
   row_start[p.B_] = static_cast<int64_t>(index.size());
   const int64_t N = row_start[p.B_];
-  if (N == 0 || N * 16 > p.B_ * p.T_ * 15) {
-    p.groups_.push_back(whole);
-    return p;
-  }
+  if (N == 0 || N * 16 > p.B_ * p.T_ * 15) return padded();
   const at::Device dev = attention_mask.device();
   p.index_ = long_tensor(index, dev);
 
@@ -93,14 +92,9 @@ std::vector<int64_t> TokenPacking::group_rows() const {
   return r;
 }
 
-at::Tensor TokenPacking::select(const at::Tensor& per_position) const {
-  if (!active()) return per_position;
-  return per_position.reshape({-1}).index_select(0, index_);
-}
-
 at::Tensor TokenPacking::pack(const at::Tensor& padded) const {
   if (!active()) return padded;
-  return padded.reshape({B_ * T_, padded.size(-1)}).index_select(0, index_);
+  return padded.flatten(0, 1).index_select(0, index_);
 }
 
 at::Tensor TokenPacking::unpack(const at::Tensor& packed) const {

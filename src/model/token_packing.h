@@ -26,17 +26,12 @@ class TokenPacking {
   static TokenPacking plan(const at::Tensor& attention_mask, bool enabled = true);
 
   bool active() const { return index_.defined(); }
-  int64_t batch() const { return B_; }
-  int64_t length() const { return T_; }
-  int64_t tokens() const { return active() ? index_.size(0) : B_ * T_; }
   // Flattened positions (b * T + t) of the real tokens, in order: [N] int64.
   const at::Tensor& index() const { return index_; }
   // Rows of each attention group (one group, all rows, when inactive).
   std::vector<int64_t> group_rows() const;
 
-  // [B, T] per-position values (ids, positions) -> [N] (identity when inactive).
-  at::Tensor select(const at::Tensor& per_position) const;
-  // [B, T, C] -> [N, C] (differentiable; identity when inactive).
+  // [B, T, ...] (ids, positions, states) -> [N, ...] (differentiable; identity when inactive).
   at::Tensor pack(const at::Tensor& padded) const;
   // [N, C] -> [B, T, C] with zeros at the padding (differentiable; identity when inactive).
   at::Tensor unpack(const at::Tensor& packed) const;

@@ -19,12 +19,12 @@ TEST(TokenPacking, PacksOnlyWhenEnoughIsPadding) {
 
   const TokenPacking p = TokenPacking::plan(mask_of({3, 1, 0, 2}, 4));
   ASSERT_TRUE(p.active());
-  EXPECT_EQ(p.tokens(), 6);
+  ASSERT_EQ(p.index().size(0), 6);
   EXPECT_EQ(std::vector<int64_t>(p.index().data_ptr<int64_t>(), p.index().data_ptr<int64_t>() + 6),
             (std::vector<int64_t>{0, 1, 2, 4, 12, 13}));
   // Per-position values follow the same order (a mask with a hole in the middle, too).
   const at::Tensor ids = at::arange(16, at::kLong).view({4, 4});
-  EXPECT_TRUE(at::equal(p.select(ids), p.index()));
+  EXPECT_TRUE(at::equal(p.pack(ids), p.index()));
   const at::Tensor holed = at::tensor({1, 0, 1, 1}, at::kLong).view({1, 4});
   EXPECT_TRUE(at::equal(TokenPacking::plan(holed).index(), at::tensor({0, 2, 3}, at::kLong)));
 }
