@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ccache pkg-config git
   libtorch-dev libopenblas0-pthread          # libtorch; OpenBLAS instead of reference BLAS (~25x)
+  libdnnl-dev                                # oneDNN sgemm for the encoder's CPU projections
   libopenmpi-dev openmpi-bin                 # MPI backend and launcher
   libhdf5-dev libyaml-cpp-dev libgoogle-glog-dev libgtest-dev
   nlohmann-json3-dev libutf8proc-dev

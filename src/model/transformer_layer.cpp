@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "model/linear.h"
 
 namespace disttune {
 
@@ -55,7 +56,7 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& pa
   const int64_t H = x.size(-1), heads = rt.num_heads, d = H / heads;
   // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
   // B T H^2 multiply-adds it merges.
-  const at::Tensor qkv = at::linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
+  const at::Tensor qkv = linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
   at::Tensor ctx = packing.attend(qkv, [&](const at::Tensor& group, const AttentionBias& bias) {
     const int64_t B = group.size(0), T = group.size(1);
     // split, not three selects (or narrows) of one [3, B, heads, T, d] view: split's backward
@@ -73,10 +74,10 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& pa
         .reshape({B, T, H});
   });
   // In-place residual adds: linear's backward needs its inputs, not its output.
-  at::Tensor a = maybe_dropout(at::linear(ctx, o_w, o_b), rt.hidden_dropout);
+  at::Tensor a = maybe_dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);
   a = at::layer_norm(a.add_(x), {H}, ln1_w, ln1_b, rt.eps);
-  at::Tensor h = activate(at::linear(a, ff1_w, ff1_b), rt.act);
-  h = maybe_dropout(at::linear(h, ff2_w, ff2_b), rt.hidden_dropout);
+  at::Tensor h = activate(linear(a, ff1_w, ff1_b), rt.act);
+  h = maybe_dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout);
   return at::layer_norm(h.add_(a), {H}, ln2_w, ln2_b, rt.eps);
 }
 

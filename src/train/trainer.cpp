@@ -31,6 +31,7 @@
 #include "eval/ir_metrics.h"
 #include "eval/model_evaluator.h"
 #include "io/checkpoint.h"
+#include "model/linear.h"
 #include "model/sentence_model.h"
 #include "train/cached_mnrl.h"
 #include "train/clip.h"
@@ -249,7 +250,8 @@ void Trainer::setup_device() {
     model_.to(device_);
     if (d_.world_size > 1) dist_enable_nccl(d_, device_.index());
   }
-  LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads, " << d_.blas;
+  LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads, "
+            << (device_.is_cpu() ? str_cat("encoder projections on ", linear_backend(), ", ") : "") << d_.blas;
 }
 
 // Every rank starts from rank 0's parameters, whatever produced them.
