@@ -183,8 +183,11 @@ class Train(unittest.TestCase):
 
         def same(a, b, what):
             np.testing.assert_allclose(a[0], b[0], rtol=2e-5, err_msg=what)
+            # atol 5e-5 = 5% of one step at lr 1e-3: AdamW moves a weight whose gradients are
+            # near its eps by ~lr/2 whatever their size, so summation order alone (the two
+            # layouts run products of other shapes) shifts a rare embedding row by ~3e-5.
             for n, v in a[1].items():
-                np.testing.assert_allclose(b[1][n], v, atol=2e-5, rtol=1e-4, err_msg=f"{what}: {n}")
+                np.testing.assert_allclose(b[1][n], v, atol=5e-5, rtol=1e-4, err_msg=f"{what}: {n}")
 
         mnrl = final("mnrl")
         same(mnrl, final("cached", 2, "loss:\n  name: cached_mnrl\n", mini_batch_size=2), "cached_mnrl")

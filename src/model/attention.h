@@ -34,4 +34,14 @@ constexpr bool kFusedAttention = false;
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionBias& bias, double dropout_p, bool q_scaled = false);
 
+// Attention from the fused projection: qkv [B, T, 3H] (q, k, v side by side, each `heads`
+// heads of H / heads) -> context [B, T, H]. Float32 on the CPU with oneDNN and libtorch 1.x:
+// one kernel whose per-head products read q, k and v where they lie and write the context in
+// place (model/cpu_gemm.h), with softmax, dropout and the biases as ATen ops on the whole
+// [B, heads, T, T] scores; libtorch's batched products would first copy every head out,
+// then loop over B x heads through the dispatcher. Otherwise split + attention() above.
+// Same values and gradients (qkv and a position bias), and under the same seed the same
+// dropout mask, as the explicit path.
+at::Tensor attention_qkv(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias, double dropout_p);
+
 }  // namespace disttune

@@ -1,13 +1,8 @@
 // The encoder's affine maps, y = x W^T + b (x [..., in], W [out, in], b [out] or undefined).
 //
-// Float32 CPU tensors go through oneDNN's sgemm when disttune is built with it (libdnnl-dev,
-// the library libtorch itself links for its CPU primitives): oneDNN picks its kernels from
-// the CPU it runs on, where OpenBLAS, which at::linear calls, follows OPENBLAS_CORETYPE and
-// its own CPU table. On the development machine (Zen 5) one core's sgemm on the encoder's
-// shapes: oneDNN 190-210 GFLOP/s; OpenBLAS 183-194 with its AVX-512 kernels and 99-104 with
-// the AVX2 kernels that machine's environment pins (docs/benchmarks.md). Everything else
-// (CUDA, bf16, a build without oneDNN, DISTTUNE_ONEDNN=0 in the environment) goes to
-// at::linear. Gradients: x, W and b.
+// Float32 CPU tensors run the product and both gradient products on oneDNN's sgemm
+// (model/cpu_gemm.h) when disttune is built with it; everything else (CUDA, bf16, a build
+// without oneDNN, DISTTUNE_ONEDNN=0) goes to at::linear. Gradients: x, W and b.
 #pragma once
 
 #include <ATen/ATen.h>

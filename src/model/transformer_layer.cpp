@@ -53,25 +53,12 @@ at::Tensor activate(at::Tensor x, Activation act) {
 
 at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& packing,
                                      const LayerRuntime& rt) const {
-  const int64_t H = x.size(-1), heads = rt.num_heads, d = H / heads;
+  const int64_t H = x.size(-1);
   // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
   // B T H^2 multiply-adds it merges.
   const at::Tensor qkv = linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
-  at::Tensor ctx = packing.attend(qkv, [&](const at::Tensor& group, const AttentionBias& bias) {
-    const int64_t B = group.size(0), T = group.size(1);
-    // split, not three selects (or narrows) of one [3, B, heads, T, d] view: split's backward
-    // concatenates the three gradients once, where each select's backward materialises a
-    // zero-filled gradient of the whole qkv and autograd sums the three (a bge-base step:
-    // 96 fewer fills, adds and copies; a quarter fewer page faults).
-    const std::vector<at::Tensor> parts = group.split(H, 2);
-    auto per_head = [&](const at::Tensor& t) { return t.view({B, T, heads, d}).transpose(1, 2); };
-    at::Tensor q = per_head(parts[0]);
-    // The explicit attention path takes q pre-scaled; out of place, as a split output may
-    // not be modified in place (the in-place form also cost a full-qkv clone in backward).
-    if (!kFusedAttention) q = q * (1.0 / std::sqrt(static_cast<double>(d)));
-    return attention(q, per_head(parts[1]), per_head(parts[2]), bias, rt.attention_dropout, !kFusedAttention)
-        .transpose(1, 2)
-        .reshape({B, T, H});
+  const at::Tensor ctx = packing.attend(qkv, [&](const at::Tensor& group, const AttentionBias& bias) {
+    return attention_qkv(group, rt.num_heads, bias, rt.attention_dropout);
   });
   // In-place residual adds: linear's backward needs its inputs, not its output.
   at::Tensor a = maybe_dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);

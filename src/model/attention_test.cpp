@@ -1,0 +1,80 @@
+#include "model/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace disttune {
+namespace {
+
+// attention() on per-head views of qkv, the explicit path attention_qkv falls back to.
+at::Tensor explicit_path(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias, double p) {
+  const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, d = H / heads;
+  const std::vector<at::Tensor> parts = qkv.split(H, 2);
+  auto per_head = [&](const at::Tensor& t) { return t.reshape({B, T, heads, d}).transpose(1, 2); };
+  const at::Tensor q = per_head(parts[0]) * (1.0 / std::sqrt(static_cast<double>(d)));
+  return attention(q, per_head(parts[1]), per_head(parts[2]), bias, p, /*q_scaled=*/true)
+      .transpose(1, 2)
+      .reshape({B, T, H});
+}
+
+struct AttentionRun {
+  at::Tensor out, dqkv, dposition;
+};
+
+AttentionRun run(bool fused_entry, const at::Tensor& qkv0, const at::Tensor& mask, const at::Tensor& position0,
+        int64_t heads, double p, const at::Tensor& weight) {
+  at::Tensor qkv = qkv0.clone().requires_grad_(true);
+  at::Tensor position = position0.defined() ? position0.clone().requires_grad_(true) : at::Tensor();
+  const AttentionBias bias{padding_bias(mask, at::kFloat), position, {}};
+  at::manual_seed(11);  // the same dropout draws on both paths
+  const at::Tensor out = fused_entry ? attention_qkv(qkv, heads, bias, p) : explicit_path(qkv, heads, bias, p);
+  (out * weight).sum().backward();
+  return {out.detach(), qkv.grad(), position.defined() ? position.grad() : at::Tensor()};
+}
+
+void expect_attention_close(const at::Tensor& a, const at::Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  const double err = (a - b).abs().max().item<double>();
+  EXPECT_LT(err, 2e-5 * (1 + b.abs().max().item<double>())) << what << ": max |difference| " << err;
+}
+
+// Whatever attention_qkv runs (the oneDNN kernel where built, the explicit path otherwise),
+// its context and the gradients of qkv and of a position bias are the explicit path's, with
+// padded rows, a relative position bias and dropout (the same seed draws the same mask).
+TEST(Attention, FromQkvMatchesTheExplicitPath) {
+  at::manual_seed(5);
+  const int64_t B = 3, T = 7, heads = 4, H = 32;
+  const at::Tensor mask = (at::arange(T).unsqueeze(0) < at::tensor({7, 4, 1}).unsqueeze(1)).to(at::kLong);
+  for (bool with_position : {false, true}) {
+    for (double p : {0.0, 0.1}) {
+      const at::Tensor qkv = at::randn({B, T, 3 * H});
+      const at::Tensor position = with_position ? at::randn({1, heads, T, T}) : at::Tensor();
+      const at::Tensor weight = at::randn({B, T, H});
+      const AttentionRun got = run(true, qkv, mask, position, heads, p, weight);
+      const AttentionRun want = run(false, qkv, mask, position, heads, p, weight);
+      const std::string what = std::string(with_position ? "position bias" : "padding only") + ", dropout " +
+                               std::to_string(p) + ": ";
+      expect_attention_close(got.out, want.out, what + "context");
+      expect_attention_close(got.dqkv, want.dqkv, what + "d qkv");
+      if (with_position) expect_attention_close(got.dposition, want.dposition, what + "d position");
+    }
+  }
+}
+
+TEST(Attention, DropoutChangesTheContextAndZeroDropoutDoesNot) {
+  // Guards the comparison above against a dropout that does nothing on either path.
+  at::manual_seed(6);
+  const at::Tensor qkv = at::randn({2, 5, 48});
+  const AttentionBias bias{padding_bias(at::ones({2, 5}, at::kLong), at::kFloat), {}, {}};
+  at::NoGradGuard no_grad;
+  const at::Tensor plain = attention_qkv(qkv, 2, bias, 0.0);
+  at::manual_seed(1);
+  const at::Tensor a = attention_qkv(qkv, 2, bias, 0.0);
+  EXPECT_TRUE(at::equal(plain, a));
+  const at::Tensor dropped = attention_qkv(qkv, 2, bias, 0.5);
+  EXPECT_GT((dropped - plain).abs().max().item<double>(), 1e-3);
+}
+
+}  // namespace
+}  // namespace disttune
