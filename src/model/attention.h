@@ -1,6 +1,7 @@
 // Multi-head scaled dot-product attention with additive biases, the core shared by BERT
 // and MPNet: softmax(q k^T / sqrt(d) + padding [+ position]) v. On libtorch >= 2 it runs
-// at::scaled_dot_product_attention (fused kernels on GPU); on 1.13 the explicit path.
+// at::scaled_dot_product_attention (fused kernels on GPU); on 1.13 the explicit path, or,
+// from the fused Q/K/V buffer on the CPU, the oneDNN kernel of attention_qkv.
 #pragma once
 
 #include <ATen/ATen.h>
