@@ -28,6 +28,10 @@ struct BenchRegistration {
   BenchRegistration(const char* name, const char* help, BenchFn fn);
 };
 
+// The shared data directory: --data=DIR, else $DISTTUNE_DATA, else ../shared/data beside the
+// source tree.
+std::string data_dir(const BenchArgs& args);
+
 // The kernel set OpenBLAS chose (or OPENBLAS_CORETYPE forced), "unknown" for other BLAS.
 std::string blas_core();
 // Monotonic wall-clock time in seconds (differences only).

@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -59,6 +60,11 @@ std::vector<int64_t> BenchArgs::get_int_list(const std::string& key, const std::
 double BenchArgs::get_float(const std::string& key, double def) const {
   const std::string v = get(key, "");
   return v.empty() ? def : std::stod(v);
+}
+
+std::string data_dir(const BenchArgs& args) {
+  const char* env = std::getenv("DISTTUNE_DATA");
+  return args.get("data", env && *env ? env : std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
 }
 
 std::string blas_core() {

@@ -44,7 +44,7 @@ DT_BENCHMARK("data", "readers (rows/s, peak memory), no-duplicates sampler at 1M
                      "(--rows=N --data=DIR --tmp=DIR)") {
   using namespace disttune;
   const int64_t rows = args.get_int("rows", 1'000'000);
-  const std::string data = args.get("data", std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
+  const std::string data = bench::data_dir(args);
   const std::string tmp = args.get("tmp", "/tmp");
   const std::map<std::string, std::string> cols = {{"anchor", "anchor"}, {"positive", "positive"}, {"id", "id"}};
   nlohmann::json out = {{"benchmark", "data"}, {"rows", rows}};

@@ -5,6 +5,12 @@ an additive mask, exact GELU, post-LayerNorm), then mean pooling and L2 normalis
 sentence-transformers does. Random weights, the same shapes as benchmarks/encoder_bench.cpp.
 
   /usr/bin/python3 benchmarks/ref_encode.py --batch 64 --seq 128 --threads 2
+
+--lengths FILE (written by the `encode_corpus` benchmark: "sort-key tokens" per text, in
+input order) encodes a corpus as sentence-transformers' encode() does: texts sorted by
+descending key (ties in input order, as disttune sorts), batches of --batch, each padded to
+its longest text, embeddings put back in input order; random ids of each text's length
+stand in for its tokens (the ids do not change the cost).
 Prints one JSON line: {"sentences_per_s": ..., "seconds": ...}.
 """
 import argparse
@@ -47,7 +53,7 @@ class Bert(nn.Module):
 
     def forward(self, ids, mask):
         t = ids.shape[1]
-        pos = torch.arange(t).unsqueeze(0)
+        pos = torch.arange(t, device=ids.device).unsqueeze(0)
         x = self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids)))
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
@@ -64,6 +70,20 @@ def model_arguments(ap):
     ap.add_argument("--hidden", type=int, default=384)
     ap.add_argument("--heads", type=int, default=12)
     ap.add_argument("--intermediate", type=int, default=1536)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="bf16: the forward under autocast, as disttune's training.precision: bf16")
+
+
+def autocast(args):
+    """The forward's precision context (a no-op for fp32)."""
+    return torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+
+
+def sync(args):
+    """Waits for the device's queued work, so that a timing covers it."""
+    if args.device == "cuda":
+        torch.cuda.synchronize()
 
 
 def model_from(args):
@@ -71,7 +91,7 @@ def model_from(args):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512)
+    return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512).to(args.device)
 
 
 def main():
@@ -79,20 +99,59 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--lengths", default="", help="'sort-key tokens' per text: a length-sorted corpus pass")
     model_arguments(ap)
     args = ap.parse_args()
     model = model_from(args).eval()
-    ids = torch.randint(1000, 30000, (args.batch, args.seq))
-    mask = torch.ones_like(ids)
-    with torch.inference_mode():
-        model(ids, mask)  # warm-up
+    if args.lengths:
+        encode = corpus_encoder(model, args.lengths, args.batch, args.device)
+        n = encode.texts
+    else:
+        ids = torch.randint(1000, 30000, (args.batch, args.seq), device=args.device)
+        mask = torch.ones_like(ids)
+        encode, n = (lambda: model(ids, mask)), args.batch
+    with torch.inference_mode(), autocast(args):
+        encode(warmup=True) if args.lengths else encode()
         best = float("inf")
         for _ in range(args.repeats):
+            sync(args)
             t0 = time.perf_counter()
-            model(ids, mask)
+            encode()
+            sync(args)
             best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"sentences_per_s": args.batch / best, "seconds": best,
+    print(json.dumps({"sentences_per_s": n / best, "seconds": best, "texts": n,
                       "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
+def corpus_encoder(model, path, batch, device):
+    """A callable that embeds the corpus `path` describes in length-sorted batches; the
+    embeddings come back to the CPU, as sentence-transformers' encode() returns them."""
+    with open(path) as f:
+        rows = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    order = sorted(range(len(rows)), key=lambda i: -rows[i][0])  # stable: ties in input order
+    # Random ids drawn once (the tokenizer's work is not measured on either side).
+    ids = [torch.randint(1000, 30000, (rows[i][1],)) for i in range(len(rows))]
+
+    def encode(warmup=False):
+        out = None
+        for b in range(0, len(order), batch):
+            rows_b = order[b:b + batch]
+            longest = max(rows[i][1] for i in rows_b)
+            x = torch.zeros(len(rows_b), longest, dtype=torch.long)
+            mask = torch.zeros_like(x)
+            for r, i in enumerate(rows_b):
+                x[r, :rows[i][1]] = ids[i]
+                mask[r, :rows[i][1]] = 1
+            e = model(x.to(device), mask.to(device)).float().cpu()
+            if out is None:
+                out = e.new_empty(len(rows), e.shape[1])
+            out[torch.tensor(rows_b)] = e
+            if warmup:
+                break
+        return out
+
+    encode.texts = len(rows)
+    return encode
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ embeddings, then re-embed each chunk with the graph and backpropagate its gradie
 global batch g takes the file's first g pairs, each rank its slice, every role padded to
 its longest row with random ids, as sentence-transformers' tokenizer pads a batch.
 
+--device cuda runs on the GPU (rank r on cuda:r, NCCL instead of gloo), --precision bf16
+with the forward under autocast, as the train benchmark's --device and --precision.
+
 One warm-up step at the largest batch, then --steps timed steps per batch (the best counts).
 --profile FILE records one more step (benchmarks/profile_compare.py reads it).
 
@@ -37,7 +40,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ref_encode import model_arguments, model_from
+from ref_encode import autocast, model_arguments, model_from, sync
 
 
 def run(rank, args, init_file, out_file):
@@ -46,8 +49,11 @@ def run(rank, args, init_file, out_file):
     if args.lengths:
         with open(args.lengths) as f:
             lengths = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    if args.device == "cuda":
+        torch.cuda.set_device(rank % torch.cuda.device_count())
     if world > 1:
-        dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank, world_size=world)
+        dist.init_process_group("nccl" if args.device == "cuda" else "gloo", init_method="file://" + init_file,
+                                rank=rank, world_size=world)
     model = model_from(args)  # same seed on every rank: identical replicas
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n]
@@ -64,7 +70,7 @@ def run(rank, args, init_file, out_file):
     def mnrl(a, p):
         # sentence-transformers' cos_sim normalises again; the model's output is already unit.
         scores = F.normalize(a, dim=1) @ F.normalize(gather(p), dim=1).T * 20.0
-        labels = torch.arange(rank * a.shape[0], (rank + 1) * a.shape[0])
+        labels = torch.arange(rank * a.shape[0], (rank + 1) * a.shape[0], device=a.device)
         return F.cross_entropy(scores, labels)
 
     def batch(role, rows):
@@ -79,25 +85,29 @@ def run(rank, args, init_file, out_file):
         local = global_batch // world
         torch.manual_seed(1000 + rank)
         rows = range(rank * local, (rank + 1) * local)
-        ids, masks = zip(*(batch(role, rows) for role in range(2)))
+        ids, masks = zip(*((i.to(args.device), m.to(args.device)) for i, m in (batch(role, rows) for role in range(2))))
         opt.zero_grad(set_to_none=True)
         if args.mini_batch <= 0:
-            loss = mnrl(net(ids[0], masks[0]), net(ids[1], masks[1]))
+            with autocast(args):
+                a, p = net(ids[0], masks[0]), net(ids[1], masks[1])
+            loss = mnrl(a.float(), p.float())
             loss.backward()
         else:
             m = args.mini_batch
             chunks = [(r, b) for r in range(2) for b in range(0, local, m)]
-            with torch.no_grad():
-                cached = [torch.cat([net(ids[r][b:b + m], masks[r][b:b + m]) for b in range(0, local, m)])
+            with torch.no_grad(), autocast(args):
+                cached = [torch.cat([net(ids[r][b:b + m], masks[r][b:b + m]) for b in range(0, local, m)]).float()
                           for r in range(2)]
             cached = [c.requires_grad_() for c in cached]
             loss = mnrl(*cached)
             loss.backward()
             for i, (r, b) in enumerate(chunks):
                 last = i == len(chunks) - 1
-                sync = net.no_sync() if world > 1 and not last else _Null()
-                with sync:
-                    net(ids[r][b:b + m], masks[r][b:b + m]).backward(cached[r].grad[b:b + m])
+                no_sync = net.no_sync() if world > 1 and not last else _Null()
+                with no_sync:
+                    with autocast(args):
+                        e = net(ids[r][b:b + m], masks[r][b:b + m]).float()
+                    e.backward(cached[r].grad[b:b + m])
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         loss = loss.detach()
@@ -118,8 +128,9 @@ def run(rank, args, init_file, out_file):
         best = float("inf")
         u0 = resource.getrusage(resource.RUSAGE_SELF)
         for _ in range(args.steps):
+            sync(args)
             t0 = time.perf_counter()
-            loss = step(b)
+            loss = step(b)  # ends with loss.item(): the device's work is done
             barrier()
             best = min(best, time.perf_counter() - t0)
         u1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -134,7 +145,8 @@ def run(rank, args, init_file, out_file):
     if rank == 0:
         with open(out_file, "w") as f:
             json.dump({"points": points, "world_size": world, "threads": torch.get_num_threads(),
-                       "mini_batch": args.mini_batch, "torch": torch.__version__}, f)
+                       "mini_batch": args.mini_batch, "device": args.device, "precision": args.precision,
+                       "torch": torch.__version__}, f)
     if world > 1:
         dist.destroy_process_group()
 

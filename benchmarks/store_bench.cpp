@@ -92,7 +92,7 @@ DT_BENCHMARK("store", "tokenized HDF5 store: build rows/s and peak memory on fin
   Dist& d = dist();
   const int64_t rows = args.get_int("rows", 1'000'000);
   const int max_length = static_cast<int>(args.get_int("max-length", 256));
-  const std::string data_dir = args.get("data", std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
+  const std::string data_dir = bench::data_dir(args);
   const std::string tmp = args.get("tmp", "/tmp");
   const std::string cache = tmp + "/disttune_store_bench_cache";
   const Tokenizer tok =

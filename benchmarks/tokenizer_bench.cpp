@@ -14,11 +14,6 @@
 
 namespace {
 
-std::string data_dir(const disttune::bench::BenchArgs& args) {
-  const char* env = std::getenv("DISTTUNE_DATA");
-  return args.get("data", env ? env : std::string(DISTTUNE_SOURCE_DIR) + "/../shared/data");
-}
-
 std::vector<std::string> read_texts(const std::string& path, const std::vector<std::string>& fields,
                                     bool beir_doc) {
   std::ifstream in(path);
@@ -42,7 +37,7 @@ std::vector<std::string> read_texts(const std::string& path, const std::vector<s
 DT_BENCHMARK("tokenizer",
              "WordPiece tokens/s on one thread, financial-rag and SciFact (--data=DIR --repeats=R)") {
   using namespace disttune;
-  const std::string data = data_dir(args);
+  const std::string data = bench::data_dir(args);
   const int repeats = static_cast<int>(args.get_int("repeats", 3));
   const Tokenizer tok = Tokenizer::load(data + "/all-MiniLM-L6-v2");
 
@@ -90,7 +85,7 @@ DT_BENCHMARK("lengths", "writes the MiniLM-tokenized lengths of the financial-ra
                         "'anchor positive' line per pair in a seeded shuffle (--data=DIR "
                         "--out=FILE --max-length=256 --seed=1)") {
   using namespace disttune;
-  const std::string data = data_dir(args);
+  const std::string data = bench::data_dir(args);
   const std::string out_path = args.get("out", "");
   DT_REQUIRE(!out_path.empty(), "lengths: --out=FILE is required");
   const int max_length = static_cast<int>(args.get_int("max-length", 256));

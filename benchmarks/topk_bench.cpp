@@ -56,6 +56,16 @@ Run run_disttune(Dist& d, const at::Tensor& q, const at::Tensor& docs, int64_t k
   return r;
 }
 
+// FAISS's products and the at::mm comparison are OpenBLAS's: its pool gets the rank's threads
+// for them (dist_init leaves it one thread when the encoder's products are on oneDNN).
+struct BlasThreadsScope {
+  int saved = openblas_threads();
+  BlasThreadsScope() { openblas_set_threads(at::get_num_threads()); }
+  ~BlasThreadsScope() {
+    if (saved > 0) openblas_set_threads(saved);
+  }
+};
+
 #ifdef DISTTUNE_HAVE_FAISS
 Run run_faiss(const at::Tensor& q, const at::Tensor& docs, int64_t k) {
   faiss::IndexFlatIP index(docs.size(1));
@@ -126,7 +136,10 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
 #ifdef DISTTUNE_HAVE_FAISS
   if (engine != "disttune" && d.world_size == 1) {
     omp_set_num_threads(at::get_num_threads());
-    const Run f = run_faiss(q, docs, k);
+    const Run f = [&] {
+      BlasThreadsScope blas;
+      return run_faiss(q, docs, k);
+    }();
     out["faiss"] = "IndexFlatIP (faiss 1.x, BLAS " + bench::blas_core() + ")";
     out["faiss_s"] = f.seconds;
     out["faiss_pairs_per_s"] = pairs / f.seconds;
@@ -151,7 +164,10 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
     at::Tensor s = at::empty({nq, c.size(0)});
     const double flops = 2.0 * nq * c.size(0) * dim;
     const double t_kernel = bench::time_best([&] { scorer.score(c, s.data_ptr<float>()); }, 3);
-    const double t_mm = bench::time_best([&] { at::mm_out(s, q, c.t()); }, 3);
+    const double t_mm = [&] {
+      BlasThreadsScope blas;
+      return bench::time_best([&] { at::mm_out(s, q, c.t()); }, 3);
+    }();
     out["kernel_gflops"] = flops / t_kernel / 1e9;
     out["blas_mm_gflops"] = flops / t_mm / 1e9;
     print0("topk kernel ", dot_isa_name(scorer.isa()), ": ", flops / t_kernel / 1e9,

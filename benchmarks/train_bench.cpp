@@ -17,7 +17,11 @@
 // --profile=FILE records one more step at the largest batch (rank 0) as a chrome trace;
 // benchmarks/profile_compare.py sets it beside ref_train.py --profile.
 // MFU = model FLOPs per step (3 x forward, the recompute of cached MNRL not counted) / step
-// time / the machine's measured fp32 matmul rate (all ranks measuring at once).
+// time / the machine's measured matmul rate (all ranks measuring at once) in the step's
+// compute precision.
+// --device=cuda runs the step on the rank's GPU (NCCL between ranks), --precision=bf16 under
+// autocast as the trainer's training.precision: bf16 does; the peak is then the GPU's
+// measured bf16 matmul rate.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -38,6 +42,7 @@
 #include "dist/dist.h"
 #include "model/linear.h"
 #include "model/sentence_model.h"
+#include "train/autocast.h"
 #include "train/cached_mnrl.h"
 #include "train/clip.h"
 #include "train/grad_reducer.h"
@@ -61,8 +66,23 @@ double encoder_flops(int64_t t, int64_t layers, int64_t h, int64_t inter) {
 // 2048 and 4096 (1024^3 alone understates it, by half on the development machine, where the
 // step's larger products run faster than that), through at::mm (the BLAS) and through the
 // encoder's projections (model/linear.h: oneDNN when built with it), whichever is faster.
-double matmul_flops_per_s() {
+// On a GPU: at::mm in `dtype` over 4096 and 8192, ten products per timing (launches and the
+// sync amortised).
+double matmul_flops_per_s(const at::Device& device, at::ScalarType dtype) {
   double best = 0;
+  if (device.is_cuda()) {
+    for (int64_t n : {4096, 8192}) {
+      const auto opts = at::TensorOptions().device(device).dtype(dtype);
+      const at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts);
+      at::Tensor c;
+      const double flops = 10 * 2.0 * static_cast<double>(n * n * n);
+      best = std::max(best, flops / bench::time_best([&] {
+                              for (int i = 0; i < 10; ++i) c = at::mm(a, b);
+                              bench::sync(c);
+                            }, 3, 1));
+    }
+    return best;
+  }
   for (int64_t n : {1024, 2048, 4096}) {
     const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
     at::Tensor c;
@@ -118,8 +138,10 @@ std::array<at::Tensor, 2> padded_batch(const std::vector<std::array<int64_t, 2>>
 
 DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
                       "--seq --lengths=FILE --pack=1 --layers --hidden --heads --intermediate --steps "
-                      "--warmup --mini-batch --profile=FILE)") {
+                      "--warmup --mini-batch --profile=FILE --device=cpu|cuda --precision=fp32|bf16)") {
   Dist& d = dist();
+  const bench::Placement pl = bench::placement(args, d);
+  const bool autocast = pl.precision != "fp32";
   const std::vector<int64_t> batches =
       args.get_int_list("batches", std::to_string(args.get_int("batch", 64)));
   const int64_t ta = args.get_int("anchor-seq", 32), tp = args.get_int("seq", 128);
@@ -136,10 +158,14 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   }
 
   // Measured first, with every rank's threads busy at once, as during the steps.
-  const double peak = matmul_flops_per_s() * d.world_size;
+  const double peak = matmul_flops_per_s(pl.device, pl.dtype) * d.world_size;
 
   const InitOptions init = bench::model_shape(args);
   SentenceModel model = SentenceModel::init(init);
+  if (pl.device.is_cuda()) {
+    model.to(pl.device);
+    if (d.world_size > 1) dist_enable_nccl(d, pl.device.index());
+  }
   model.set_training(false);  // dropout off, as in the reference
   const bool pack = args.get_int("pack", 1) != 0;
   model.set_token_packing(pack);
@@ -182,21 +208,28 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     padded_tokens = ids[0].numel() + ids[1].numel();
     reducer.zero_grad();
     double share = 0;
+    at::Tensor loss_value;  // read after the step: reading it earlier would stall a GPU's queue
     if (mini > 0) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
+        AutocastScope ac(autocast, pl.dtype);
         return model.forward(ids[role].narrow(0, b, e - b), masks[role].narrow(0, b, e - b));
       };
       share = cached.step(d, fn, 2, local);
     } else {
       LossBatch b;
-      b.columns = {model.forward(ids[0], masks[0]), model.forward(ids[1], masks[1])};
+      {
+        AutocastScope ac(autocast, pl.dtype);
+        b.columns = {model.forward(ids[0], masks[0]), model.forward(ids[1], masks[1])};
+      }
       at::Tensor l = loss.forward(d, b);
       l.backward();
-      share = l.item<double>();
+      loss_value = l.detach();
     }
     reducer.all_reduce();
     clip_grad_norm(params, 1.0);
     opt.step(2e-5);
+    bench::sync(params.back());
+    if (loss_value.defined()) share = loss_value.item<double>();
     last_loss = d.comm->all_reduce_scalar(share, ReduceOp::Sum);
   };
 
@@ -233,9 +266,11 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     const std::string tokens = lengths.empty() ? str_cat(ta, "+", tp, " tokens")
                                                : str_cat("financial-rag lengths, ", real_tokens / padded,
                                                          " of the padded tokens real", pack ? ", packed" : "");
+    const std::string where = pl.device.is_cuda() ? str_cat(" GPU(s), ", pl.precision)
+                                                  : str_cat(" rank(s) x ", at::get_num_threads(), " threads");
     print0("train   ", init.num_layers, "x", init.hidden_size, " global batch ", global, " (", tokens,
            mini > 0 ? str_cat(", cached MNRL mini-batch ", mini) : std::string(), ") on ",
-           d.world_size, " rank(s) x ", at::get_num_threads(), " threads: ", t, " s/step, ", pps,
+           d.world_size, where, ": ", t, " s/step, ", pps,
            " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
   }
   const std::string profile = args.get("profile", "");
@@ -253,6 +288,8 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   return nlohmann::json{{"benchmark", "train"},
                         {"world_size", d.world_size},
                         {"threads_per_rank", at::get_num_threads()},
+                        {"device", pl.device.is_cuda() ? "cuda" : "cpu"},
+                        {"precision", pl.precision},
                         {"anchor_seq", ta},
                         {"seq", tp},
                         {"lengths", lengths_file},
@@ -266,7 +303,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                         {"timed_steps", steps},
                         {"matmul_peak_gflops", peak / 1e9},
                         {"blas_core", bench::blas_core()},
-                        {"projections", linear_backend()},
+                        {"projections", pl.device.is_cuda() ? std::string("at::linear (CUDA)") : linear_backend()},
                         {"peak_rss_mib", bench::peak_rss_mib()},
                         {"points", points}};
 }

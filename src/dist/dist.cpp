@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "dist/mpi_communicator.h"
 #include "dist/watchdog.h"
+#include "model/cpu_gemm.h"
 
 namespace disttune {
 namespace {
@@ -63,11 +64,16 @@ int choose_threads(int local_size) {
   return std::max(1, total / std::max(1, local_size));
 }
 
+// One pool of threads per rank. ATen's parallel loops and oneDNN's products share OpenMP's
+// team; Debian's OpenBLAS (the pthreads build) keeps a second pool whose workers spin for a
+// while after every call, on the cores the OpenMP team needs next (measured on an AVX-512
+// VM: the top-k kernel at 2 threads fell from 283 to 66 GFLOP/s after one at::mm). With the
+// encoder's products on oneDNN the BLAS is left with small ones (the loss's similarity
+// matrix), which run on the calling thread; without oneDNN the BLAS does the heavy products
+// and gets every thread.
 void set_threads(int n) {
   at::set_num_threads(n);
-  // The BLAS behind libtorch (OpenBLAS on Debian) keeps its own pool; cap it too when present.
-  using SetFn = void (*)(int);
-  if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+  openblas_set_threads(cpu_gemm_enabled() ? 1 : n);
 }
 
 // The BLAS kernel set, for the log: OpenBLAS picks it from the CPU unless OPENBLAS_CORETYPE
@@ -76,7 +82,7 @@ void set_threads(int n) {
 std::string blas_kernels() {
   const std::string core = openblas_core();
   if (core.empty()) return "BLAS of unknown kind";
-  std::string s = str_cat("OpenBLAS ", core, " kernels");
+  std::string s = str_cat("OpenBLAS ", core, " kernels on ", openblas_threads(), " thread(s)");
   if (const char* pin = env("OPENBLAS_CORETYPE")) {
     s += str_cat(" (OPENBLAS_CORETYPE=", pin, ")");
     const bool avx512_kernels = core.find("Skylake") != std::string::npos ||
@@ -101,6 +107,17 @@ void tune_malloc() {
 }
 
 }  // namespace
+
+void openblas_set_threads(int n) {
+  using SetFn = void (*)(int);
+  if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+}
+
+int openblas_threads() {
+  using GetFn = int (*)();
+  auto fn = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return fn ? fn() : 0;
+}
 
 std::string openblas_core() {
   using Fn = char* (*)();

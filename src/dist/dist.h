@@ -42,6 +42,11 @@ void dist_enable_nccl(Dist& d, int cuda_device);
 // The kernel set of the OpenBLAS behind libtorch ("Haswell", "Cooperlake", ...: chosen from
 // the CPU unless OPENBLAS_CORETYPE pins one); "" when the BLAS is not OpenBLAS.
 std::string openblas_core();
+// The size of OpenBLAS's own thread pool (dist_init sets it: 1 when the encoder's products run
+// on oneDNN, else the rank's threads); no-op / 0 when the BLAS is not OpenBLAS. The top-k
+// benchmark gives FAISS, whose products are OpenBLAS's, every thread for its run.
+void openblas_set_threads(int n);
+int openblas_threads();
 
 // Collective timeout (seconds): a collective that has not completed by then ends the job.
 void dist_set_timeout(double seconds);

@@ -1,10 +1,8 @@
 #include "train/trainer.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <glog/logging.h>
-#include <torch/version.h>
 
 #include <unistd.h>
 
@@ -37,6 +35,7 @@
 #include "train/clip.h"
 #include "train/export.h"
 #include "train/grad_reducer.h"
+#include "train/autocast.h"
 #include "train/grad_scaler.h"
 #include "train/loss.h"
 #include "train/metrics_log.h"
@@ -51,36 +50,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Mixed precision on CUDA: the encoder runs under autocast; losses upcast to float32.
-class AutocastScope {
- public:
-  AutocastScope(bool on, at::ScalarType dtype) : on_(on) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-#else
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool on_;
-};
 
 json metrics_json(const std::map<std::string, double>& m) {
   json j = json::object();

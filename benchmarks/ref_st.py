@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""sentence-transformers reference for the GPU benchmarks (benchmarks/run --gpu): the library
+users run today, on the same random model shape and the same batches as disttune_bench.
+
+The model is what SentenceTransformer builds from a Hugging Face directory: a randomly
+initialised transformers.BertModel of the benchmark's shape (dropout 0, as on the disttune
+side), models.Transformer (max_seq_length 256), mean models.Pooling, models.Normalize; the
+tokenizer is bert-base-uncased's WordPiece from datasets/vocab (all-MiniLM-L6-v2's). The
+attention kernel is whatever transformers picks by default (SDPA where it has it).
+
+  train   one optimizer step as SentenceTransformerTrainer takes it with bf16=True:
+          the forward under torch.autocast, losses.MultipleNegativesRankingLoss (scale 20,
+          cos_sim), backward, clip_grad_norm_ 1.0, torch.optim.AdamW (fused on CUDA;
+          weight decay 0.01 except biases and LayerNorm weights, as the Hugging Face trainer
+          groups them). Batches of random ids, fixed --anchor-seq/--seq or --lengths FILE,
+          as benchmarks/ref_train.py. Prints {"points": [{"global_batch", "pairs_per_s",
+          "seconds", "loss"}], ...}.
+  encode  SentenceTransformer.encode() (its own length sorting and padding, tokenization
+          included) of the first --docs texts of a BEIR corpus.jsonl (title + " " + text),
+          batch --batch, under autocast for bf16. Prints {"sentences_per_s", "seconds", ...}.
+
+Runs where sentence-transformers is installed (the GPU machine's image), with that image's
+python: benchmarks/run --gpu --python python3.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB = os.path.join(os.path.dirname(HERE), "datasets", "vocab", "bert-base-uncased.txt")
+
+
+def build_model(args, tmp):
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=args.hidden, num_hidden_layers=args.layers,
+                     num_attention_heads=args.heads, intermediate_size=args.intermediate,
+                     max_position_embeddings=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(tmp)
+    BertTokenizerFast(vocab_file=VOCAB, do_lower_case=True).save_pretrained(tmp)
+    word = models.Transformer(tmp, max_seq_length=256)
+    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device)
+
+
+def autocast(args):
+    return torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+
+
+def sync(args):
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def train(args, model):
+    from sentence_transformers import losses
+
+    lengths = []
+    if args.lengths:
+        with open(args.lengths) as f:
+            lengths = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    loss_fn = losses.MultipleNegativesRankingLoss(model, scale=20.0)
+    named = list(model.named_parameters())
+    no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=2e-5, fused=args.device == "cuda")
+    model.train()
+
+    def features(role, rows):
+        if lengths:
+            n = torch.tensor([lengths[i][role] for i in rows]).unsqueeze(1)
+            mask = (torch.arange(int(n.max())).unsqueeze(0) < n).long()
+            ids = torch.randint(1000, 30000, mask.shape) * mask
+        else:
+            ids = torch.randint(1000, 30000, (len(rows), args.seq if role else args.anchor_seq))
+            mask = torch.ones_like(ids)
+        return {"input_ids": ids.to(args.device), "attention_mask": mask.to(args.device),
+                "token_type_ids": torch.zeros_like(ids).to(args.device)}
+
+    def step(global_batch):
+        torch.manual_seed(1000)
+        rows = range(global_batch)
+        feats = [features(role, rows) for role in range(2)]
+        opt.zero_grad(set_to_none=True)
+        with autocast(args):
+            loss = loss_fn(feats, None)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()  # waits for the step
+
+    for _ in range(args.warmup):
+        step(max(args.batches))
+    points = []
+    for b in args.batches:
+        best, loss = float("inf"), 0.0
+        for _ in range(args.steps):
+            sync(args)
+            t0 = time.perf_counter()
+            loss = step(b)
+            best = min(best, time.perf_counter() - t0)
+        points.append({"global_batch": b, "pairs_per_s": b / best, "seconds": best, "loss": loss})
+    return {"points": points}
+
+
+def encode(args, model):
+    texts = []
+    with open(args.corpus) as f:
+        for line in f:
+            if line.strip() and len(texts) < args.docs:
+                d = json.loads(line)
+                title = d.get("title", "")
+                texts.append(f"{title} {d.get('text', '')}" if title else d.get("text", ""))
+    model.eval()
+    with autocast(args):
+        model.encode(texts[:args.batch], batch_size=args.batch)  # warm-up
+        best = float("inf")
+        for _ in range(args.repeats):
+            sync(args)
+            t0 = time.perf_counter()
+            out = model.encode(texts, batch_size=args.batch, convert_to_numpy=True)
+            best = min(best, time.perf_counter() - t0)
+    assert out.shape == (len(texts), args.hidden), out.shape
+    return {"sentences_per_s": len(texts) / best, "seconds": best, "texts": len(texts)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mode", choices=["train", "encode"])
+    ap.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[64])
+    ap.add_argument("--anchor-seq", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--lengths", default="")
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--corpus", default="")
+    ap.add_argument("--docs", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--hidden", type=int, default=384)
+    ap.add_argument("--heads", type=int, default=12)
+    ap.add_argument("--intermediate", type=int, default=1536)
+    ap.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.mode == "encode" and not args.corpus:
+        ap.error("encode needs --corpus FILE (a BEIR corpus.jsonl)")
+    try:
+        import sentence_transformers
+    except ImportError:
+        sys.exit("ref_st.py: sentence-transformers is not installed for " + sys.executable)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_model(args, tmp)
+        out = train(args, model) if args.mode == "train" else encode(args, model)
+    out.update({"mode": args.mode, "device": args.device, "precision": args.precision,
+                "torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
