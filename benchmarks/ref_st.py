@@ -31,6 +31,9 @@ import time
 
 import torch
 
+from ref_encode import autocast, model_arguments, sync
+from ref_train import random_batch, read_lengths
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB = os.path.join(os.path.dirname(HERE), "datasets", "vocab", "bert-base-uncased.txt")
 
@@ -50,22 +53,10 @@ def build_model(args, tmp):
     return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device)
 
 
-def autocast(args):
-    return torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
-
-
-def sync(args):
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-
-
 def train(args, model):
     from sentence_transformers import losses
 
-    lengths = []
-    if args.lengths:
-        with open(args.lengths) as f:
-            lengths = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    lengths = read_lengths(args.lengths)
     loss_fn = losses.MultipleNegativesRankingLoss(model, scale=20.0)
     named = list(model.named_parameters())
     no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
@@ -75,13 +66,7 @@ def train(args, model):
     model.train()
 
     def features(role, rows):
-        if lengths:
-            n = torch.tensor([lengths[i][role] for i in rows]).unsqueeze(1)
-            mask = (torch.arange(int(n.max())).unsqueeze(0) < n).long()
-            ids = torch.randint(1000, 30000, mask.shape) * mask
-        else:
-            ids = torch.randint(1000, 30000, (len(rows), args.seq if role else args.anchor_seq))
-            mask = torch.ones_like(ids)
+        ids, mask = random_batch(args, lengths, role, rows)
         return {"input_ids": ids.to(args.device), "attention_mask": mask.to(args.device),
                 "token_type_ids": torch.zeros_like(ids).to(args.device)}
 
@@ -145,13 +130,8 @@ def main():
     ap.add_argument("--docs", type=int, default=512)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--hidden", type=int, default=384)
-    ap.add_argument("--heads", type=int, default=12)
-    ap.add_argument("--intermediate", type=int, default=1536)
-    ap.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
-    ap.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    model_arguments(ap)
+    ap.set_defaults(device="cuda", precision="bf16")  # what this reference is for
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)

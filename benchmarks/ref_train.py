@@ -43,12 +43,28 @@ import torch.nn.functional as F
 from ref_encode import autocast, model_arguments, model_from, sync
 
 
+def read_lengths(path):
+    """The (anchor, positive) token counts of --lengths FILE; [] for no file."""
+    if not path:
+        return []
+    with open(path) as f:
+        return [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+
+
+def random_batch(args, lengths, role, rows):
+    """Random ids and the attention mask of one role (0 anchors, 1 positives) for `rows`:
+    fixed --anchor-seq / --seq, or each row's length from `lengths`, padded to the longest."""
+    if not lengths:
+        ids = torch.randint(1000, 30000, (len(rows), args.seq if role else args.anchor_seq))
+        return ids, torch.ones_like(ids)
+    n = torch.tensor([lengths[i][role] for i in rows]).unsqueeze(1)
+    mask = (torch.arange(int(n.max())).unsqueeze(0) < n).long()
+    return torch.randint(1000, 30000, mask.shape) * mask, mask
+
+
 def run(rank, args, init_file, out_file):
     world = args.world_size
-    lengths = []
-    if args.lengths:
-        with open(args.lengths) as f:
-            lengths = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    lengths = read_lengths(args.lengths)
     if args.device == "cuda":
         torch.cuda.set_device(rank % torch.cuda.device_count())
     if world > 1:
@@ -73,19 +89,11 @@ def run(rank, args, init_file, out_file):
         labels = torch.arange(rank * a.shape[0], (rank + 1) * a.shape[0], device=a.device)
         return F.cross_entropy(scores, labels)
 
-    def batch(role, rows):
-        if not lengths:
-            ids = torch.randint(1000, 30000, (len(rows), args.seq if role else args.anchor_seq))
-            return ids, torch.ones_like(ids)
-        n = torch.tensor([lengths[i][role] for i in rows]).unsqueeze(1)
-        mask = (torch.arange(int(n.max())).unsqueeze(0) < n).long()
-        return torch.randint(1000, 30000, mask.shape) * mask, mask
-
     def step(global_batch):
         local = global_batch // world
         torch.manual_seed(1000 + rank)
         rows = range(rank * local, (rank + 1) * local)
-        ids, masks = zip(*((i.to(args.device), m.to(args.device)) for i, m in (batch(role, rows) for role in range(2))))
+        ids, masks = zip(*((i.to(args.device), m.to(args.device)) for i, m in (random_batch(args, lengths, role, rows) for role in range(2))))
         opt.zero_grad(set_to_none=True)
         if args.mini_batch <= 0:
             with autocast(args):

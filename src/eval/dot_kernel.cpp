@@ -21,11 +21,6 @@ namespace {
 // few thousand documents still splits into enough tasks for many threads.
 constexpr int64_t kDocPanelsPerTask = 8;
 constexpr int64_t kQueryPanelsPerTask = 16;
-// Depth of one pass over a task's tiles: a document panel's kKc rows (16 KB for the AVX-512
-// kernel) stay in L1 while the query panels stream past them. A score's chain crosses the
-// passes by storing its accumulator and loading it back, which changes no bits: the order
-// of the multiply-adds is still k = 0..D-1.
-constexpr int64_t kKc = 128;
 // Generic kernel: documents per task.
 constexpr int64_t kGenericDocsPerTask = 64;
 
@@ -54,25 +49,17 @@ void pack_kmajor(const float* x, int64_t rows, int64_t dim, int64_t r0, int widt
 
 // The micro-kernels compute an MR x NR tile of scores, one FMA chain per (query, doc) in
 // a vector lane: acc[i] = fma(broadcast(q_i[k]), docs[k][lanes], acc[i]) for k = 0..D-1.
-// a: MR queries as [k][MR]; b: NR documents as [k][NR], `depth` values of k. The chains start
-// at zero, or with `accumulate` from the values in c (an earlier pass over the k before
-// these). Only the first m rows and n columns of the tile are read and stored (the others
-// are zero padding).
+// a: MR queries as [k][MR]; b: NR documents as [k][NR]. Only the first m rows and n
+// columns of the tile are stored (the others are zero padding).
 
 constexpr int kMr512 = 8, kNr512 = 32;
 
-__attribute__((target("avx512f"))) void tile_avx512(const float* a, const float* b, int64_t depth,
-                                                    float* c, int64_t ldc, int m, int n, bool accumulate) {
-  const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
-  const __mmask16 m1 = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+__attribute__((target("avx512f"))) void tile_avx512(const float* a, const float* b, int64_t dim,
+                                                    float* c, int64_t ldc, int m, int n) {
   __m512 acc[kMr512][2];
 #pragma GCC unroll 16
-  for (int i = 0; i < kMr512; ++i) {
-    const bool load = accumulate && i < m;
-    acc[i][0] = load ? _mm512_maskz_loadu_ps(m0, c + i * ldc) : _mm512_setzero_ps();
-    acc[i][1] = load ? _mm512_maskz_loadu_ps(m1, c + i * ldc + 16) : _mm512_setzero_ps();
-  }
-  for (int64_t k = 0; k < depth; ++k) {
+  for (int i = 0; i < kMr512; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < dim; ++k) {
     const __m512 b0 = _mm512_loadu_ps(b + k * kNr512);
     const __m512 b1 = _mm512_loadu_ps(b + k * kNr512 + 16);
 #pragma GCC unroll 16
@@ -82,6 +69,8 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* a, const float*
       acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
     }
   }
+  const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __mmask16 m1 = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n <= 16 ? 0 : (1u << (n - 16)) - 1);
 #pragma GCC unroll 16
   for (int i = 0; i < kMr512; ++i) {
     if (i >= m) break;
@@ -92,30 +81,12 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* a, const float*
 
 constexpr int kMr256 = 6, kNr256 = 16;
 
-__attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* b, int64_t depth,
-                                                   float* c, int64_t ldc, int m, int n, bool accumulate) {
-  const bool full = m == kMr256 && n == kNr256;
-  alignas(32) float tmp[kMr256][kNr256];
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* b, int64_t dim,
+                                                   float* c, int64_t ldc, int m, int n) {
   __m256 acc[kMr256][2];
-  if (accumulate && full) {
 #pragma GCC unroll 16
-    for (int i = 0; i < kMr256; ++i) {
-      acc[i][0] = _mm256_loadu_ps(c + i * ldc);
-      acc[i][1] = _mm256_loadu_ps(c + i * ldc + 8);
-    }
-  } else if (accumulate) {
-    for (int i = 0; i < kMr256; ++i)
-      for (int j = 0; j < kNr256; ++j) tmp[i][j] = i < m && j < n ? c[i * ldc + j] : 0.f;
-#pragma GCC unroll 16
-    for (int i = 0; i < kMr256; ++i) {
-      acc[i][0] = _mm256_load_ps(tmp[i]);
-      acc[i][1] = _mm256_load_ps(tmp[i] + 8);
-    }
-  } else {
-#pragma GCC unroll 16
-    for (int i = 0; i < kMr256; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  }
-  for (int64_t k = 0; k < depth; ++k) {
+  for (int i = 0; i < kMr256; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < dim; ++k) {
     const __m256 b0 = _mm256_loadu_ps(b + k * kNr256);
     const __m256 b1 = _mm256_loadu_ps(b + k * kNr256 + 8);
 #pragma GCC unroll 16
@@ -125,7 +96,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* 
       acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
     }
   }
-  if (full) {
+  if (m == kMr256 && n == kNr256) {
 #pragma GCC unroll 16
     for (int i = 0; i < kMr256; ++i) {
       _mm256_storeu_ps(c + i * ldc, acc[i][0]);
@@ -133,6 +104,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* 
     }
     return;
   }
+  alignas(32) float tmp[kMr256][kNr256];
 #pragma GCC unroll 16
   for (int i = 0; i < kMr256; ++i) {
     _mm256_store_ps(tmp[i], acc[i][0]);
@@ -144,11 +116,11 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* a, const float* 
 
 #endif  // DT_DOT_X86
 
-using TileFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, bool);
+using TileFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int);
 
 // All queries against n documents: the documents are packed into nr-wide panels once
 // (in parallel), then a 2-D grid of tasks runs the micro-kernel over (document panel group
-// x query panel group), kKc values of k per pass.
+// x query panel group).
 void score_tiled(TileFn tile, int mr, int nr, const float* packed_q, int64_t nq,
                  const float* docs, int64_t n, int64_t dim, float* out) {
   const int64_t doc_panels = (n + nr - 1) / nr, query_panels = (nq + mr - 1) / mr;
@@ -163,17 +135,13 @@ void score_tiled(TileFn tile, int mr, int nr, const float* packed_q, int64_t nq,
       const int64_t dg = t / query_groups, qg = t % query_groups;
       const int64_t dp1 = std::min(doc_panels, (dg + 1) * kDocPanelsPerTask);
       const int64_t qp1 = std::min(query_panels, (qg + 1) * kQueryPanelsPerTask);
-      for (int64_t k0 = 0; k0 < dim; k0 += kKc) {
-        const int64_t depth = std::min(kKc, dim - k0);
-        for (int64_t dp = dg * kDocPanelsPerTask; dp < dp1; ++dp) {
-          const int64_t j = dp * nr;
-          const int nv = static_cast<int>(std::min<int64_t>(nr, n - j));
-          for (int64_t qp = qg * kQueryPanelsPerTask; qp < qp1; ++qp) {
-            const int64_t i = qp * mr;
-            const int mv = static_cast<int>(std::min<int64_t>(mr, nq - i));
-            tile(packed_q + i * dim + k0 * mr, packed.data() + dp * nr * dim + k0 * nr, depth, out + i * n + j, n,
-                 mv, nv, k0 > 0);
-          }
+      for (int64_t dp = dg * kDocPanelsPerTask; dp < dp1; ++dp) {
+        const int64_t j = dp * nr;
+        const int nv = static_cast<int>(std::min<int64_t>(nr, n - j));
+        for (int64_t qp = qg * kQueryPanelsPerTask; qp < qp1; ++qp) {
+          const int64_t i = qp * mr;
+          const int mv = static_cast<int>(std::min<int64_t>(mr, nq - i));
+          tile(packed_q + i * dim, packed.data() + dp * nr * dim, dim, out + i * n + j, n, mv, nv);
         }
       }
     }
