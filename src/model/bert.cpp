@@ -1,6 +1,7 @@
 #include "model/bert.h"
 
 #include "common/check.h"
+#include "model/embedding.h"
 
 namespace disttune {
 
@@ -43,7 +44,7 @@ at::Tensor BertEncoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   // Token type 0 everywhere (sentence-transformers passes none): one row, broadcast.
   at::Tensor positional = position_.narrow(0, 0, T) + token_type_[0];
   if (packing.active()) positional = positional.index_select(0, packing.index().remainder(T));
-  at::Tensor x = at::embedding(word_, packing.pack(input_ids), config_.pad_token_id).add_(positional);
+  at::Tensor x = embedding_lookup(word_, packing.pack(input_ids), config_.pad_token_id).add_(positional);
   x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
   const at::ScalarType dtype = x.scalar_type();

@@ -73,6 +73,37 @@ TEST(Linear, TakesStridedInputsAndFrozenWeights) {
   EXPECT_EQ(linear(at::randn({0, 16}), w, b).sizes(), (at::IntArrayRef{0, 13}));
 }
 
+// The training path: .grad allocated before backward (GradReducer's bucket views), the weight
+// used twice (anchors and positives), and a weight that is not a leaf (the concatenated
+// Q/K/V projection) beside one that is. The gradient lands in the same .grad tensors, added
+// to what they held, equal to at::linear's.
+TEST(Linear, AddsWeightGradientsIntoAllocatedGrads) {
+  at::manual_seed(9);
+  const at::Tensor x1 = at::randn({2, 7, 24}), x2 = at::randn({5, 24});
+  const at::Tensor w0 = at::randn({12, 24}) * 0.2, u0 = at::randn({6, 24}) * 0.2, b0 = at::randn({12});
+  const at::Tensor held_w = at::randn({12, 24}), held_b = at::randn({12}), held_u = at::randn({6, 24});
+  auto step = [&](bool reference) {
+    at::Tensor w = w0.clone().requires_grad_(true), u = u0.clone().requires_grad_(true),
+               b = b0.clone().requires_grad_(true);
+    w.mutable_grad() = held_w.clone();
+    b.mutable_grad() = held_b.clone();
+    u.mutable_grad() = held_u.clone();
+    const void* where = w.grad().data_ptr();
+    auto f = [&](const at::Tensor& x, const at::Tensor& wt, const at::Tensor& bt) {
+      return reference ? at::linear(x, wt, bt) : linear(x, wt, bt);
+    };
+    const at::Tensor y = f(x1, w, b).sum() * 2 + f(x2, w, b).pow(2).sum() + f(x2, at::cat({w, u}), at::Tensor()).sum();
+    y.backward();
+    EXPECT_EQ(w.grad().data_ptr(), where) << "the allocated .grad is written in place";
+    return std::vector<at::Tensor>{w.grad(), b.grad(), u.grad()};
+  };
+  const auto got = step(false), want = step(true);
+  expect_close(got[0], want[0], "dw of the twice-used leaf");
+  expect_close(got[1], want[1], "db");
+  expect_close(got[2], want[2], "dw through the concatenation");
+  EXPECT_GT((got[0] - held_w).abs().max().item<double>(), 1.0) << "a gradient was added";
+}
+
 TEST(Linear, ReportsItsBackend) {
 #if DISTTUNE_HAVE_DNNL
   const char* off = std::getenv("DISTTUNE_ONEDNN");

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/check.h"
+#include "model/embedding.h"
 
 namespace disttune {
 
@@ -78,8 +79,8 @@ at::Tensor MpnetEncoder::forward(const at::Tensor& input_ids, const at::Tensor& 
   at::Tensor not_pad = input_ids.ne(kPaddingIdx).to(at::kLong);
   at::Tensor position_ids = at::cumsum(not_pad, 1).mul_(not_pad).add_(kPaddingIdx);
   TokenPacking packing = TokenPacking::plan(attention_mask, rt.pack_tokens);
-  at::Tensor x = at::embedding(word_, packing.pack(input_ids), kPaddingIdx)
-                     .add_(at::embedding(position_, packing.pack(position_ids), kPaddingIdx));
+  at::Tensor x = embedding_lookup(word_, packing.pack(input_ids), kPaddingIdx)
+                     .add_(embedding_lookup(position_, packing.pack(position_ids), kPaddingIdx));
   x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
   // A group's rows keep their positions 0..length-1, so its relative position bias is the
