@@ -39,7 +39,7 @@ TEST(Linear, ValuesAndGradientsMatchTheFloat64Map) {
     bool bias;
   };
   for (const Case& c : {Case{{37, 24}, 40, true}, Case{{3, 5, 24}, 17, true}, Case{{9, 24}, 6, false},
-                        Case{{1, 24}, 1, true}}) {
+                        Case{{1, 24}, 1, true}, Case{{2, 300, 24}, 9, true}}) {
     const at::Tensor x = at::randn(c.x_shape);
     const at::Tensor w = at::randn({c.out, 24}) * 0.2;
     const at::Tensor b = c.bias ? at::randn({c.out}) : at::Tensor();
@@ -79,7 +79,7 @@ TEST(Linear, TakesStridedInputsAndFrozenWeights) {
 // to what they held, equal to at::linear's.
 TEST(Linear, AddsWeightGradientsIntoAllocatedGrads) {
   at::manual_seed(9);
-  const at::Tensor x1 = at::randn({2, 7, 24}), x2 = at::randn({5, 24});
+  const at::Tensor x1 = at::randn({2, 7, 24}), x2 = at::randn({517, 24});  // 517: three 256-row slices
   const at::Tensor w0 = at::randn({12, 24}) * 0.2, u0 = at::randn({6, 24}) * 0.2, b0 = at::randn({12});
   const at::Tensor held_w = at::randn({12, 24}), held_b = at::randn({12}), held_u = at::randn({6, 24});
   auto step = [&](bool reference) {
