@@ -40,6 +40,21 @@ TEST(Embedding, MatchesAtEmbeddingWithAndWithoutAllocatedGrad) {
   }
 }
 
+// The fused path is the one taken when .grad is allocated: nothing reaches the weight's
+// autograd accumulator (a hook there would see it), yet .grad holds the rows' gradients.
+TEST(Embedding, AllocatedGradBypassesAutogradAccumulation) {
+  at::Tensor w = at::zeros({5, 2}).requires_grad_(true);
+  w.mutable_grad() = at::zeros({5, 2});
+  int seen = 0;
+  w.register_hook([&](const at::Tensor& g) {
+    ++seen;
+    return g;
+  });
+  embedding_lookup(w, at::tensor({4, 4, 1}, at::kLong)).sum().backward();
+  EXPECT_EQ(seen, 0);
+  EXPECT_TRUE(at::equal(w.grad().sum(1), at::tensor({0.f, 2.f, 0.f, 0.f, 4.f})));
+}
+
 // An in-place add on the lookup (the position embeddings' add) is allowed and differentiable;
 // without a gradient it is a plain lookup.
 TEST(Embedding, OutputTakesInPlaceAddsAndNoGradLookups) {

@@ -1,5 +1,7 @@
 #include "model/linear.h"
 
+#include "model/cpu_gemm.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -102,6 +104,24 @@ TEST(Linear, AddsWeightGradientsIntoAllocatedGrads) {
   expect_close(got[1], want[1], "db");
   expect_close(got[2], want[2], "dw through the concatenation");
   EXPECT_GT((got[0] - held_w).abs().max().item<double>(), 1.0) << "a gradient was added";
+}
+
+// With oneDNN the weight gradient goes straight into the allocated .grad: the weight's
+// autograd accumulator (where a hook would see it) gets nothing; the bias's still does.
+TEST(Linear, FusedAccumulationBypassesAutograd) {
+  if (!cpu_gemm_enabled()) GTEST_SKIP() << "the products are on ATen (" << linear_backend() << ")";
+  at::Tensor w = at::randn({3, 4}).requires_grad_(true), b = at::zeros({3}).requires_grad_(true);
+  w.mutable_grad() = at::zeros({3, 4});
+  int seen = 0;
+  w.register_hook([&](const at::Tensor& g) {
+    ++seen;
+    return g;
+  });
+  const at::Tensor x = at::randn({6, 4});
+  linear(x, w, b).sum().backward();
+  EXPECT_EQ(seen, 0);
+  expect_close(w.grad(), at::ones({6, 3}).t().mm(x), "dw");
+  expect_close(b.grad(), at::full({3}, 6.0), "db");
 }
 
 TEST(Linear, ReportsItsBackend) {
