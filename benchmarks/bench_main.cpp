@@ -1,6 +1,5 @@
 // disttune_bench NAME [--key=value ...]: runs one benchmark and prints its JSON on the last
 // line of stdout. disttune_bench --list: names and descriptions.
-#include <sys/resource.h>
 #include <c10/util/Exception.h>
 
 #include <cstdio>
@@ -82,12 +81,8 @@ double time_best(const std::function<void()>& fn, int repeats, int warmup) {
   double best = 1e300;
   for (int i = 0; i < repeats; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    rusage u0{}, u1{}; getrusage(RUSAGE_SELF, &u0);
     fn();
-    getrusage(RUSAGE_SELF, &u1);
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (std::getenv("DT_EXP")) fprintf(stderr, "rank? step %.3f s faults %ld user %.3f sys %.3f invol %ld\n", el, u1.ru_minflt - u0.ru_minflt, (u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + (u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) / 1e6, (u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) + (u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) / 1e6, u1.ru_nivcsw - u0.ru_nivcsw);
-    best = std::min(best, el);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }

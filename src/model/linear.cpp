@@ -71,7 +71,6 @@ struct CpuLinear : public torch::autograd::Function<CpuLinear> {
     // The weight itself when it is contiguous (its .grad is reachable in backward).
     ctx->save_for_backward({x2, w, weight});
     ctx->saved_data["bias"] = bias.defined();
-    ctx->saved_data["x_shape"] = x.sizes().vec();
     return y;
   }
 
@@ -87,7 +86,9 @@ struct CpuLinear : public torch::autograd::Function<CpuLinear> {
     if (ctx->needs_input_grad(0)) {
       dx = at::empty({M, K}, x.options());
       gemm(false, false, M, K, N, g, w, 0.0f, dx);  // g W
-      dx = dx.view(ctx->saved_data["x_shape"].toIntVector());
+      std::vector<int64_t> x_shape = grads[0].sizes().vec();  // y's shape, x's but for the last
+      x_shape.back() = K;
+      dx = dx.view(x_shape);
     }
     if (ctx->needs_input_grad(1)) {
       at::Tensor into = accumulation_target(weight);
