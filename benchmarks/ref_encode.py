@@ -24,9 +24,9 @@ from torch import nn
 
 
 class Layer(nn.Module):
-    def __init__(self, h, heads, inter, eps):
+    def __init__(self, h, heads, inter, eps, dropout=0.0):
         super().__init__()
-        self.heads, self.d, self.eps = heads, h // heads, eps
+        self.heads, self.d, self.eps, self.p = heads, h // heads, eps, dropout
         self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
         self.attn_out, self.attn_norm = nn.Linear(h, h), nn.LayerNorm(h, eps=eps)
         self.inter, self.out, self.out_norm = nn.Linear(h, inter), nn.Linear(inter, h), nn.LayerNorm(h, eps=eps)
@@ -38,23 +38,26 @@ class Layer(nn.Module):
     def forward(self, x, mask):
         q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.d) + mask
-        ctx = torch.matmul(F.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).contiguous()
+        probs = F.dropout(F.softmax(scores, dim=-1), self.p, self.training)
+        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
         ctx = ctx.view(x.shape)
-        a = self.attn_norm(self.attn_out(ctx) + x)
-        return self.out_norm(self.out(F.gelu(self.inter(a))) + a)
+        a = self.attn_norm(F.dropout(self.attn_out(ctx), self.p, self.training) + x)
+        return self.out_norm(F.dropout(self.out(F.gelu(self.inter(a))), self.p, self.training) + a)
 
 
 class Bert(nn.Module):
-    def __init__(self, vocab, h, layers, heads, inter, max_pos, eps=1e-12):
+    def __init__(self, vocab, h, layers, heads, inter, max_pos, eps=1e-12, dropout=0.0):
         super().__init__()
+        self.p = dropout
         self.word, self.pos, self.token_type = nn.Embedding(vocab, h), nn.Embedding(max_pos, h), nn.Embedding(2, h)
         self.norm = nn.LayerNorm(h, eps=eps)
-        self.layers = nn.ModuleList([Layer(h, heads, inter, eps) for _ in range(layers)])
+        self.layers = nn.ModuleList([Layer(h, heads, inter, eps, dropout) for _ in range(layers)])
 
     def forward(self, ids, mask):
         t = ids.shape[1]
         pos = torch.arange(t, device=ids.device).unsqueeze(0)
         x = self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids)))
+        x = F.dropout(x, self.p, self.training)
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             x = layer(x, ext)
@@ -73,6 +76,8 @@ def model_arguments(ap):
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                     help="bf16: the forward under autocast, as disttune's training.precision: bf16")
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="hidden and attention dropout where the model is in training mode (BERT's places)")
 
 
 def autocast(args):
@@ -91,7 +96,8 @@ def model_from(args):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512).to(args.device)
+    return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512,
+                dropout=args.dropout).to(args.device)
 
 
 def main():

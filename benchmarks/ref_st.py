@@ -3,8 +3,8 @@
 users run today, on the same random model shape and the same batches as disttune_bench.
 
 The model is what SentenceTransformer builds from a Hugging Face directory: a randomly
-initialised transformers.BertModel of the benchmark's shape (dropout 0, as on the disttune
-side), models.Transformer (max_seq_length 256), mean models.Pooling, models.Normalize; the
+initialised transformers.BertModel of the benchmark's shape (hidden and attention dropout
+--dropout, 0 by default, as on the disttune side), models.Transformer (max_seq_length 256), mean models.Pooling, models.Normalize; the
 tokenizer is bert-base-uncased's WordPiece from datasets/vocab (all-MiniLM-L6-v2's). The
 attention kernel is whatever transformers picks by default (SDPA where it has it).
 
@@ -45,7 +45,8 @@ def build_model(args, tmp):
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=30522, hidden_size=args.hidden, num_hidden_layers=args.layers,
                      num_attention_heads=args.heads, intermediate_size=args.intermediate,
-                     max_position_embeddings=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+                     max_position_embeddings=512, hidden_dropout_prob=args.dropout,
+                     attention_probs_dropout_prob=args.dropout)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(tmp)
     BertTokenizerFast(vocab_file=VOCAB, do_lower_case=True).save_pretrained(tmp)
     word = models.Transformer(tmp, max_seq_length=256)

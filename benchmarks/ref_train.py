@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch eager reference for the `train` benchmark: one optimizer step of the
 sentence-transformers MNRL recipe on a random BERT (the model of benchmarks/ref_encode.py;
-dropout off on both sides, so that the step's arithmetic is what is compared): embed
+dropout off on both sides by default, so that the step's arithmetic is what is compared;
+--dropout P turns on BERT's hidden and attention dropout, as a real fine-tuning step runs): embed
 anchors and positives, cos_sim x 20 cross-entropy against the in-batch positives, backward,
 global-norm clipping at 1.0, torch.optim.AdamW (weight decay 0.01 as the Hugging Face
 trainer applies it: not on biases and LayerNorm weights).
@@ -71,6 +72,7 @@ def run(rank, args, init_file, out_file):
         dist.init_process_group("nccl" if args.device == "cuda" else "gloo", init_method="file://" + init_file,
                                 rank=rank, world_size=world)
     model = model_from(args)  # same seed on every rank: identical replicas
+    model.train(args.dropout > 0)
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "norm" in n)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},

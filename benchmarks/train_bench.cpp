@@ -138,7 +138,7 @@ std::array<at::Tensor, 2> padded_batch(const std::vector<std::array<int64_t, 2>>
 
 DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
                       "--seq --lengths=FILE --pack=1 --layers --hidden --heads --intermediate --steps "
-                      "--warmup --mini-batch --profile=FILE --device=cpu|cuda --precision=fp32|bf16)") {
+                      "--warmup --mini-batch --profile=FILE --device=cpu|cuda --precision=fp32|bf16 --dropout=P)") {
   Dist& d = dist();
   const bench::Placement pl = bench::placement(args, d);
   const bool autocast = pl.precision != "fp32";
@@ -161,12 +161,17 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   const double peak = matmul_flops_per_s(pl.device, pl.dtype) * d.world_size;
 
   const InitOptions init = bench::model_shape(args);
-  SentenceModel model = SentenceModel::init(init);
+  // --dropout: BERT's hidden and attention dropout on, as a fine-tuning step runs them; off by
+  // default so that both sides compute the same arithmetic.
+  const double dropout = args.get_float("dropout", 0.0);
+  ModelOptions mopts;
+  mopts.dropout = dropout;
+  SentenceModel model = SentenceModel::init(init, mopts);
   if (pl.device.is_cuda()) {
     model.to(pl.device);
     if (d.world_size > 1) dist_enable_nccl(d, pl.device.index());
   }
-  model.set_training(false);  // dropout off, as in the reference
+  model.set_training(dropout > 0);
   const bool pack = args.get_int("pack", 1) != 0;
   model.set_token_packing(pack);
 
@@ -299,6 +304,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                         {"heads", init.num_heads},
                         {"intermediate", init.intermediate_size},
                         {"mini_batch", mini},
+                        {"dropout", dropout},
                         {"warmup_steps", warmup},
                         {"timed_steps", steps},
                         {"matmul_peak_gflops", peak / 1e9},

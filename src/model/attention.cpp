@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "model/cpu_gemm.h"
+#include "model/dropout.h"
 
 namespace disttune {
 
@@ -42,7 +43,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   if (bias.position.defined()) scores.add_(bias.position);
   if (bias.padding.defined()) scores.add_(bias.padding);
   at::Tensor probs = at::softmax(scores, -1);
-  if (dropout_p > 0) probs = at::dropout(probs, dropout_p, /*train=*/true);
+  if (dropout_p > 0) probs = dropout(probs, dropout_p);
   return at::matmul(probs, v);
 #endif
 }
@@ -91,12 +92,13 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
     if (padding) scores.add_(*padding);
     const at::Tensor probs = at::softmax(scores, -1);
     scores.reset();
-    // at::dropout's own recipe on the CPU (a Bernoulli mask divided by the keep probability),
-    // so that one seed draws the same mask on both paths.
+    // model/dropout.h's mask, from one key drawn as the explicit path's dropout() draws it:
+    // one seed, the same mask on both paths.
     at::Tensor keep, dropped = probs;
     if (dropout_p > 0) {
-      keep = at::empty_like(probs).bernoulli_(1 - dropout_p).div_(1 - dropout_p);
-      dropped = probs * keep;
+      DropoutDraw d = dropout_draw(probs, dropout_p, draw_dropout_key());
+      dropped = std::move(d.out);
+      keep = std::move(d.keep);
     }
     at::Tensor out = at::empty({B, T, H}, qkv.options());
     const float* p = dropped.data_ptr<float>();
@@ -107,6 +109,7 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
     });
     ctx->save_for_backward({qkv, probs, keep});
     ctx->saved_data["heads"] = heads;
+    ctx->saved_data["dropout_p"] = dropout_p;
     ctx->saved_data["padding"] = padding.has_value();
     ctx->saved_data["position"] = position ? position->sizes().vec() : std::vector<int64_t>{};
     return out;
@@ -126,7 +129,8 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
 
     // d(probs after dropout) = g v^T; dv = (probs after dropout)^T g.
     at::Tensor dprobs = at::empty({B, heads, T, T}, qkv.options());
-    const at::Tensor dropped = keep.defined() ? probs * keep : probs;
+    const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
+    const at::Tensor dropped = keep.defined() ? dropout_apply(probs, keep, dropout_p) : probs;
     float* dp = dprobs.data_ptr<float>();
     const float* p = dropped.data_ptr<float>();
     for_each_head(L, [&](int64_t i) {
@@ -135,7 +139,7 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
       cpu_sgemm(true, false, T, L.d, T, 1.0f, p + i * T * T, T, go + L.at(i, H, 0), H, 0.0f,
                 dx + L.at(i, 3 * H, 2), 3 * H);
     });
-    if (keep.defined()) dprobs.mul_(keep);
+    if (keep.defined()) dprobs = dropout_apply(dprobs, keep, dropout_p);
     // Gradient of the scores (before scaling): the softmax backward.
     const at::Tensor dscores = at::_softmax_backward_data(dprobs, probs, -1, probs.scalar_type());
     dprobs.reset();

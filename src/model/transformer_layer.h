@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/attention.h"
+#include "model/dropout.h"
 #include "model/parameter_set.h"
 #include "model/token_packing.h"
 
@@ -42,8 +43,6 @@ struct TransformerLayer {
 };
 
 // Dropout that costs nothing when p == 0.
-inline at::Tensor maybe_dropout(const at::Tensor& x, double p) {
-  return p > 0 ? at::dropout(x, p, /*train=*/true) : x;
-}
+inline at::Tensor maybe_dropout(const at::Tensor& x, double p) { return p > 0 ? dropout(x, p) : x; }
 
 }  // namespace disttune
