@@ -1,7 +1,10 @@
 #include "model/attention.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
@@ -10,6 +13,7 @@
 #include "common/check.h"
 #include "model/cpu_gemm.h"
 #include "model/dropout.h"
+#include "model/softmax_rows.h"
 
 namespace disttune {
 
@@ -63,49 +67,59 @@ struct HeadLayout {
   }
 };
 
-// Runs fn(i) for every (row, head) pair i, the pairs spread over the intra-op threads; each
-// product inside then runs on its thread alone (small products gain nothing from a team).
+// Runs fn(i, scratch) for every (row, head) pair i, the pairs spread over the intra-op
+// threads; each product inside then runs on its thread alone (small products gain nothing
+// from a team). `scratch`: `floats` floats of the calling thread's, reused across its pairs.
 template <typename F>
-void for_each_head(const HeadLayout& L, const F& fn) {
+void for_each_head(const HeadLayout& L, int64_t floats, const F& fn) {
   at::parallel_for(0, L.pairs(), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) fn(i);
+    std::vector<float> scratch(static_cast<size_t>(floats));
+    for (int64_t i = begin; i < end; ++i) fn(i, scratch.data());
   });
 }
 
+// One (row, head) pair at a time, start to end: its [T, T] scores are computed, biased,
+// soft-maxed, dropped out and multiplied into the context while they sit in L1/L2 (48 x 48
+// floats are 9 KB), and likewise the backward's; only the probabilities go to memory (saved
+// for backward), where whole-tensor passes over [B, heads, T, T] would stream them 5-6 more
+// times (bias add, softmax, dropout; softmax backward, dropout, the probabilities again).
 struct CpuAttention : public torch::autograd::Function<CpuAttention> {
-  // qkv [B, T, 3H] contiguous; biases broadcast to [B, heads, T, T]; the position bias may
-  // need a gradient (MPNet's relative attention bias), the padding bias never does.
+  // qkv [B, T, 3H] contiguous; padding [B, 1, 1, T]; position [1 or B, heads, T, T], may need
+  // a gradient (MPNet's relative attention bias); the padding bias never does.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv, int64_t heads,
                             const c10::optional<at::Tensor>& padding, const c10::optional<at::Tensor>& position,
                             double dropout_p) {
-    const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3;
+    const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, TT = T * T;
     const HeadLayout L{B, T, heads, H / heads, H};
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(L.d)));
+    const at::Tensor pad = padding ? padding->contiguous() : at::Tensor();
+    const at::Tensor pos = position ? position->contiguous() : at::Tensor();
+    const float* pad_p = pad.defined() ? pad.data_ptr<float>() : nullptr;
+    const float* pos_p = pos.defined() ? pos.data_ptr<float>() : nullptr;
+    const bool pos_per_row = pos.defined() && pos.size(0) == B && B > 1;
+    // model/dropout.h's mask of the whole [B, heads, T, T], from one key drawn as the explicit
+    // path's dropout() draws it: one seed, the same mask on both paths.
+    at::Tensor keep;
+    if (dropout_p > 0) keep = dropout_mask({B, heads, T, T}, dropout_p, draw_dropout_key());
+    const uint8_t* keep_p = keep.defined() ? keep.data_ptr<uint8_t>() : nullptr;
+
     const float* x = qkv.data_ptr<float>();
-    at::Tensor scores = at::empty({B, heads, T, T}, qkv.options());
-    float* s = scores.data_ptr<float>();
-    for_each_head(L, [&](int64_t i) {  // scale q k^T
-      cpu_sgemm(false, true, T, T, L.d, scale, x + L.at(i, 3 * H, 0), 3 * H, x + L.at(i, 3 * H, 1), 3 * H, 0.0f,
-                s + i * T * T, T);
-    });
-    if (position) scores.add_(*position);
-    if (padding) scores.add_(*padding);
-    const at::Tensor probs = at::softmax(scores, -1);
-    scores.reset();
-    // model/dropout.h's mask, from one key drawn as the explicit path's dropout() draws it:
-    // one seed, the same mask on both paths.
-    at::Tensor keep, dropped = probs;
-    if (dropout_p > 0) {
-      DropoutDraw d = dropout_draw(probs, dropout_p, draw_dropout_key());
-      dropped = std::move(d.out);
-      keep = std::move(d.keep);
-    }
+    at::Tensor probs = at::empty({B, heads, T, T}, qkv.options());
     at::Tensor out = at::empty({B, T, H}, qkv.options());
-    const float* p = dropped.data_ptr<float>();
+    float* pr = probs.data_ptr<float>();
     float* o = out.data_ptr<float>();
-    for_each_head(L, [&](int64_t i) {  // probs v
-      cpu_sgemm(false, false, T, L.d, T, 1.0f, p + i * T * T, T, x + L.at(i, 3 * H, 2), 3 * H, 0.0f,
-                o + L.at(i, H, 0), H);
+    for_each_head(L, keep_p ? TT : 0, [&](int64_t i, float* dropped) {
+      float* p = pr + i * TT;
+      cpu_sgemm(false, true, T, T, L.d, scale, x + L.at(i, 3 * H, 0), 3 * H, x + L.at(i, 3 * H, 1), 3 * H, 0.0f, p,
+                T);
+      bias_softmax_rows(p, T, T, pad_p ? pad_p + L.row(i) * T : nullptr,
+                        pos_p ? pos_p + ((pos_per_row ? L.row(i) : 0) * heads + L.head(i)) * TT : nullptr);
+      const float* a = p;
+      if (keep_p) {
+        dropout_apply(p, keep_p + i * TT, dropped, TT, dropout_p);
+        a = dropped;
+      }
+      cpu_sgemm(false, false, T, L.d, T, 1.0f, a, T, x + L.at(i, 3 * H, 2), 3 * H, 0.0f, o + L.at(i, H, 0), H);
     });
     ctx->save_for_backward({qkv, probs, keep});
     ctx->saved_data["heads"] = heads;
@@ -119,53 +133,65 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &qkv = saved[0], &probs = saved[1], &keep = saved[2];
-    const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, heads = ctx->saved_data["heads"].toInt();
+    const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, TT = T * T;
+    const int64_t heads = ctx->saved_data["heads"].toInt();
     const HeadLayout L{B, T, heads, H / heads, H};
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(L.d)));
+    const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
     const at::Tensor g = grads[0].contiguous();  // [B, T, H]
-    const float *x = qkv.data_ptr<float>(), *go = g.data_ptr<float>();
+    const float *x = qkv.data_ptr<float>(), *go = g.data_ptr<float>(), *pr = probs.data_ptr<float>();
+    const uint8_t* keep_p = keep.defined() ? keep.data_ptr<uint8_t>() : nullptr;
     at::Tensor dqkv = at::empty_like(qkv);
     float* dx = dqkv.data_ptr<float>();
-
-    // d(probs after dropout) = g v^T; dv = (probs after dropout)^T g.
-    at::Tensor dprobs = at::empty({B, heads, T, T}, qkv.options());
-    const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
-    const at::Tensor dropped = keep.defined() ? dropout_apply(probs, keep, dropout_p) : probs;
-    float* dp = dprobs.data_ptr<float>();
-    const float* p = dropped.data_ptr<float>();
-    for_each_head(L, [&](int64_t i) {
-      cpu_sgemm(false, true, T, T, L.d, 1.0f, go + L.at(i, H, 0), H, x + L.at(i, 3 * H, 2), 3 * H, 0.0f,
-                dp + i * T * T, T);
-      cpu_sgemm(true, false, T, L.d, T, 1.0f, p + i * T * T, T, go + L.at(i, H, 0), H, 0.0f,
-                dx + L.at(i, 3 * H, 2), 3 * H);
-    });
-    if (keep.defined()) dprobs = dropout_apply(dprobs, keep, dropout_p);
-    // Gradient of the scores (before scaling): the softmax backward.
-    const at::Tensor dscores = at::_softmax_backward_data(dprobs, probs, -1, probs.scalar_type());
-    dprobs.reset();
-    const float* ds = dscores.data_ptr<float>();
-    for_each_head(L, [&](int64_t i) {  // dq = scale ds k, dk = scale ds^T q
-      cpu_sgemm(false, false, T, L.d, T, scale, ds + i * T * T, T, x + L.at(i, 3 * H, 1), 3 * H, 0.0f,
-                dx + L.at(i, 3 * H, 0), 3 * H);
-      cpu_sgemm(true, false, T, L.d, T, scale, ds + i * T * T, T, x + L.at(i, 3 * H, 0), 3 * H, 0.0f,
-                dx + L.at(i, 3 * H, 1), 3 * H);
-    });
     // Inputs: qkv, heads, padding, position, dropout_p; edges only for the tensors given
-    // (qkv, then padding and position when present). The padding bias takes no gradient.
-    at::Tensor dposition;
+    // (qkv, then padding and position when present). The padding bias takes no gradient;
+    // the position bias's is the scores' gradient summed to its shape, so only then are the
+    // scores' gradients kept whole.
     const std::vector<int64_t> position = ctx->saved_data["position"].toIntVector();
     const size_t position_edge = ctx->saved_data["padding"].toBool() ? 2 : 1;
-    if (!position.empty() && ctx->needs_input_grad(position_edge)) dposition = at::sum_to(dscores, position);
+    const bool want_position = !position.empty() && ctx->needs_input_grad(position_edge);
+    at::Tensor dscores = want_position ? at::empty({B, heads, T, T}, qkv.options()) : at::Tensor();
+    float* dsp = want_position ? dscores.data_ptr<float>() : nullptr;
+
+    for_each_head(L, 2 * TT, [&](int64_t i, float* scratch) {
+      float *ds = scratch, *a = scratch + TT;
+      const float* p = pr + i * TT;
+      // The probabilities after dropout: dv = a^T g, and d(a) = g v^T.
+      if (keep_p) dropout_apply(p, keep_p + i * TT, a, TT, dropout_p);
+      const float* pa = keep_p ? a : p;
+      cpu_sgemm(false, true, T, T, L.d, 1.0f, go + L.at(i, H, 0), H, x + L.at(i, 3 * H, 2), 3 * H, 0.0f, ds, T);
+      cpu_sgemm(true, false, T, L.d, T, 1.0f, pa, T, go + L.at(i, H, 0), H, 0.0f, dx + L.at(i, 3 * H, 2), 3 * H);
+      if (keep_p) {  // d(probs) = d(a) keep / (1 - p), through the scratch's second half
+        dropout_apply(ds, keep_p + i * TT, a, TT, dropout_p);
+        std::swap(ds, a);
+      }
+      softmax_backward_rows(ds, p, T, T);  // the scores' gradient (before scaling)
+      if (dsp) std::memcpy(dsp + i * TT, ds, TT * sizeof(float));
+      // dq = scale ds k, dk = scale ds^T q
+      cpu_sgemm(false, false, T, L.d, T, scale, ds, T, x + L.at(i, 3 * H, 1), 3 * H, 0.0f, dx + L.at(i, 3 * H, 0),
+                3 * H);
+      cpu_sgemm(true, false, T, L.d, T, scale, ds, T, x + L.at(i, 3 * H, 0), 3 * H, 0.0f, dx + L.at(i, 3 * H, 1),
+                3 * H);
+    });
+    at::Tensor dposition;
+    if (want_position) dposition = at::sum_to(dscores, position);
     return {dqkv, at::Tensor(), at::Tensor(), dposition, at::Tensor()};
   }
 };
 
-bool cpu_attention_applies(const at::Tensor& qkv, const AttentionBias& bias) {
+// The kernel's layouts: float32 CPU tensors, padding [B, 1, 1, T], position [1 or B, heads, T, T].
+bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias) {
   auto cpu_float = [](const at::Tensor& t) {
     return !t.defined() || (t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided);
   };
-  return !kFusedAttention && cpu_gemm_enabled() && qkv.dim() == 3 && qkv.numel() > 0 && cpu_float(qkv) &&
-         cpu_float(bias.padding) && cpu_float(bias.position);
+  if (kFusedAttention || !cpu_gemm_enabled() || qkv.dim() != 3 || qkv.numel() == 0 || !cpu_float(qkv) ||
+      !cpu_float(bias.padding) || !cpu_float(bias.position))
+    return false;
+  const int64_t B = qkv.size(0), T = qkv.size(1);
+  const at::Tensor &pad = bias.padding, &pos = bias.position;
+  return (!pad.defined() || pad.sizes() == at::IntArrayRef{B, 1, 1, T}) &&
+         (!pos.defined() || (pos.dim() == 4 && (pos.size(0) == 1 || pos.size(0) == B) && pos.size(1) == heads &&
+                             pos.size(2) == T && pos.size(3) == T));
 }
 
 }  // namespace
@@ -174,7 +200,7 @@ at::Tensor attention_qkv(const at::Tensor& qkv, int64_t heads, const AttentionBi
   const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, d = H / heads;
   DT_CHECK(qkv.dim() == 3 && qkv.size(2) == 3 * H && H == heads * d, "attention_qkv: qkv ", qkv.sizes(),
            " is not [B, T, 3 x ", heads, " heads x d]");
-  if (cpu_attention_applies(qkv, bias)) {
+  if (cpu_attention_applies(qkv, heads, bias)) {
     auto opt = [](const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; };
     return CpuAttention::apply(qkv.contiguous(), heads, opt(bias.padding), opt(bias.position), dropout_p);
   }

@@ -62,7 +62,7 @@ void draw_block_scalar(const DrawArgs& a, int64_t b) {
       if (i >= a.n) continue;
       const bool k = w[j] < a.threshold;
       a.keep[i] = k;
-      a.out[i] = k ? a.x[i] * a.scale : 0.0f;
+      if (a.out) a.out[i] = k ? a.x[i] * a.scale : 0.0f;
     }
   }
 }
@@ -73,6 +73,10 @@ void draw_blocks_scalar(const DrawArgs& a, int64_t b0, int64_t b1) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define DT_DROPOUT_X86 1
+// GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as maybe
+// uninitialised (masked out by design).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 // The Philox round on vectors of 32-bit lanes: _mm*_mul_epu32 multiplies the even lanes
 // (the low halves of 64-bit pairs) into 64-bit products, so the odd lanes go through a
@@ -120,7 +124,7 @@ __attribute__((target("avx512f"))) void draw_blocks_avx512(const DrawArgs& a, in
     for (int j = 0; j < 4; ++j) {
       const int64_t i = b * kBlock + j * kLanes;
       const __mmask16 k = _mm512_cmplt_epu32_mask(words[j], threshold);
-      _mm512_storeu_ps(a.out + i, _mm512_maskz_mul_ps(k, _mm512_loadu_ps(a.x + i), scale));
+      if (a.out) _mm512_storeu_ps(a.out + i, _mm512_maskz_mul_ps(k, _mm512_loadu_ps(a.x + i), scale));
       const uint64_t flags[2] = {kSpread[k & 0xFF], kSpread[k >> 8]};
       std::memcpy(a.keep + i, flags, 16);
     }
@@ -160,14 +164,17 @@ __attribute__((target("avx2"))) void draw_blocks_avx2(const DrawArgs& a, int64_t
       for (int j = 0; j < 4; ++j) {
         const int64_t i = b * kBlock + j * kLanes + 8 * half;
         const __m256i k = _mm256_cmpgt_epi32(threshold, _mm256_xor_si256(words[j], sign));
-        const __m256 y = _mm256_mul_ps(_mm256_loadu_ps(a.x + i), scale);
-        _mm256_storeu_ps(a.out + i, _mm256_and_ps(y, _mm256_castsi256_ps(k)));
+        if (a.out) {
+          const __m256 y = _mm256_mul_ps(_mm256_loadu_ps(a.x + i), scale);
+          _mm256_storeu_ps(a.out + i, _mm256_and_ps(y, _mm256_castsi256_ps(k)));
+        }
         const uint64_t flags = kSpread[_mm256_movemask_ps(_mm256_castsi256_ps(k))];
         std::memcpy(a.keep + i, &flags, 8);
       }
     }
   }
 }
+#pragma GCC diagnostic pop
 #endif
 
 using DrawFn = void (*)(const DrawArgs&, int64_t, int64_t);
@@ -243,27 +250,38 @@ std::vector<std::string> dropout_kernels() {
   return names;
 }
 
-DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, const std::string& kernel) {
+namespace {
+
+// Draws the mask of n elements (and out = x * keep * scale where x is given) with `kernel`.
+void draw(const float* x, float* out, uint8_t* keep, int64_t n, double p, uint64_t key, const std::string& kernel) {
   check_p(p);
+  const DrawArgs args{
+      x, out, keep, n, static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_threshold(p), keep_scale(p)};
+  static const DrawFn fastest = draw_kernels().front().second;
+  DrawFn fn = fastest;
+  if (!kernel.empty()) {
+    fn = nullptr;
+    for (const auto& k : draw_kernels())
+      if (k.first == kernel) fn = k.second;
+    DT_CHECK(fn, "dropout_draw: no kernel '", kernel, "' on this CPU");
+  }
+  at::parallel_for(0, (n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t b0, int64_t b1) { fn(args, b0, b1); });
+}
+
+}  // namespace
+
+DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, const std::string& kernel) {
   DT_CHECK(fast_dropout_applies(x), "dropout_draw: float32 CPU tensors only");
   const at::Tensor xc = x.contiguous();
   DropoutDraw d{at::empty(x.sizes(), xc.options()), at::empty(x.sizes(), xc.options().dtype(at::kByte))};
-  const int64_t n = xc.numel();
-  const float* xp = xc.data_ptr<float>();
-  float* op = d.out.data_ptr<float>();
-  uint8_t* kp = d.keep.data_ptr<uint8_t>();
-  const DrawArgs args{
-      xp, op, kp, n, static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_threshold(p), keep_scale(p)};
-  static const DrawFn fastest = draw_kernels().front().second;
-  DrawFn draw = fastest;
-  if (!kernel.empty()) {
-    draw = nullptr;
-    for (const auto& k : draw_kernels())
-      if (k.first == kernel) draw = k.second;
-    DT_CHECK(draw, "dropout_draw: no kernel '", kernel, "' on this CPU");
-  }
-  at::parallel_for(0, (n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t b0, int64_t b1) { draw(args, b0, b1); });
+  draw(xc.data_ptr<float>(), d.out.data_ptr<float>(), d.keep.data_ptr<uint8_t>(), xc.numel(), p, key, kernel);
   return d;
+}
+
+at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key) {
+  at::Tensor keep = at::empty(sizes, at::TensorOptions().dtype(at::kByte));
+  draw(nullptr, nullptr, keep.data_ptr<uint8_t>(), keep.numel(), p, key, "");
+  return keep;
 }
 
 at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p) {
@@ -278,6 +296,10 @@ at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p) 
   const float scale = keep_scale(p);
   at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range(xp, kp, op, i0, i1, scale); });
   return out;
+}
+
+void dropout_apply(const float* x, const uint8_t* keep, float* out, int64_t n, double p) {
+  apply_range(x, keep, out, 0, n, keep_scale(p));
 }
 
 at::Tensor dropout(const at::Tensor& x, double p) {

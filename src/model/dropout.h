@@ -38,8 +38,12 @@ struct DropoutDraw {
 // `kernel`: one of dropout_kernels() (tests run each), "" for the fastest.
 DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, const std::string& kernel = "");
 std::vector<std::string> dropout_kernels();  // "avx512f", "avx2", "scalar": what this CPU runs
+// dropout_draw's mask alone, for a tensor of `sizes` (applied where the caller computes).
+at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key);
 // x * keep / (1 - p) (the backward, and a forward again from the saved mask).
 at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p);
+// The same on n floats (out may not alias x), on the calling thread.
+void dropout_apply(const float* x, const uint8_t* keep, float* out, int64_t n, double p);
 
 // Philox4x32-10 of one counter (the scalar form; tests check the kernel against it).
 std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);

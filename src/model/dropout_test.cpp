@@ -44,6 +44,7 @@ TEST(Dropout, MaskIsPhiloxOfTheElementIndex) {
         mismatches += out[i] != value;
       }
       EXPECT_EQ(mismatches, 0) << kernel << ", p " << p;
+    EXPECT_TRUE(at::equal(dropout_mask(x.sizes(), p, key), d.keep)) << kernel << ", p " << p;
     }
 }
 
