@@ -281,13 +281,13 @@ def cpu_section(path):
         for pt in x["points"]:
             tokens = "financial-rag lengths" if x.get("lengths") else f'{x["anchor_seq"]}+{x["seq"]}'
             key = (x["layers"], x["hidden"], x.get("intermediate", 4 * x["hidden"]), x.get("heads", 12),
-                   tokens, x.get("mini_batch", 0), pt["global_batch"])
+                   tokens, x.get("mini_batch", 0), x.get("dropout", 0), pt["global_batch"])
             steps.setdefault(key, {})[x["world_size"]] = pt
     print("| model | tokens | global batch | step s, np 1 | step s, np 2 | np 2 / np 1 pairs/s | MFU np 1 / np 2 "
           "| np 2 communication s (predicted) | its share of the np 2 step |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for key, by_np in steps.items():
-        layers, hidden, inter, heads, tokens, mb, gb = key
+        layers, hidden, inter, heads, tokens, mb, dropout, gb = key
         m = dict(layers=layers, hidden=hidden, heads=heads, inter=inter)
         one, two = by_np.get(1), by_np.get(2)
         # Gradient all-reduce at the measured bus bandwidth; the gather (and its reduce-scatter)
@@ -300,7 +300,7 @@ def cpu_section(path):
                  f"{one['seconds_per_step'] / two['seconds_per_step']:.2f}" if one and two else "",
                  f"{one['mfu']:.2f} / {two['mfu']:.2f}" if one and two else "",
                  f"{t_comm:.3f}", f"{t_comm / two['seconds_per_step']:.1%}" if two else ""]
-        name = f"{layers}x{hidden}" + (f" cached mb {mb}" if mb else "")
+        name = f"{layers}x{hidden}" + (f" cached mb {mb}" if mb else "") + (f", dropout {dropout:g}" if dropout else "")
         print(f"| {name} | {tokens} | {gb} | " + " | ".join(cells) + " |")
     print()
 

@@ -2,10 +2,11 @@
 // 1 / (1 - p), as at::dropout. On float32 CPU tensors the keep mask comes from a
 // counter-based generator, Philox4x32-10 (the generator of cuRAND and of PyTorch's CUDA
 // dropout), over the element index, keyed by 64 bits drawn from the default CPU generator:
-// vectorised and split over threads it costs ~0.3 ns per element, where ATen's CPU dropout
-// without MKL draws every Bernoulli serially through the generator (~7 ns, ~10 ns with its
-// scaling passes: 13 dropouts per MiniLM layer stack plus the attention probabilities are
-// ~0.3 s of a 2.5 s step at one thread). The mask depends only on the key and the element's
+// vectorised (AVX-512 or AVX2, picked at run time) forward and backward cost ~1 ns per
+// element at one thread, where ATen's CPU dropout without MKL (Debian's) draws every
+// Bernoulli serially through the generator and scales in more passes, ~7 ns: 13 dropouts per
+// MiniLM encoder pass plus the attention probabilities are ~0.3 s of a 2-2.5 s step at one
+// thread (`disttune_bench dropout`). The mask depends only on the key and the element's
 // index, not on the thread count; backward keeps it as one byte per element (at::dropout
 // keeps a float mask). Elsewhere (CUDA, other dtypes) at::dropout.
 //
