@@ -47,7 +47,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   if (bias.position.defined()) scores.add_(bias.position);
   if (bias.padding.defined()) scores.add_(bias.padding);
   at::Tensor probs = at::softmax(scores, -1);
-  if (dropout_p > 0) probs = dropout(probs, dropout_p);
+  probs = dropout(probs, dropout_p);  // x itself at p = 0
   return at::matmul(probs, v);
 #endif
 }

@@ -1,6 +1,7 @@
 #include "model/bert.h"
 
 #include "common/check.h"
+#include "model/dropout.h"
 #include "model/embedding.h"
 
 namespace disttune {
@@ -45,7 +46,7 @@ at::Tensor BertEncoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   at::Tensor positional = position_.narrow(0, 0, T) + token_type_[0];
   if (packing.active()) positional = positional.index_select(0, packing.index().remainder(T));
   at::Tensor x = embedding_lookup(word_, packing.pack(input_ids), config_.pad_token_id).add_(positional);
-  x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
+  x = dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
   const at::ScalarType dtype = x.scalar_type();
   packing.make_biases([&](const at::Tensor& mask) { return make_attention_bias(padding_bias(mask, dtype)); });

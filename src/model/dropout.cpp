@@ -199,6 +199,10 @@ void apply_range(const float* __restrict x, const uint8_t* __restrict keep, floa
   for (int64_t i = i0; i < i1; ++i) out[i] = x[i] * (scale * static_cast<float>(keep[i]));
 }
 
+bool fast_dropout_applies(const at::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.layout() == at::kStrided;
+}
+
 float keep_scale(double p) { return static_cast<float>(1.0 / (1.0 - p)); }
 
 void check_p(double p) { DT_CHECK(p >= 0 && p < 1, "dropout probability must be in [0, 1), got ", p); }
@@ -232,10 +236,6 @@ std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> c, std::array<uint
     k = {k[0] + kW0, k[1] + kW1};
   }
   return c;
-}
-
-bool fast_dropout_applies(const at::Tensor& x) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.layout() == at::kStrided;
 }
 
 uint64_t draw_dropout_key() {

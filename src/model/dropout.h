@@ -25,12 +25,11 @@
 
 namespace disttune {
 
-// Dropout with autograd; x unchanged when p == 0. Requires 0 <= p < 1.
+// Dropout with autograd; x itself when p == 0 (so callers need no guard). Requires 0 <= p < 1.
 at::Tensor dropout(const at::Tensor& x, double p);
 
 // The parts the attention kernel (model/attention.cpp) applies inside its own autograd
 // function; float32 CPU tensors only.
-bool fast_dropout_applies(const at::Tensor& x);
 uint64_t draw_dropout_key();  // 64 bits from the default CPU generator (under its lock)
 struct DropoutDraw {
   at::Tensor out;   // x * keep / (1 - p), contiguous, x's shape

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/check.h"
+#include "model/dropout.h"
 #include "model/embedding.h"
 
 namespace disttune {
@@ -81,7 +82,7 @@ at::Tensor MpnetEncoder::forward(const at::Tensor& input_ids, const at::Tensor& 
   TokenPacking packing = TokenPacking::plan(attention_mask, rt.pack_tokens);
   at::Tensor x = embedding_lookup(word_, packing.pack(input_ids), kPaddingIdx)
                      .add_(embedding_lookup(position_, packing.pack(position_ids), kPaddingIdx));
-  x = maybe_dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
+  x = dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
   // A group's rows keep their positions 0..length-1, so its relative position bias is the
   // top-left corner of the batch's.

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "model/dropout.h"
 #include "model/linear.h"
 
 namespace disttune {
@@ -61,10 +62,10 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& pa
     return attention_qkv(group, rt.num_heads, bias, rt.attention_dropout);
   });
   // In-place residual adds: linear's backward needs its inputs, not its output.
-  at::Tensor a = maybe_dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);
+  at::Tensor a = dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);
   a = at::layer_norm(a.add_(x), {H}, ln1_w, ln1_b, rt.eps);
   at::Tensor h = activate(linear(a, ff1_w, ff1_b), rt.act);
-  h = maybe_dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout);
+  h = dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout);
   return at::layer_norm(h.add_(a), {H}, ln2_w, ln2_b, rt.eps);
 }
 

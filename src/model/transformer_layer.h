@@ -7,7 +7,6 @@
 #include <string>
 
 #include "model/attention.h"
-#include "model/dropout.h"
 #include "model/parameter_set.h"
 #include "model/token_packing.h"
 
@@ -41,8 +40,5 @@ struct TransformerLayer {
   // The attention biases come with the packing (TokenPacking::make_biases).
   at::Tensor forward(const at::Tensor& x, const TokenPacking& packing, const LayerRuntime& rt) const;
 };
-
-// Dropout that costs nothing when p == 0.
-inline at::Tensor maybe_dropout(const at::Tensor& x, double p) { return p > 0 ? dropout(x, p) : x; }
 
 }  // namespace disttune
