@@ -116,7 +116,7 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
   nlohmann::json out = {{"benchmark", "topk"}, {"world_size", d.world_size},
                         {"threads", at::get_num_threads()}, {"queries", nq}, {"docs", n},
                         {"dim", dim}, {"k", k}, {"chunk_rows", chunk},
-                        {"kernel", dot_isa_name(dot_isa_best())}, {"blas_core", bench::blas_core()},
+                        {"kernel", cpu_isa_name(cpu_isa_best())}, {"blas_core", bench::blas_core()},
                         {"data_mib", (nq + n) * dim * 4.0 / (1 << 20)},
                         {"full_matrix_mib", pairs * 4 / (1 << 20)}};
   std::optional<Run> ours;
@@ -170,7 +170,7 @@ nlohmann::json throughput(const bench::BenchArgs& args) {
     }();
     out["kernel_gflops"] = flops / t_kernel / 1e9;
     out["blas_mm_gflops"] = flops / t_mm / 1e9;
-    print0("topk kernel ", dot_isa_name(scorer.isa()), ": ", flops / t_kernel / 1e9,
+    print0("topk kernel ", cpu_isa_name(scorer.isa()), ": ", flops / t_kernel / 1e9,
            " GFLOP/s   at::mm (BLAS ", bench::blas_core(), "): ", flops / t_mm / 1e9, " GFLOP/s");
   }
   return out;

@@ -156,42 +156,19 @@ float reference_dot(const float* q, const float* d, int64_t dim) {
   return acc;
 }
 
-std::vector<DotIsa> dot_isas_available() {
-  std::vector<DotIsa> isas = {DotIsa::Generic};
-#ifdef DT_DOT_X86
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back(DotIsa::Avx2);
-  if (__builtin_cpu_supports("avx512f")) isas.push_back(DotIsa::Avx512);
-#endif
-  return isas;
-}
-
-DotIsa dot_isa_best() {
-  static const DotIsa best = dot_isas_available().back();
-  return best;
-}
-
-std::string dot_isa_name(DotIsa isa) {
-  switch (isa) {
-    case DotIsa::Generic: return "generic";
-    case DotIsa::Avx2: return "avx2";
-    case DotIsa::Avx512: return "avx512";
-  }
-  return "?";
-}
-
-DotScorer::DotScorer(const at::Tensor& queries, DotIsa isa) : isa_(isa) {
+DotScorer::DotScorer(const at::Tensor& queries, CpuIsa isa) : isa_(isa) {
   DT_CHECK(queries.dim() == 2, "DotScorer: queries must be [Q, D], got ", queries.sizes());
-  const auto avail = dot_isas_available();
+  const auto avail = cpu_isas_available();
   DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "DotScorer: kernel ",
-           dot_isa_name(isa), " is not supported by this CPU");
+           cpu_isa_name(isa), " is not supported by this CPU");
   queries_ = queries.to(at::kCPU, at::kFloat).contiguous();
   q_ = queries_.size(0);
   d_ = queries_.size(1);
 #ifdef DT_DOT_X86
-  if (isa_ == DotIsa::Avx512) mr_ = kMr512, nr_ = kNr512;
-  if (isa_ == DotIsa::Avx2) mr_ = kMr256, nr_ = kNr256;
+  if (isa_ == CpuIsa::Avx512) mr_ = kMr512, nr_ = kNr512;
+  if (isa_ == CpuIsa::Avx2) mr_ = kMr256, nr_ = kNr256;
 #endif
-  if (isa_ != DotIsa::Generic) {
+  if (isa_ != CpuIsa::Generic) {
     const int64_t panels = (q_ + mr_ - 1) / mr_;
     packed_.resize(static_cast<size_t>(panels * mr_ * d_));
     for (int64_t p = 0; p < panels; ++p)
@@ -209,21 +186,21 @@ void DotScorer::score(const at::Tensor& docs, float* out) const {
   if (n == 0 || q_ == 0) return;
   const float* dp = docs.data_ptr<float>();
   switch (isa_) {
-    case DotIsa::Generic:
+    case CpuIsa::Generic:
       at::parallel_for(0, n, kGenericDocsPerTask, [&](int64_t j0, int64_t j1) {
         score_generic(queries_.data_ptr<float>(), q_, dp, n, d_, out, j0, j1);
       });
       return;
 #ifdef DT_DOT_X86
-    case DotIsa::Avx512:
+    case CpuIsa::Avx512:
       score_tiled(tile_avx512, mr_, nr_, packed_.data(), q_, dp, n, d_, out);
       return;
-    case DotIsa::Avx2:
+    case CpuIsa::Avx2:
       score_tiled(tile_avx2, mr_, nr_, packed_.data(), q_, dp, n, d_, out);
       return;
 #endif
     default:
-      DT_CHECK(false, "DotScorer: no kernel for ", dot_isa_name(isa_));
+      DT_CHECK(false, "DotScorer: no kernel for ", cpu_isa_name(isa_));
   }
 }
 

@@ -18,14 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu_isa.h"
+
 namespace disttune {
-
-enum class DotIsa { Generic, Avx2, Avx512 };
-
-// The kernels this CPU can run (Generic always), and the fastest of them.
-std::vector<DotIsa> dot_isas_available();
-DotIsa dot_isa_best();
-std::string dot_isa_name(DotIsa isa);
 
 // The definition of a score (see above).
 float reference_dot(const float* q, const float* d, int64_t dim);
@@ -34,11 +29,11 @@ float reference_dot(const float* q, const float* d, int64_t dim);
 class DotScorer {
  public:
   // queries: [Q, D] float32 on the CPU.
-  explicit DotScorer(const at::Tensor& queries, DotIsa isa = dot_isa_best());
+  explicit DotScorer(const at::Tensor& queries, CpuIsa isa = cpu_isa_best());
 
   int64_t num_queries() const { return q_; }
   int64_t dim() const { return d_; }
-  DotIsa isa() const { return isa_; }
+  CpuIsa isa() const { return isa_; }
 
   // out[i * n + j] = score(query i, docs[j]) for docs: [n, D] float32, contiguous, on the
   // CPU; out holds Q * n floats. Parallel over documents and queries (at::parallel_for);
@@ -47,7 +42,7 @@ class DotScorer {
   at::Tensor score(const at::Tensor& docs) const;  // [Q, n]
 
  private:
-  DotIsa isa_;
+  CpuIsa isa_;
   int64_t q_ = 0, d_ = 0;
   int mr_ = 1, nr_ = 1;       // micro-tile: mr queries x nr documents
   at::Tensor queries_;        // Generic: the queries as given (contiguous)

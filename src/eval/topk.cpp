@@ -39,7 +39,7 @@ bool all_finite(const at::Tensor& x) {
 }  // namespace
 
 TopKAccumulator::TopKAccumulator(const at::Tensor& queries, int64_t k, int64_t chunk_rows,
-                                 DotIsa isa)
+                                 CpuIsa isa)
     : scorer_(queries, isa), q_(queries.size(0)), k_(k), chunk_rows_(chunk_rows), state_(q_) {
   DT_REQUIRE(k >= 1, "top-k retrieval: k must be >= 1, got ", k);
   DT_REQUIRE(chunk_rows >= 1, "top-k retrieval: chunk_rows must be >= 1, got ", chunk_rows);

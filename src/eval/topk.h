@@ -34,7 +34,7 @@ class TopKAccumulator {
   // queries: [Q, D] (float32 or convertible; any device, copied to the CPU). k >= 1,
   // chunk_rows >= 1.
   TopKAccumulator(const at::Tensor& queries, int64_t k, int64_t chunk_rows,
-                  DotIsa isa = dot_isa_best());
+                  CpuIsa isa = cpu_isa_best());
 
   // Scores docs [n, D] (global corpus indices doc_indices [n], int64) chunk_rows rows at
   // a time. May be called any number of times; each document must be added once.

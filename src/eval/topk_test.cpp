@@ -60,8 +60,8 @@ TopK brute_force(const at::Tensor& q, const at::Tensor& docs, const at::Tensor& 
 TEST(DotKernel, EveryKernelGivesTheBitsOfTheDefinition) {
   // Shapes around every kernel's tile edges (6/8 queries, 16/32 documents), one thread and
   // all of them.
-  const auto isas = dot_isas_available();
-  ASSERT_EQ(isas.front(), DotIsa::Generic);
+  const auto isas = cpu_isas_available();
+  ASSERT_EQ(isas.front(), CpuIsa::Generic);
   const int threads = at::get_num_threads();
   int64_t checked = 0;
   for (int t : {1, threads}) {
@@ -76,9 +76,9 @@ TEST(DotKernel, EveryKernelGivesTheBitsOfTheDefinition) {
           for (int64_t i = 0; i < nq; ++i)
             for (int64_t j = 0; j < n; ++j)
               w[i * n + j] = reference_dot(q.data_ptr<float>() + i * dim, docs.data_ptr<float>() + j * dim, dim);
-          for (DotIsa isa : isas) {
+          for (CpuIsa isa : isas) {
             const at::Tensor got = DotScorer(q, isa).score(docs);
-            EXPECT_TRUE(same_bits(got, want)) << dot_isa_name(isa) << " Q=" << nq << " n=" << n
+            EXPECT_TRUE(same_bits(got, want)) << cpu_isa_name(isa) << " Q=" << nq << " n=" << n
                                               << " D=" << dim << " threads=" << t;
             ++checked;
           }

@@ -5,11 +5,10 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
-#include <string>
-#include <utility>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -17,6 +16,7 @@
 #endif
 
 #include "common/check.h"
+#include "common/cpu_isa.h"
 
 namespace disttune {
 namespace {
@@ -179,15 +179,17 @@ __attribute__((target("avx2"))) void draw_blocks_avx2(const DrawArgs& a, int64_t
 
 using DrawFn = void (*)(const DrawArgs&, int64_t, int64_t);
 
-// The kernels this CPU runs, fastest first.
-std::vector<std::pair<std::string, DrawFn>> draw_kernels() {
-  std::vector<std::pair<std::string, DrawFn>> k;
+DrawFn draw_kernel(CpuIsa isa) {
+  const auto avail = cpu_isas_available();
+  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "dropout: kernel ", cpu_isa_name(isa),
+           " is not supported by this CPU");
+  switch (isa) {
 #ifdef DT_DROPOUT_X86
-  if (__builtin_cpu_supports("avx512f")) k.emplace_back("avx512f", draw_blocks_avx512);
-  if (__builtin_cpu_supports("avx2")) k.emplace_back("avx2", draw_blocks_avx2);
+    case CpuIsa::Avx512: return draw_blocks_avx512;
+    case CpuIsa::Avx2: return draw_blocks_avx2;
 #endif
-  k.emplace_back("scalar", draw_blocks_scalar);
-  return k;
+    default: return draw_blocks_scalar;
+  }
 }
 
 // out = x * keep * scale: the byte widened and converted in the vector loop.
@@ -244,43 +246,35 @@ uint64_t draw_dropout_key() {
   return gen.get<at::CPUGeneratorImpl>()->random64();
 }
 
-std::vector<std::string> dropout_kernels() {
-  std::vector<std::string> names;
-  for (const auto& k : draw_kernels()) names.push_back(k.first);
-  return names;
-}
-
 namespace {
 
-// Draws the mask of n elements (and out = x * keep * scale where x is given) with `kernel`.
-void draw(const float* x, float* out, uint8_t* keep, int64_t n, double p, uint64_t key, const std::string& kernel) {
+DrawFn fastest_draw_kernel() {
+  static const DrawFn fn = draw_kernel(cpu_isa_best());
+  return fn;
+}
+
+// Draws the mask of n elements (and out = x * keep * scale where x is given) with `fn`.
+void draw(const float* x, float* out, uint8_t* keep, int64_t n, double p, uint64_t key, DrawFn fn) {
   check_p(p);
   const DrawArgs args{
       x, out, keep, n, static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_threshold(p), keep_scale(p)};
-  static const DrawFn fastest = draw_kernels().front().second;
-  DrawFn fn = fastest;
-  if (!kernel.empty()) {
-    fn = nullptr;
-    for (const auto& k : draw_kernels())
-      if (k.first == kernel) fn = k.second;
-    DT_CHECK(fn, "dropout_draw: no kernel '", kernel, "' on this CPU");
-  }
   at::parallel_for(0, (n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t b0, int64_t b1) { fn(args, b0, b1); });
 }
 
 }  // namespace
 
-DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, const std::string& kernel) {
+DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, CpuIsa isa) {
   DT_CHECK(fast_dropout_applies(x), "dropout_draw: float32 CPU tensors only");
   const at::Tensor xc = x.contiguous();
   DropoutDraw d{at::empty(x.sizes(), xc.options()), at::empty(x.sizes(), xc.options().dtype(at::kByte))};
-  draw(xc.data_ptr<float>(), d.out.data_ptr<float>(), d.keep.data_ptr<uint8_t>(), xc.numel(), p, key, kernel);
+  draw(xc.data_ptr<float>(), d.out.data_ptr<float>(), d.keep.data_ptr<uint8_t>(), xc.numel(), p, key,
+       isa == cpu_isa_best() ? fastest_draw_kernel() : draw_kernel(isa));
   return d;
 }
 
 at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key) {
   at::Tensor keep = at::empty(sizes, at::TensorOptions().dtype(at::kByte));
-  draw(nullptr, nullptr, keep.data_ptr<uint8_t>(), keep.numel(), p, key, "");
+  draw(nullptr, nullptr, keep.data_ptr<uint8_t>(), keep.numel(), p, key, fastest_draw_kernel());
   return keep;
 }
 

@@ -20,8 +20,8 @@
 
 #include <array>
 #include <cstdint>
-#include <string>
-#include <vector>
+
+#include "common/cpu_isa.h"
 
 namespace disttune {
 
@@ -35,9 +35,8 @@ struct DropoutDraw {
   at::Tensor out;   // x * keep / (1 - p), contiguous, x's shape
   at::Tensor keep;  // uint8, 1 where kept, x's shape
 };
-// `kernel`: one of dropout_kernels() (tests run each), "" for the fastest.
-DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, const std::string& kernel = "");
-std::vector<std::string> dropout_kernels();  // "avx512f", "avx2", "scalar": what this CPU runs
+// `isa`: which form of the kernel (tests run each the CPU has; all draw the same mask).
+DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, CpuIsa isa = cpu_isa_best());
 // dropout_draw's mask alone, for a tensor of `sizes` (applied where the caller computes).
 at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key);
 // x * keep / (1 - p) (the backward, and a forward again from the saved mask).

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <utility>
 
 #include "common/check.h"
+#include "common/cpu_isa.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -214,45 +214,37 @@ __attribute__((target("avx2,fma"))) void backward_rows_avx2(float* dy, const flo
 #endif  // DT_SOFTMAX_X86
 
 struct RowKernels {
-  std::string name;
   void (*forward)(float*, int64_t, int64_t, const float*, const float*);
   void (*backward)(float*, const float*, int64_t, int64_t);
 };
 
-std::vector<RowKernels> row_kernels() {
-  std::vector<RowKernels> k;
+RowKernels row_kernels(CpuIsa isa) {
+  const auto avail = cpu_isas_available();
+  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "softmax rows: kernel ", cpu_isa_name(isa),
+           " is not supported by this CPU");
+  switch (isa) {
 #ifdef DT_SOFTMAX_X86
-  if (__builtin_cpu_supports("avx512f")) k.push_back({"avx512f", bias_rows_avx512, backward_rows_avx512});
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    k.push_back({"avx2", bias_rows_avx2, backward_rows_avx2});
+    case CpuIsa::Avx512: return {bias_rows_avx512, backward_rows_avx512};
+    case CpuIsa::Avx2: return {bias_rows_avx2, backward_rows_avx2};
 #endif
-  k.push_back({"scalar", bias_rows_scalar, backward_rows_scalar});
-  return k;
+    default: return {bias_rows_scalar, backward_rows_scalar};
+  }
 }
 
-const RowKernels& pick_row_kernels(const std::string& name) {
-  static const std::vector<RowKernels> all = row_kernels();
-  if (name.empty()) return all.front();
-  for (const RowKernels& k : all)
-    if (k.name == name) return k;
-  DT_FAIL("softmax rows: no kernel '", name, "' on this CPU");
+RowKernels pick_row_kernels(CpuIsa isa) {
+  static const RowKernels fastest = row_kernels(cpu_isa_best());
+  return isa == cpu_isa_best() ? fastest : row_kernels(isa);
 }
 
 }  // namespace
 
 void bias_softmax_rows(float* x, int64_t rows, int64_t n, const float* row_bias, const float* full_bias,
-                       const std::string& kernel) {
-  pick_row_kernels(kernel).forward(x, rows, n, row_bias, full_bias);
+                       CpuIsa isa) {
+  pick_row_kernels(isa).forward(x, rows, n, row_bias, full_bias);
 }
 
-void softmax_backward_rows(float* dy, const float* p, int64_t rows, int64_t n, const std::string& kernel) {
-  pick_row_kernels(kernel).backward(dy, p, rows, n);
-}
-
-std::vector<std::string> softmax_row_kernels() {
-  std::vector<std::string> names;
-  for (const RowKernels& k : row_kernels()) names.push_back(k.name);
-  return names;
+void softmax_backward_rows(float* dy, const float* p, int64_t rows, int64_t n, CpuIsa isa) {
+  pick_row_kernels(isa).backward(dy, p, rows, n);
 }
 
 }  // namespace disttune

@@ -8,20 +8,18 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <vector>
+
+#include "common/cpu_isa.h"
 
 namespace disttune {
 
 // x: `rows` rows of n floats (stride n), in place: x += row_bias (one row of n, the same for
 // every row; may be null) + full_bias (rows x n; may be null), then softmax over each row.
+// `isa`: which form of the kernel (tests run each the CPU has).
 void bias_softmax_rows(float* x, int64_t rows, int64_t n, const float* row_bias, const float* full_bias,
-                       const std::string& kernel = "");
+                       CpuIsa isa = cpu_isa_best());
 
 // dy := p * (dy - sum_row(dy * p)) for `rows` rows of n floats, in place.
-void softmax_backward_rows(float* dy, const float* p, int64_t rows, int64_t n, const std::string& kernel = "");
-
-// "avx512f", "avx2", "scalar": the kernels this CPU runs, fastest first (tests run each).
-std::vector<std::string> softmax_row_kernels();
+void softmax_backward_rows(float* dy, const float* p, int64_t rows, int64_t n, CpuIsa isa = cpu_isa_best());
 
 }  // namespace disttune

@@ -1,0 +1,31 @@
+#include "common/cpu_isa.h"
+
+namespace disttune {
+
+std::vector<CpuIsa> cpu_isas_available() {
+  std::vector<CpuIsa> isas = {CpuIsa::Generic};
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back(CpuIsa::Avx2);
+  if (__builtin_cpu_supports("avx512f")) isas.push_back(CpuIsa::Avx512);
+#endif
+  return isas;
+}
+
+CpuIsa cpu_isa_best() {
+  static const CpuIsa best = cpu_isas_available().back();
+  return best;
+}
+
+std::string cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::Generic:
+      return "generic";
+    case CpuIsa::Avx2:
+      return "avx2";
+    case CpuIsa::Avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+}  // namespace disttune

@@ -1,0 +1,19 @@
+// The vector instruction sets disttune's hand-written CPU kernels come in (eval/dot_kernel,
+// model/dropout, model/softmax_rows), as this CPU supports them: each kernel has a generic
+// form and, on x86-64, AVX2 + FMA and AVX-512F forms compiled with target attributes and
+// picked at run time. Tests run every form the CPU has.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace disttune {
+
+enum class CpuIsa { Generic, Avx2, Avx512 };  // Avx2: AVX2 and FMA; Avx512: AVX-512F
+
+// The forms this CPU runs (Generic always first), and the fastest of them (the last).
+std::vector<CpuIsa> cpu_isas_available();
+CpuIsa cpu_isa_best();
+std::string cpu_isa_name(CpuIsa isa);  // "generic", "avx2", "avx512"
+
+}  // namespace disttune
