@@ -1,5 +1,9 @@
 #include "common/cpu_isa.h"
 
+#include <algorithm>
+
+#include "common/check.h"
+
 namespace disttune {
 
 std::vector<CpuIsa> cpu_isas_available() {
@@ -26,6 +30,12 @@ std::string cpu_isa_name(CpuIsa isa) {
       return "avx512";
   }
   return "?";
+}
+
+void require_cpu_isa(CpuIsa isa, const char* what) {
+  const auto avail = cpu_isas_available();
+  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), what, ": kernel ", cpu_isa_name(isa),
+           " is not supported by this CPU");
 }
 
 }  // namespace disttune

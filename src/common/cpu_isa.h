@@ -15,5 +15,7 @@ enum class CpuIsa { Generic, Avx2, Avx512 };  // Avx2: AVX2 and FMA; Avx512: AVX
 std::vector<CpuIsa> cpu_isas_available();
 CpuIsa cpu_isa_best();
 std::string cpu_isa_name(CpuIsa isa);  // "generic", "avx2", "avx512"
+// Throws naming `what` when this CPU cannot run `isa`.
+void require_cpu_isa(CpuIsa isa, const char* what);
 
 }  // namespace disttune

@@ -158,9 +158,7 @@ float reference_dot(const float* q, const float* d, int64_t dim) {
 
 DotScorer::DotScorer(const at::Tensor& queries, CpuIsa isa) : isa_(isa) {
   DT_CHECK(queries.dim() == 2, "DotScorer: queries must be [Q, D], got ", queries.sizes());
-  const auto avail = cpu_isas_available();
-  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "DotScorer: kernel ",
-           cpu_isa_name(isa), " is not supported by this CPU");
+  require_cpu_isa(isa, "DotScorer");
   queries_ = queries.to(at::kCPU, at::kFloat).contiguous();
   q_ = queries_.size(0);
   d_ = queries_.size(1);

@@ -5,7 +5,6 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -180,9 +179,7 @@ __attribute__((target("avx2"))) void draw_blocks_avx2(const DrawArgs& a, int64_t
 using DrawFn = void (*)(const DrawArgs&, int64_t, int64_t);
 
 DrawFn draw_kernel(CpuIsa isa) {
-  const auto avail = cpu_isas_available();
-  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "dropout: kernel ", cpu_isa_name(isa),
-           " is not supported by this CPU");
+  require_cpu_isa(isa, "dropout");
   switch (isa) {
 #ifdef DT_DROPOUT_X86
     case CpuIsa::Avx512: return draw_blocks_avx512;

@@ -219,9 +219,7 @@ struct RowKernels {
 };
 
 RowKernels row_kernels(CpuIsa isa) {
-  const auto avail = cpu_isas_available();
-  DT_CHECK(std::find(avail.begin(), avail.end(), isa) != avail.end(), "softmax rows: kernel ", cpu_isa_name(isa),
-           " is not supported by this CPU");
+  require_cpu_isa(isa, "softmax rows");
   switch (isa) {
 #ifdef DT_SOFTMAX_X86
     case CpuIsa::Avx512: return {bias_rows_avx512, backward_rows_avx512};
