@@ -5,6 +5,7 @@
 // Both benchmarks take --device=cuda and --precision=bf16 (autocast) as the train benchmark.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include <unistd.h>
 

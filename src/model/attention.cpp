@@ -38,7 +38,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const AttentionBias& bias, double dropout_p, bool q_scaled) {
 #if TORCH_VERSION_MAJOR >= 2
   DT_CHECK(!q_scaled, "the fused attention kernel scales q itself");
-  return at::scaled_dot_product_attention(q, k, v, bias.fused, dropout_p, /*is_causal=*/false);
+  // make_attention_bias adds the biases once per forward; a bias built field by field gets
+  // the sum here. No mask is nullopt: an undefined tensor fails the kernel's dtype check.
+  at::Tensor m = bias.fused;
+  if (!m.defined()) m = bias.padding.defined() && bias.position.defined() ? bias.padding + bias.position
+                        : bias.padding.defined()                          ? bias.padding
+                                                                          : bias.position;
+  const c10::optional<at::Tensor> mask = m.defined() ? c10::optional<at::Tensor>(m) : c10::nullopt;
+  return at::scaled_dot_product_attention(q, k, v, mask, dropout_p, /*is_causal=*/false);
 #else
   // Scaling q (B*T*H elements) is cheaper than scaling the scores (B*heads*T*T).
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));

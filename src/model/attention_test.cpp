@@ -1,5 +1,6 @@
 #include "model/attention.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,13 +8,16 @@
 namespace disttune {
 namespace {
 
-// attention() on per-head views of qkv, the explicit path attention_qkv falls back to.
+// attention() on per-head views of qkv, the path attention_qkv falls back to (on libtorch 2
+// the fused kernel, which scales q itself).
 at::Tensor explicit_path(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias, double p) {
   const int64_t B = qkv.size(0), T = qkv.size(1), H = qkv.size(2) / 3, d = H / heads;
   const std::vector<at::Tensor> parts = qkv.split(H, 2);
   auto per_head = [&](const at::Tensor& t) { return t.reshape({B, T, heads, d}).transpose(1, 2); };
-  const at::Tensor q = per_head(parts[0]) * (1.0 / std::sqrt(static_cast<double>(d)));
-  return attention(q, per_head(parts[1]), per_head(parts[2]), bias, p, /*q_scaled=*/true)
+  const bool prescale = !kFusedAttention;
+  at::Tensor q = per_head(parts[0]);
+  if (prescale) q = q * (1.0 / std::sqrt(static_cast<double>(d)));
+  return attention(q, per_head(parts[1]), per_head(parts[2]), bias, p, prescale)
       .transpose(1, 2)
       .reshape({B, T, H});
 }

@@ -10,6 +10,7 @@
 #endif
 
 namespace disttune {
+#if DISTTUNE_HAVE_DNNL
 namespace {
 
 // Read once: every product of a run takes the same path.
@@ -22,6 +23,7 @@ bool switched_off() {
 }
 
 }  // namespace
+#endif
 
 bool cpu_gemm_enabled() {
 #if DISTTUNE_HAVE_DNNL

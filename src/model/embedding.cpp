@@ -1,5 +1,7 @@
 #include "model/embedding.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <vector>
 
 #include <ATen/Parallel.h>

@@ -1,6 +1,7 @@
 #include "model/encoder.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 
 #include "model/bert.h"
 #include "model/mpnet.h"

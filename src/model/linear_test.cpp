@@ -2,6 +2,7 @@
 
 #include "model/cpu_gemm.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -114,7 +115,7 @@ TEST(Linear, FusedAccumulationBypassesAutograd) {
   w.mutable_grad() = at::zeros({3, 4});
   int seen = 0;
   w.register_hook([&](const at::Tensor& g) {
-    ++seen;
+    if (g.defined()) ++seen;  // libtorch 2 also calls it with an undefined gradient
     return g;
   });
   const at::Tensor x = at::randn({6, 4});

@@ -1,5 +1,7 @@
 #include "model/parameter_set.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <unordered_map>
 
 #include "common/check.h"

@@ -1,5 +1,7 @@
 #include "model/sentence_model.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <filesystem>
 #include <functional>
 

@@ -3,6 +3,7 @@
 // the real all-MiniLM-L6-v2 layout, and clear errors for broken model directories.
 #include "model/sentence_model.h"
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,6 +1,7 @@
 #include "train/cached_mnrl.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/check.h"

@@ -1,6 +1,7 @@
 #include "train/clip.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 namespace disttune {
 namespace {

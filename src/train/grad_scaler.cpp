@@ -1,6 +1,7 @@
 #include "train/grad_scaler.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include "common/check.h"
 #include "dist/dist.h"
