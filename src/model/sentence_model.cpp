@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace disttune {
 
-namespace {
+// Outside the anonymous namespace: SentenceModel::Impl, which has external linkage,
+// derives from it (and the helpers below, which cannot name the private Impl, take it).
+namespace detail {
 
 struct ModelState {
   ModelDir layout;  // configuration as it will be saved (options applied)
@@ -30,7 +32,9 @@ struct ModelState {
   std::string vocab_file;
 };
 
-}  // namespace
+}  // namespace detail
+
+using detail::ModelState;
 
 struct SentenceModel::Impl : ModelState {};
 
