@@ -66,6 +66,16 @@ TEST(Attention, FromQkvMatchesTheExplicitPath) {
   }
 }
 
+// No bias at all (an unpadded batch of a model without position bias) is no mask: the same
+// context as an all-zero padding bias.
+TEST(Attention, NoBiasIsNoMask) {
+  at::manual_seed(7);
+  const at::Tensor q = at::randn({2, 3, 5, 8}), k = at::randn({2, 3, 5, 8}), v = at::randn({2, 3, 5, 8});
+  const at::Tensor none = attention(q, k, v, AttentionBias{}, 0.0);
+  const at::Tensor zero = attention(q, k, v, make_attention_bias(at::zeros({2, 1, 1, 5})), 0.0);
+  expect_attention_close(none, zero, "no bias");
+}
+
 TEST(Attention, DropoutChangesTheContextAndZeroDropoutDoesNot) {
   // Guards the comparison above against a dropout that does nothing on either path.
   at::manual_seed(6);

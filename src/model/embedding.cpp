@@ -1,10 +1,9 @@
 #include "model/embedding.h"
 
-#include <ATen/core/grad_mode.h>
-
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/check.h"
