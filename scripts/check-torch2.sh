@@ -66,6 +66,20 @@ in_root cmake -S /work/disttune -B /work/build -G Ninja -DCMAKE_BUILD_TYPE=Relea
   { tail -30 "$ROOT/work/configure.log"; exit 1; }
 grep "disttune:" "$ROOT/work/configure.log"
 in_root cmake --build /work/build -j "$JOBS"
+# Debian's libtorch is a CPU build, so the build above leaves out the NCCL communicator's
+# libtorch CUDA code (DISTTUNE_TORCH_CUDA): compile it against libtorch 2.6's c10/cuda
+# headers and the host's CUDA toolkit, with the one header a CUDA build of libtorch
+# generates written here.
+if [ -f /usr/local/cuda/include/nccl.h ]; then
+  mkdir -p "$ROOT/usr/local/cuda" "$ROOT/work/cuda-gen/c10/cuda/impl"
+  mountpoint -q "$ROOT/usr/local/cuda" || { mount --bind /usr/local/cuda "$ROOT/usr/local/cuda" && mounted+=("$ROOT/usr/local/cuda"); }
+  echo "#define C10_CUDA_BUILD_SHARED_LIBS" >"$ROOT/work/cuda-gen/c10/cuda/impl/cuda_cmake_macros.h"
+  in_root c++ -std=gnu++17 -fsyntax-only -fopenmp -Wall -Wextra -Wno-unused-parameter -DDISTTUNE_HAVE_NCCL=1 \
+    -DDISTTUNE_TORCH_CUDA=1 -DOMPI_SKIP_MPICXX=1 -I/work/disttune/src -I/work/cuda-gen \
+    -isystem /usr/include/torch/csrc/api/include -isystem /usr/lib/x86_64-linux-gnu/openmpi/include \
+    -isystem /usr/local/cuda/include /work/disttune/src/dist/nccl_communicator.cpp
+  echo "check-torch2: the NCCL communicator's libtorch CUDA code compiles against libtorch 2.6"
+fi
 t2=$(date +%s)
 in_root bash -c 'cd /work/build && ctest --output-on-failure --timeout 1800 "$@"' ctest "$@"
 echo "check-torch2: libtorch $(in_root python3 -c 'import torch; print(torch.__version__)'):" \
