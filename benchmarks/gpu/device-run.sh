@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The GPU check in one call: on a machine with CUDA, a CUDA build of PyTorch and
 # sentence-transformers (and the kit from benchmarks/gpu/stage.sh in .gpu-kit/), unpacks
-# disttune's Debian libraries, builds disttune_bench against that PyTorch's libtorch with
-# the NCCL backend, and runs `benchmarks/run --gpu` (docs/benchmarks.md, "GPU"). Writes
-# device.log, build.log, the suite's table and JSON to $OUT (default ./gpu-out).
+# disttune's Debian libraries, builds disttune and disttune_bench against its libtorch with
+# the NCCL backend, trains train-smoke.yaml on the GPU, and runs `benchmarks/run --gpu`
+# (docs/benchmarks.md, "GPU"). Writes device.log, build.log, train.txt, report.md, the
+# suite's table and JSON to $OUT (default ./gpu-out).
 #   benchmarks/gpu/device-run.sh            # all of it (~5-8 minutes on 16 cores)
 #   benchmarks/gpu/device-run.sh build      # stop after the build (build-errors.txt on failure)
 #   benchmarks/gpu/device-run.sh unpack     # stop after unpacking the libraries
+#   benchmarks/gpu/device-run.sh train      # stop after the training run (train-smoke.yaml)
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -69,12 +71,12 @@ log "build"
 # -k 0 / --keep-going: every compile error of the run, not only the first file's.
 KEEP=(-k 0)
 [ ${#GEN[@]} -eq 0 ] && KEEP=(--keep-going)
-if ! cmake --build "$BUILD" -j "$(nproc)" --target disttune_bench -- "${KEEP[@]}" >"$OUT/build.log" 2>&1; then
+if ! cmake --build "$BUILD" -j "$(nproc)" --target disttune disttune_bench -- "${KEEP[@]}" >"$OUT/build.log" 2>&1; then
   grep -E "error|Error" -A3 "$OUT/build.log" | head -300 >"$OUT/build-errors.txt"
   head -60 "$OUT/build-errors.txt"
   fail "build (build-errors.txt)"
 fi
-log "built disttune_bench"
+log "built disttune and disttune_bench"
 [ "${1:-all}" = build ] && exit 0
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DISTTUNE_DATA=$KIT/data PYTHONUNBUFFERED=1
@@ -82,9 +84,21 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 DISTTUNE_DATA=$
 # start without an ssh or rsh binary; nothing here is remote, so any command will do.
 command -v ssh >/dev/null || command -v rsh >/dev/null || export OMPI_MCA_plm_rsh_agent=false
 export OMPI_MCA_mca_base_component_show_load_errors=0
+# The product end to end on the GPU first (about a minute): training in bf16 with dropout,
+# evaluation, a checkpoint, the report (benchmarks/gpu/train-smoke.yaml).
+log "train"
+rm -rf /tmp/gpu-smoke
+timeout 600 "$BUILD/disttune" train "$ROOT/benchmarks/gpu/train-smoke.yaml" \
+  --set "data.train=$KIT/data/financial-rag/pairs.jsonl" --set output.dir=/tmp/gpu-smoke >"$OUT/train.txt" 2>&1
+train_rc=$?
+cp /tmp/gpu-smoke/report.md /tmp/gpu-smoke/metrics.jsonl "$OUT/" 2>/dev/null
+log "train exit $train_rc"
+[ "${1:-all}" = train ] && exit "$train_rc"
+
 log "suite"
 $PY "$ROOT/benchmarks/run" --gpu --python "$PY" --build "$BUILD" --out "$OUT/gpu-benchmarks.json" 2>&1 |
   tee "$OUT/suite.txt"
 rc=${PIPESTATUS[0]}
 log "suite exit $rc"
+[ "$rc" -eq 0 ] && rc=$train_rc
 exit "$rc"
