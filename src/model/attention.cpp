@@ -16,6 +16,21 @@
 #include "model/softmax_rows.h"
 
 namespace disttune {
+namespace {
+
+// The fused kernel's one additive mask: the padding and position biases summed, either of
+// them possibly absent (then the other, or undefined).
+at::Tensor summed_bias(const at::Tensor& padding, const at::Tensor& position) {
+  if (padding.defined() && position.defined()) return padding + position;
+  return padding.defined() ? padding : position;
+}
+
+// An undefined tensor as nullopt: what kernels taking optional tensors expect for "none".
+c10::optional<at::Tensor> optional_of(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
+
+}  // namespace
 
 at::Tensor padding_bias(const at::Tensor& attention_mask, at::ScalarType dtype) {
   const double lowest = dtype == at::kHalf     ? -65504.0
@@ -30,7 +45,7 @@ AttentionBias make_attention_bias(const at::Tensor& padding, const at::Tensor& p
   AttentionBias b{padding, position, {}};
   // The explicit path keeps the [B, 1, 1, T] padding bias and the [1, heads, T, T] position
   // bias separate (two broadcast adds) instead of materialising their [B, heads, T, T] sum.
-  if (kFusedAttention) b.fused = position.defined() ? padding + position : padding;
+  if (kFusedAttention) b.fused = summed_bias(padding, position);
   return b;
 }
 
@@ -40,12 +55,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   DT_CHECK(!q_scaled, "the fused attention kernel scales q itself");
   // make_attention_bias adds the biases once per forward; a bias built field by field gets
   // the sum here. No mask is nullopt: an undefined tensor fails the kernel's dtype check.
-  at::Tensor m = bias.fused;
-  if (!m.defined()) m = bias.padding.defined() && bias.position.defined() ? bias.padding + bias.position
-                        : bias.padding.defined()                          ? bias.padding
-                                                                          : bias.position;
-  const c10::optional<at::Tensor> mask = m.defined() ? c10::optional<at::Tensor>(m) : c10::nullopt;
-  return at::scaled_dot_product_attention(q, k, v, mask, dropout_p, /*is_causal=*/false);
+  const at::Tensor mask = bias.fused.defined() ? bias.fused : summed_bias(bias.padding, bias.position);
+  return at::scaled_dot_product_attention(q, k, v, optional_of(mask), dropout_p, /*is_causal=*/false);
 #else
   // Scaling q (B*T*H elements) is cheaper than scaling the scores (B*heads*T*T).
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
@@ -208,8 +219,8 @@ at::Tensor attention_qkv(const at::Tensor& qkv, int64_t heads, const AttentionBi
   DT_CHECK(qkv.dim() == 3 && qkv.size(2) == 3 * H && H == heads * d, "attention_qkv: qkv ", qkv.sizes(),
            " is not [B, T, 3 x ", heads, " heads x d]");
   if (cpu_attention_applies(qkv, heads, bias)) {
-    auto opt = [](const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; };
-    return CpuAttention::apply(qkv.contiguous(), heads, opt(bias.padding), opt(bias.position), dropout_p);
+    return CpuAttention::apply(qkv.contiguous(), heads, optional_of(bias.padding), optional_of(bias.position),
+                               dropout_p);
   }
   // split, not three selects (or narrows) of one [3, B, heads, T, d] view: split's backward
   // concatenates the three gradients once, where each select's backward materialises a
