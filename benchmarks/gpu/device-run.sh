@@ -21,8 +21,8 @@ log() { echo "[$(date +%T)] $*" | tee -a "$OUT/device.log"; }
 fail() { log "FAILED: $*"; exit 1; }
 
 log "machine: $(nproc) cores; $(nvidia-smi -L 2>/dev/null | head -1)"
-log "$($PY -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1)"
-log "$(${CXX:-g++} --version 2>&1 | head -1); $(cmake --version 2>&1 | head -1); $(ldd --version 2>&1 | head -1)"
+log "$($PY -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "cxx11 abi", torch.compiled_with_cxx11_abi())' 2>&1)"
+log "$(${CXX:-g++} --version 2>&1 | head -1); $(cmake --version 2>&1 | head -1); $(getconf GNU_LIBC_VERSION); $( (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 | tail -1)"
 [ -d "$KIT/debs" ] || fail "no $KIT/debs: run benchmarks/gpu/stage.sh first and carry .gpu-kit"
 
 # Unpack into / (Debian's absolute paths, in the wrapper compilers and Open MPI's plugin
@@ -30,6 +30,9 @@ log "$(${CXX:-g++} --version 2>&1 | head -1); $(cmake --version 2>&1 | head -1);
 # already has (its own, newer build stays) and a package installed under the same name.
 known=$(mktemp)
 ldconfig -p | awk 'NR > 1 {print $1}' | sort -u >"$known"
+glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
+unpack=()
+too_new=()
 for deb in "$KIT"/debs/*.deb; do
   pkg=$(dpkg-deb -f "$deb" Package)
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -41,12 +44,26 @@ for deb in "$KIT"/debs/*.deb; do
     log "keep the machine's $pkg ($(paste -sd' ' <<<"$sonames"))"
     continue
   fi
+  # stage.sh recorded the newest glibc symbol version each package needs.
+  need=$(awk -v f="$(basename "$deb")" '$1 == f {print $2}' "$KIT/glibc-needed.txt" 2>/dev/null)
+  if [ -n "$need" ] && [ "$need" != none ] && [ "$(printf '%s\n%s\n' "$need" "$glibc" | sort -V | tail -1)" != "$glibc" ]; then
+    too_new+=("$pkg (glibc $need)")
+  fi
+  unpack+=("$deb")
+done
+[ ${#too_new[@]} -eq 0 ] ||
+  fail "this machine's glibc $glibc is older than these packages need: ${too_new[*]} (benchmarks/gpu/stage.sh)"
+for deb in "${unpack[@]}"; do
   # Not dpkg -x: its tar would replace the merged-/usr links (/lib -> usr/lib) with plain
   # directories and take the dynamic loader with them.
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C / --keep-directory-symlink || fail "unpacking $deb"
-  echo "unpacked $pkg" >>"$OUT/device.log"
+  echo "unpacked $(dpkg-deb -f "$deb" Package)" >>"$OUT/device.log"
 done
 ldconfig
+# dpkg, not unpacking, makes Debian's alternatives links (mpirun -> mpirun.openmpi).
+for t in mpirun mpiexec mpicc; do
+  command -v "$t" >/dev/null || [ ! -x "/usr/bin/$t.openmpi" ] || ln -s "$t.openmpi" "/usr/bin/$t"
+done
 [ "${1:-all}" = unpack ] && exit 0
 
 # PyTorch's CMake package looks for the CUDA toolkit through nvcc.

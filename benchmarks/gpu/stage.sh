@@ -14,9 +14,10 @@ DATA=${DISTTUNE_DATA:-../shared/data}
 # through pkg-config) and the run-time closure of the libraries disttune links, less glibc,
 # libstdc++ and what any CUDA image has. device-run.sh unpacks a library package only where
 # the machine lacks its sonames, and a development package only where it is not installed.
+# libevent comes from bullseye (below), not from this list.
 PACKAGES=(
   libopenmpi-dev libopenmpi3 openmpi-bin openmpi-common
-  libhwloc15 libevent-core-2.1-7 libevent-pthreads-2.1-7 libpmix2 libfabric1 libucx0 libibverbs1
+  libhwloc15 libpmix2 libfabric1 libucx0 libibverbs1
   ibverbs-providers librdmacm1 libpsm2-2 libpsm-infinipath1 libnl-3-200 libnl-route-3-200 libnuma1
   libmunge2 libltdl7
   libhdf5-dev hdf5-helpers libhdf5-103-1 libhdf5-hl-100 libaec0 libsz2 libaec-dev zlib1g-dev
@@ -33,6 +34,39 @@ mkdir -p "$KIT/debs" "$KIT/data"
 # apt-get download writes into the current directory; as root it warns that the _apt user
 # cannot write there, which is harmless.
 (cd "$KIT/debs" && apt-get download -qq "${PACKAGES[@]}" 2> >(grep -v "unsandboxed" >&2))
+# The same libevent 2.1.12 from Debian bullseye: bookworm's calls glibc 2.36's arc4random,
+# which an Ubuntu 22.04 image (glibc 2.35) lacks, and Open MPI cannot start without it.
+# Bullseye's needs glibc 2.25 and exports the same symbols. A private apt state (kept in
+# /var/tmp) leaves the machine's sources alone.
+OLD=/var/tmp/disttune-apt-bullseye
+mkdir -p "$OLD/lists/partial" "$OLD/cache/archives/partial"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
+  >"$OLD/sources.list"
+APT_OLD=(-o "Dir::Etc::sourcelist=$OLD/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$OLD/lists"
+         -o "Dir::Cache=$OLD/cache" -o Dir::State::status=/dev/null)
+apt-get "${APT_OLD[@]}" update -qq
+(cd "$KIT/debs" && apt-get "${APT_OLD[@]}" download -qq libevent-core-2.1-7 libevent-pthreads-2.1-7 \
+  2> >(grep -v "unsandboxed" >&2))
+
+# The newest glibc symbol version each package's ELF files need, for device-run.sh to refuse
+# one the machine's glibc is too old for, by name, before unpacking anything. Fails here if a
+# package needs more than Ubuntu 22.04's 2.35 (the oldest glibc among the distributions
+# CUDA 13 images are built on, RHEL 8 and 9 aside).
+FLOOR=2.35
+: >"$KIT/glibc-needed.txt"
+tmp=$(mktemp -d)
+for deb in "$KIT"/debs/*.deb; do
+  rm -rf "$tmp/x" && mkdir "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x"
+  need=$(find "$tmp/x" -type f \( -name '*.so*' -o -perm -u+x \) -exec objdump -T {} + 2>/dev/null |
+    grep -o 'GLIBC_2\.[0-9]*' | sed 's/GLIBC_//' | sort -V | tail -1 || true)
+  echo "$(basename "$deb") ${need:-none}" >>"$KIT/glibc-needed.txt"
+  if [ -n "$need" ] && [ "$(printf '%s\n%s\n' "$need" "$FLOOR" | sort -V | tail -1)" != "$FLOOR" ]; then
+    echo "stage: $(basename "$deb") needs glibc $need, newer than $FLOOR" >&2
+    exit 1
+  fi
+done
+rm -rf "$tmp"
+
 for d in financial-rag scifact all-MiniLM-L6-v2; do
   if [ -d "$DATA/$d" ]; then
     rm -rf "${KIT:?}/data/$d"
