@@ -39,8 +39,17 @@ VOCAB = os.path.join(os.path.dirname(HERE), "datasets", "vocab", "bert-base-unca
 
 
 def build_model(args, tmp):
-    from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    """The model and how it was built: "modules" (Transformer + Pooling + Normalize, as
+    documented up to sentence-transformers 5) or, where that API has moved, "directory"
+    (SentenceTransformer on the bare Hugging Face directory, which has always made
+    Transformer + mean Pooling itself; Normalize appended where it exists)."""
+    import sentence_transformers
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel
+    try:
+        from transformers import BertTokenizerFast as Tokenizer
+    except ImportError:  # transformers releases that keep only the tokenizers-backed class
+        from transformers import BertTokenizer as Tokenizer
 
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=30522, hidden_size=args.hidden, num_hidden_layers=args.layers,
@@ -48,10 +57,19 @@ def build_model(args, tmp):
                      max_position_embeddings=512, hidden_dropout_prob=args.dropout,
                      attention_probs_dropout_prob=args.dropout)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(tmp)
-    BertTokenizerFast(vocab_file=VOCAB, do_lower_case=True).save_pretrained(tmp)
-    word = models.Transformer(tmp, max_seq_length=256)
-    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
-    return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device)
+    Tokenizer(vocab_file=VOCAB, do_lower_case=True).save_pretrained(tmp)
+    models = getattr(sentence_transformers, "models", None)
+    try:
+        word = models.Transformer(tmp, max_seq_length=256)
+        pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+        return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device), "modules"
+    except (AttributeError, TypeError) as e:
+        print(f"ref_st.py: modules API unavailable ({e}); loading the directory instead", file=sys.stderr)
+    model = SentenceTransformer(tmp, device=args.device)
+    model.max_seq_length = 256
+    if models is not None and hasattr(models, "Normalize"):
+        model.append(models.Normalize())
+    return model, "directory"
 
 
 def train(args, model):
@@ -143,9 +161,9 @@ def main():
     except ImportError:
         sys.exit("ref_st.py: sentence-transformers is not installed for " + sys.executable)
     with tempfile.TemporaryDirectory() as tmp:
-        model = build_model(args, tmp)
+        model, built = build_model(args, tmp)
         out = train(args, model) if args.mode == "train" else encode(args, model)
-    out.update({"mode": args.mode, "device": args.device, "precision": args.precision,
+    out.update({"mode": args.mode, "device": args.device, "precision": args.precision, "model_built_from": built,
                 "torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__})
     print(json.dumps(out))
 

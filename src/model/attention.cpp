@@ -8,6 +8,7 @@
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
+#include <c10/util/Optional.h>  // c10::optional: its own class in libtorch 1.x, an alias of std::optional in 2.x
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/check.h"

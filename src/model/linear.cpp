@@ -1,6 +1,7 @@
 #include "model/linear.h"
 
 #include <ATen/Parallel.h>
+#include <c10/util/Optional.h>  // c10::optional: its own class in libtorch 1.x, an alias of std::optional in 2.x
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
