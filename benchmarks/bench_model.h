@@ -79,8 +79,6 @@ inline Placement placement(const BenchArgs& args, const Dist& d) {
     DT_REQUIRE(gpus > 0, "--device=cuda: no CUDA device is available");
     pl.device = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(d.local_rank % gpus));
   }
-  DT_REQUIRE(pl.precision == "fp32" || pl.device.is_cuda(), "--precision=", pl.precision,
-             " needs --device=cuda (the CPU step is float32)");
   pl.dtype = pl.precision == "bf16" ? at::kBFloat16 : at::kFloat;
   return pl;
 }

@@ -20,7 +20,7 @@
 #include "dist/dist.h"
 #include "embed/embedder.h"
 #include "model/sentence_model.h"
-#include "train/autocast.h"
+#include "model/autocast.h"
 
 namespace {
 
@@ -57,7 +57,7 @@ DT_BENCHMARK("encode", "encoder forward sentences/s, MiniLM shape (--batch --seq
   const double t = bench::time_best(
       [&] {
         at::NoGradGuard no_grad;
-        AutocastScope ac(pl.precision != "fp32", pl.dtype);
+        AutocastScope ac(pl.precision != "fp32", pl.dtype, pl.device.type());
         out = model.forward(ids, mask);
         bench::sync(out);
       },
@@ -120,7 +120,7 @@ DT_BENCHMARK("encode_corpus", "length-sorted encoding of real documents, sentenc
   // Warm-up on the longest batch (the heap of every later one).
   const std::vector<std::string> longest_batch(texts.begin(), texts.begin() + std::min<int64_t>(batch, docs));
   // (Embedder::encode returns CPU tensors: every timing ends with the device's work done.)
-  AutocastScope ac(pl.precision != "fp32", pl.dtype);
+  AutocastScope ac(pl.precision != "fp32", pl.dtype, pl.device.type());
   at::Tensor out = embedder.encode(longest_batch, opt);
   const double t = bench::time_best([&] { out = embedder.encode(texts, opt); }, repeats, 0);
   const int64_t n = static_cast<int64_t>(texts.size());

@@ -42,7 +42,7 @@
 #include "dist/dist.h"
 #include "model/linear.h"
 #include "model/sentence_model.h"
-#include "train/autocast.h"
+#include "model/autocast.h"
 #include "train/cached_mnrl.h"
 #include "train/clip.h"
 #include "train/grad_reducer.h"
@@ -83,12 +83,15 @@ double matmul_flops_per_s(const at::Device& device, at::ScalarType dtype) {
     }
     return best;
   }
+  // bf16 on the CPU: ATen's bf16 product (oneDNN's, on AMX where the CPU has it), the one
+  // autocast runs the step's products on.
   for (int64_t n : {1024, 2048, 4096}) {
-    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+    const at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
     at::Tensor c;
     const double flops = 2.0 * static_cast<double>(n * n * n);
     best = std::max(best, flops / bench::time_best([&] { c = at::mm(a, b); }, 3, 1));
-    best = std::max(best, flops / bench::time_best([&] { c = linear(a, b, at::Tensor()); }, 3, 1));
+    if (dtype == at::kFloat)
+      best = std::max(best, flops / bench::time_best([&] { c = linear(a, b, at::Tensor()); }, 3, 1));
   }
   return best;
 }
@@ -216,14 +219,14 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     at::Tensor loss_value;  // read after the step: reading it earlier would stall a GPU's queue
     if (mini > 0) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
-        AutocastScope ac(autocast, pl.dtype);
+        AutocastScope ac(autocast, pl.dtype, pl.device.type());
         return model.forward(ids[role].narrow(0, b, e - b), masks[role].narrow(0, b, e - b));
       };
       share = cached.step(d, fn, 2, local);
     } else {
       LossBatch b;
       {
-        AutocastScope ac(autocast, pl.dtype);
+        AutocastScope ac(autocast, pl.dtype, pl.device.type());
         b.columns = {model.forward(ids[0], masks[0]), model.forward(ids[1], masks[1])};
       }
       at::Tensor l = loss.forward(d, b);

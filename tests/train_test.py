@@ -169,6 +169,35 @@ class Train(unittest.TestCase):
             for n, v in model1.items():
                 np.testing.assert_allclose(model[n], v, atol=2e-5, rtol=1e-4, err_msg=f"np {np_}: {n}")
 
+    def test_bf16_on_cpu(self):
+        """training.precision bf16 on the CPU (autocast, the step the GPU runs in bf16): at 2 ranks
+        it follows the fp32 run within bf16 rounding, learns, and keeps float32 master weights;
+        fp16 on the CPU is refused."""
+        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
+        runs = {}
+        for prec, np_ in (("fp32", None), ("bf16", 2)):
+            cfg, run = self.config(f"prec_{prec}", quiet, epochs=2, precision=prec)
+            self.train(cfg, np=np_)
+            runs[prec] = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                          dt.read_safetensors(f"{run}/final/model.safetensors"))
+        (l32, m32), (l16, m16) = runs["fp32"], runs["bf16"]
+        self.assertEqual(len(l16), 24)
+        self.assertTrue(np.all(np.isfinite(l16)))
+        # The first step has the same weights and batch: only the products' rounding differs
+        # (bf16 keeps 8 bits of mantissa; the loss of 16 rows of random ids moves ~1e-3).
+        np.testing.assert_allclose(l16[0], l32[0], rtol=1e-2)
+        self.assertNotEqual(l16[0], l32[0])  # the products did run in bf16
+        self.assertLess(np.mean(l16[-6:]), np.mean(l16[:6]))
+        self.assertLess(abs(np.mean(l16[-6:]) - np.mean(l32[-6:])), 0.1 * np.mean(l32[-6:]))
+        for n, v in m32.items():
+            self.assertEqual(m16[n].dtype, np.float32, n)
+            if n.startswith("encoder."):  # trained, and not bit-equal to fp32's
+                self.assertFalse(np.array_equal(m16[n], v), n)
+        cfg, _ = self.config("prec_fp16", quiet, precision="fp16")
+        r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("fp16 needs a CUDA device", r.out + r.err)
+
     def test_equivalent_batch_layouts(self):
         """Dropout off: cached_mnrl at mini-batch 2 = mnrl; accumulation splits the same way on
         1 and 2 ranks; for a loss that is a mean over rows (triplet), 2 micro-batches of B/2

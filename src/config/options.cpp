@@ -97,7 +97,7 @@ std::vector<OptionSpec> build_registry() {
       opt_float("training.max_grad_norm", "1.0", 0, kInf,
                 "clip the global gradient norm to this; 0 = no clipping"),
       opt_choice("training.precision", "fp32", "fp32|bf16|fp16",
-                 "compute precision (bf16/fp16 on GPU; fp32 master weights and loss)"),
+                 "compute precision (bf16 on GPU or CPU, fp16 on GPU; fp32 master weights and loss)"),
       opt_int("training.seed", "42", 0, kBig, "seed of sampling, dropout and initialisation"),
       opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates",
                  "no_duplicates: no text twice in one global batch"),

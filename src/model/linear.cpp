@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "model/autocast.h"
 #include "model/cpu_gemm.h"
 #include "model/grad_accumulate.h"
 
@@ -112,7 +113,9 @@ bool cpu_float(const at::Tensor& t) {
 }  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  if (cpu_gemm_enabled() && cpu_float(x) && cpu_float(weight) && (!bias.defined() || cpu_float(bias)) &&
+  // Under CPU autocast ATen's at::linear runs the product in bf16 (CpuLinear would stay fp32).
+  if (cpu_gemm_enabled() && !cpu_autocast_enabled() && cpu_float(x) && cpu_float(weight) &&
+      (!bias.defined() || cpu_float(bias)) &&
       x.dim() >= 1 && weight.dim() == 2 && x.numel() > 0 && weight.numel() > 0) {
     DT_CHECK(x.size(-1) == weight.size(1), "linear: input features ", x.size(-1),
              " differ from the weight's ", weight.size(1));

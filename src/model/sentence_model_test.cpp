@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/check.h"
+#include "model/autocast.h"
 #include "model/encoder.h"
 #include "model/encoder_config.h"
 #include "model/safetensors.h"
@@ -419,6 +420,39 @@ TEST(SentenceModel, GradientsReachEveryParameterButThePooler) {
     // The padding row of the word embeddings gets no gradient (nn.Embedding padding_idx).
     const int64_t pad = std::string(name) == "bert_f32" ? 0 : 1;
     EXPECT_EQ(m.parameters()[0].tensor.grad()[pad].abs().sum().item<double>(), 0) << name;
+  }
+}
+
+// CPU autocast (training.precision bf16 on the CPU, and the GPU's bf16 step on ATen's
+// operators): the products run in bf16, the residual stream, the LayerNorms and the pooled
+// output stay float32, and gradients reach the float32 parameters.
+TEST(SentenceModel, CpuAutocastRunsTheProductsInBf16) {
+  for (const char* name : {"bert_f32", "mpnet_f32"}) {
+    const Expected ex(name);
+    const at::Tensor ids = ex.get("b1.input_ids"), mask = ex.get("b1.attention_mask");
+    SentenceModel m = SentenceModel::load(golden_case(name) + "/model");
+    const at::Tensor want = ex.get("b1.embedding");
+    at::Tensor got;
+    {
+      AutocastScope ac(true, at::kBFloat16, at::kCPU);
+      EXPECT_TRUE(cpu_autocast_enabled());
+      got = m.forward(ids, mask);
+    }
+    EXPECT_FALSE(cpu_autocast_enabled());
+    ASSERT_EQ(got.scalar_type(), at::kFloat) << name;
+    const double rel = max_diff(got, want) / want.abs().max().item<double>();
+    EXPECT_GT(rel, 1e-4) << name;  // bf16 products, not float32 ones
+    EXPECT_LT(rel, 2e-2) << name;
+    {
+      AutocastScope ac(true, at::kBFloat16, at::kCPU);
+      m.set_training(true);
+      m.forward(ids, mask).pow(3).sum().backward();
+    }
+    for (const auto& p : m.parameters()) {
+      if (p.name.rfind("pooler.", 0) == 0) continue;
+      ASSERT_TRUE(p.tensor.grad().defined()) << name << " " << p.name;
+      EXPECT_EQ(p.tensor.grad().scalar_type(), at::kFloat) << name << " " << p.name;
+    }
   }
 }
 

@@ -50,6 +50,15 @@ at::Tensor activate(at::Tensor x, Activation act) {
   return x;
 }
 
+// y + x for the residual stream: in place when both have one dtype (linear's backward needs
+// its inputs, not its output, so y's buffer is free to take the sum). Under autocast y is a
+// bf16 / fp16 product and x the float32 stream: out of place, the sum is promoted to float32
+// as Hugging Face's `LayerNorm(hidden_states + input_tensor)` computes it; in place it would
+// round the stream to y's 8 mantissa bits before every LayerNorm.
+at::Tensor residual_add(at::Tensor y, const at::Tensor& x) {
+  return y.scalar_type() == x.scalar_type() ? y.add_(x) : y + x;
+}
+
 }  // namespace
 
 at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& packing,
@@ -61,12 +70,11 @@ at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& pa
   const at::Tensor ctx = packing.attend(qkv, [&](const at::Tensor& group, const AttentionBias& bias) {
     return attention_qkv(group, rt.num_heads, bias, rt.attention_dropout);
   });
-  // In-place residual adds: linear's backward needs its inputs, not its output.
   at::Tensor a = dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);
-  a = at::layer_norm(a.add_(x), {H}, ln1_w, ln1_b, rt.eps);
+  a = at::layer_norm(residual_add(a, x), {H}, ln1_w, ln1_b, rt.eps);
   at::Tensor h = activate(linear(a, ff1_w, ff1_b), rt.act);
   h = dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout);
-  return at::layer_norm(h.add_(a), {H}, ln2_w, ln2_b, rt.eps);
+  return at::layer_norm(residual_add(h, a), {H}, ln2_w, ln2_b, rt.eps);
 }
 
 }  // namespace disttune

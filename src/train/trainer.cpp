@@ -32,7 +32,7 @@
 #include "io/checkpoint.h"
 #include "model/linear.h"
 #include "model/sentence_model.h"
-#include "train/autocast.h"
+#include "model/autocast.h"
 #include "train/cached_mnrl.h"
 #include "train/clip.h"
 #include "train/export.h"
@@ -207,8 +207,11 @@ void Trainer::setup_device() {
   if (want == "cuda" || (want == "auto" && gpus > 0))
     device_ = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(d_.local_rank % gpus));
   const std::string prec = cfg_.get_string("training.precision");
-  if (prec != "fp32" && device_.is_cpu())
-    cfg_.fail("training.precision", prec + " needs a CUDA device; this run is on the CPU (use fp32)");
+  if (prec == "fp16" && device_.is_cpu())
+    cfg_.fail("training.precision", "fp16 needs a CUDA device; this run is on the CPU (use bf16 or fp32)");
+  if (prec == "bf16" && device_.is_cpu() && !cpu_has_native_bf16())
+    LOG(WARNING) << "training.precision bf16 on a CPU without AVX512-BF16 or AMX: oneDNN emulates the "
+                    "bf16 products, slower than fp32 ones";
   autocast_ = prec != "fp32";
   compute_dtype_ = prec == "bf16" ? at::kBFloat16 : prec == "fp16" ? at::kHalf : at::kFloat;
   const std::string backend = cfg_.get_string("distributed.backend");
@@ -221,7 +224,10 @@ void Trainer::setup_device() {
     if (d_.world_size > 1) dist_enable_nccl(d_, device_.index());
   }
   LOG(INFO) << "device " << device_ << ", precision " << prec << ", " << d_.threads << " threads, "
-            << (device_.is_cpu() ? str_cat("encoder projections on ", linear_backend(), ", ") : "") << d_.blas;
+            << (!device_.is_cpu() ? ""
+                : autocast_ ? "encoder products in bf16 on ATen (CPU autocast), "
+                            : str_cat("encoder projections on ", linear_backend(), ", "))
+            << d_.blas;
 }
 
 // Every rank starts from rank 0's parameters, whatever produced them.
@@ -246,7 +252,7 @@ bool Trainer::finished() const {
 }
 
 at::Tensor Trainer::embed_ids(const std::vector<std::vector<int32_t>>& ids) {
-  AutocastScope ac(autocast_, compute_dtype_);
+  AutocastScope ac(autocast_, compute_dtype_, device_.type());
   const int32_t pad = static_cast<int32_t>(model_.pad_token_id());
   if (ids.empty()) {
     // A rank without rows in this batch still takes part in the collectives of the loss and

@@ -1,0 +1,61 @@
+#include "model/autocast.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+namespace disttune {
+
+// libtorch 2.4 replaced the per-device-named setters with ones taking the device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define DT_AUTOCAST_PER_DEVICE 1
+#endif
+
+namespace {
+
+void set_autocast(at::DeviceType device, bool on, at::ScalarType dtype) {
+#ifdef DT_AUTOCAST_PER_DEVICE
+  at::autocast::set_autocast_enabled(device, on);
+  if (on) at::autocast::set_autocast_dtype(device, dtype);
+#else
+  if (device == at::kCPU) {
+    at::autocast::set_cpu_enabled(on);
+    if (on) at::autocast::set_autocast_cpu_dtype(dtype);
+  } else {
+    at::autocast::set_enabled(on);
+    if (on) at::autocast::set_autocast_gpu_dtype(dtype);
+  }
+#endif
+}
+
+}  // namespace
+
+AutocastScope::AutocastScope(bool on, at::ScalarType dtype, at::DeviceType device)
+    : on_(on), device_(device) {
+  if (!on_) return;
+  set_autocast(device_, true, dtype);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!on_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast(device_, false, at::kFloat);
+}
+
+bool cpu_autocast_enabled() {
+#ifdef DT_AUTOCAST_PER_DEVICE
+  return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  return at::autocast::is_cpu_enabled();
+#endif
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
+}  // namespace disttune

@@ -1,0 +1,34 @@
+// Mixed precision: while an AutocastScope is alive, the operators ATen's autocast covers on
+// its device type (matrix products, attention) run in the given dtype; the rest stays
+// float32. CUDA takes bf16 or fp16; the CPU takes bf16, and its products then run on
+// oneDNN's bf16 kernels (AMX or AVX512-BF16 where the CPU has them, an emulation otherwise).
+// The trainer and the benchmarks wrap the encoder's forward in one; losses upcast.
+#pragma once
+
+#include <c10/core/DeviceType.h>
+#include <c10/core/ScalarType.h>
+
+namespace disttune {
+
+class AutocastScope {
+ public:
+  // on = false: a no-op scope (fp32 runs).
+  AutocastScope(bool on, at::ScalarType dtype, at::DeviceType device);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+  at::DeviceType device_;
+};
+
+// Whether CPU autocast is on: the encoder's float32 CPU kernels (model/linear.h) then step
+// aside for ATen's operators, which autocast casts.
+bool cpu_autocast_enabled();
+
+// Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16): without it oneDNN emulates
+// the bf16 products, slower than float32 ones.
+bool cpu_has_native_bf16();
+
+}  // namespace disttune
