@@ -61,6 +61,10 @@ t1=$(date +%s)
 # the previous copy so that ninja rebuilds only what changed.
 mkdir -p "$ROOT/work/disttune" "$ROOT/work/shared"
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$ROOT/work/disttune"
+# A file since deleted or moved would stay in the copy, and CMake's glob would build it.
+git ls-files | sort >"$ROOT/work/tree.list"
+(cd "$ROOT/work/disttune" && find . -type f -printf '%P\n' | sort | comm -23 - "$ROOT/work/tree.list" |
+  xargs -r -d '\n' rm -f --)
 [ -d ../shared/data ] && cp -r ../shared/data "$ROOT/work/shared/"
 in_root cmake -S /work/disttune -B /work/build -G Ninja -DCMAKE_BUILD_TYPE=Release >"$ROOT/work/configure.log" ||
   { tail -30 "$ROOT/work/configure.log"; exit 1; }
