@@ -193,6 +193,12 @@ class Train(unittest.TestCase):
             self.assertEqual(m16[n].dtype, np.float32, n)
             if n.startswith("encoder."):  # trained, and not bit-equal to fp32's
                 self.assertFalse(np.array_equal(m16[n], v), n)
+        # GradCache in bf16: its no-grad forward must not leave autocast's cached bf16 weight
+        # casts (made without a graph) to the forward with one, or no gradient would reach them.
+        cfg, run = self.config("prec_bf16_cached", quiet + "loss:\n  name: cached_mnrl\n", epochs=2,
+                               precision="bf16", mini_batch_size=2)
+        self.train(cfg, np=2)
+        np.testing.assert_allclose([x["loss"] for x in metrics_rows(run, "train")], l16, rtol=2e-3)
         cfg, _ = self.config("prec_fp16", quiet, precision="fp16")
         r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
         self.assertNotEqual(r.rc, 0)
