@@ -54,7 +54,7 @@ at::Tensor activate(at::Tensor x, Activation act) {
 // its inputs, not its output, so y's buffer is free to take the sum). Under autocast y is a
 // bf16 / fp16 product and x the float32 stream: out of place, the sum is promoted to float32
 // as Hugging Face's `LayerNorm(hidden_states + input_tensor)` computes it; in place it would
-// round the stream to y's 8 mantissa bits before every LayerNorm.
+// round the stream to y's precision (bf16: 8 significant bits) before every LayerNorm.
 at::Tensor residual_add(at::Tensor y, const at::Tensor& x) {
   return y.scalar_type() == x.scalar_type() ? y.add_(x) : y + x;
 }
