@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/cpu_isa.h"
 #include "common/env.h"
 #include "common/failpoint.h"
 #include "common/progress.h"
@@ -129,6 +134,20 @@ TEST(Failpoint, BadSpecificationNamesTheEntry) {
             std::string::npos);
   unsetenv("DISTTUNE_FAILPOINTS");
   failpoint_init(0);
+}
+
+// The bf16 check (training.precision bf16 on the CPU warns without it; benchmarks/run skips
+// its bf16 entries) agrees with the kernel's view of the CPU.
+TEST(CpuIsa, Bf16MatchesProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  bool found = false;
+  while (!found && std::getline(in, line)) found = line.rfind("flags", 0) == 0;
+  if (!found) GTEST_SKIP() << "no flags line in /proc/cpuinfo";
+  std::istringstream words(line);
+  bool listed = false;
+  for (std::string w; words >> w;) listed = listed || w == "avx512_bf16" || w == "amx_bf16";
+  EXPECT_EQ(cpu_has_bf16(), listed) << line;
 }
 
 }  // namespace

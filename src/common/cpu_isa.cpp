@@ -15,6 +15,14 @@ std::vector<CpuIsa> cpu_isas_available() {
   return isas;
 }
 
+bool cpu_has_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
 CpuIsa cpu_isa_best() {
   static const CpuIsa best = cpu_isas_available().back();
   return best;

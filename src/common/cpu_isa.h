@@ -18,4 +18,9 @@ std::string cpu_isa_name(CpuIsa isa);  // "generic", "avx2", "avx512"
 // Throws naming `what` when this CPU cannot run `isa`.
 void require_cpu_isa(CpuIsa isa, const char* what);
 
+// Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16), which oneDNN's bf16
+// products run on (training.precision bf16 on the CPU); without it oneDNN emulates them,
+// slower than float32 ones.
+bool cpu_has_bf16();
+
 }  // namespace disttune

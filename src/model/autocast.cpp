@@ -50,12 +50,4 @@ bool cpu_autocast_enabled() {
 #endif
 }
 
-bool cpu_has_native_bf16() {
-#if defined(__x86_64__)
-  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
-#else
-  return false;
-#endif
-}
-
 }  // namespace disttune

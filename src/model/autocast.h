@@ -27,8 +27,4 @@ class AutocastScope {
 // aside for ATen's operators, which autocast casts.
 bool cpu_autocast_enabled();
 
-// Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16): without it oneDNN emulates
-// the bf16 products, slower than float32 ones.
-bool cpu_has_native_bf16();
-
 }  // namespace disttune

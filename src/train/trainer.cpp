@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "common/check.h"
+#include "common/cpu_isa.h"
 #include "common/env.h"
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -30,9 +31,9 @@
 #include "eval/ir_metrics.h"
 #include "eval/model_evaluator.h"
 #include "io/checkpoint.h"
+#include "model/autocast.h"
 #include "model/linear.h"
 #include "model/sentence_model.h"
-#include "model/autocast.h"
 #include "train/cached_mnrl.h"
 #include "train/clip.h"
 #include "train/export.h"
@@ -209,7 +210,7 @@ void Trainer::setup_device() {
   const std::string prec = cfg_.get_string("training.precision");
   if (prec == "fp16" && device_.is_cpu())
     cfg_.fail("training.precision", "fp16 needs a CUDA device; this run is on the CPU (use bf16 or fp32)");
-  if (prec == "bf16" && device_.is_cpu() && !cpu_has_native_bf16())
+  if (prec == "bf16" && device_.is_cpu() && !cpu_has_bf16())
     LOG(WARNING) << "training.precision bf16 on a CPU without AVX512-BF16 or AMX: oneDNN emulates the "
                     "bf16 products, slower than fp32 ones";
   autocast_ = prec != "fp32";
