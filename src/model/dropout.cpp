@@ -198,8 +198,33 @@ void apply_range(const float* __restrict x, const uint8_t* __restrict keep, floa
   for (int64_t i = i0; i < i1; ++i) out[i] = x[i] * (scale * static_cast<float>(keep[i]));
 }
 
-bool fast_dropout_applies(const at::Tensor& x) {
+// The same on bf16 (raw bits): widened to float, scaled, rounded to nearest even as
+// c10::BFloat16 rounds (NaN to 0x7FC0), in a loop GCC vectorises.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void apply_range_bf16(const uint16_t* __restrict x, const uint8_t* __restrict keep, uint16_t* __restrict out,
+                      int64_t i0, int64_t i1, float scale) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const uint32_t u = static_cast<uint32_t>(x[i]) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    f *= scale * static_cast<float>(keep[i]);
+    uint32_t v;
+    std::memcpy(&v, &f, sizeof v);
+    out[i] = f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
+  }
+}
+
+bool cpu_float(const at::Tensor& x) {
   return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.layout() == at::kStrided;
+}
+
+// float32 and bf16 CPU tensors take the Philox mask (bf16: training.precision bf16 on the CPU,
+// where ATen's serial draw would cost as much as in float32).
+bool fast_dropout_applies(const at::Tensor& x) {
+  return x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         x.layout() == at::kStrided;
 }
 
 float keep_scale(double p) { return static_cast<float>(1.0 / (1.0 - p)); }
@@ -211,7 +236,13 @@ constexpr int64_t kGrain = 1 << 16;
 
 struct CpuDropout : public torch::autograd::Function<CpuDropout> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double p) {
-    DropoutDraw d = dropout_draw(x, p, draw_dropout_key());
+    DropoutDraw d;
+    if (x.scalar_type() == at::kFloat) {
+      d = dropout_draw(x, p, draw_dropout_key());
+    } else {  // the same mask for the same key, applied in a second pass
+      d.keep = dropout_mask(x.sizes(), p, draw_dropout_key());
+      d.out = dropout_apply(x, d.keep, p);
+    }
     ctx->save_for_backward({d.keep});
     ctx->saved_data["p"] = p;
     return d.out;
@@ -261,7 +292,7 @@ void draw(const float* x, float* out, uint8_t* keep, int64_t n, double p, uint64
 }  // namespace
 
 DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, CpuIsa isa) {
-  DT_CHECK(fast_dropout_applies(x), "dropout_draw: float32 CPU tensors only");
+  DT_CHECK(cpu_float(x), "dropout_draw: float32 CPU tensors only");
   const at::Tensor xc = x.contiguous();
   DropoutDraw d{at::empty(x.sizes(), xc.options()), at::empty(x.sizes(), xc.options().dtype(at::kByte))};
   draw(xc.data_ptr<float>(), d.out.data_ptr<float>(), d.keep.data_ptr<uint8_t>(), xc.numel(), p, key,
@@ -278,13 +309,19 @@ at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key) {
 at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p) {
   check_p(p);
   DT_CHECK(fast_dropout_applies(x) && keep.scalar_type() == at::kByte && x.numel() == keep.numel(),
-           "dropout_apply: a float32 CPU tensor and a byte mask of as many elements");
+           "dropout_apply: a float32 or bf16 CPU tensor and a byte mask of as many elements");
   const at::Tensor xc = x.contiguous(), kc = keep.contiguous();
   at::Tensor out = at::empty(x.sizes(), xc.options());
-  const float* xp = xc.data_ptr<float>();
   const uint8_t* kp = kc.data_ptr<uint8_t>();
-  float* op = out.data_ptr<float>();
   const float scale = keep_scale(p);
+  if (xc.scalar_type() == at::kBFloat16) {
+    const auto* xp = reinterpret_cast<const uint16_t*>(xc.data_ptr<c10::BFloat16>());
+    auto* op = reinterpret_cast<uint16_t*>(out.data_ptr<c10::BFloat16>());
+    at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range_bf16(xp, kp, op, i0, i1, scale); });
+    return out;
+  }
+  const float* xp = xc.data_ptr<float>();
+  float* op = out.data_ptr<float>();
   at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range(xp, kp, op, i0, i1, scale); });
   return out;
 }

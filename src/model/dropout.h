@@ -8,7 +8,8 @@
 // MiniLM encoder pass plus the attention probabilities are ~0.3 s of a 2-2.5 s step at one
 // thread (`disttune_bench dropout`). The mask depends only on the key and the element's
 // index, not on the thread count; backward keeps it as one byte per element (at::dropout
-// keeps a float mask). Elsewhere (CUDA, other dtypes) at::dropout.
+// keeps a float mask). bf16 CPU tensors (CPU autocast) take the same mask, scaled and
+// rounded to nearest even in a second pass. Elsewhere (CUDA, other dtypes) at::dropout.
 //
 // Element i of a call keyed k keeps its value when word (i mod 64) / 16 of
 // Philox4x32-10(counter = {c, c >> 32, 0, 0}, key = {k, k >> 32}), c = (i / 64) * 16 + i mod 16,
@@ -39,7 +40,7 @@ struct DropoutDraw {
 DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, CpuIsa isa = cpu_isa_best());
 // dropout_draw's mask alone, for a tensor of `sizes` (applied where the caller computes).
 at::Tensor dropout_mask(at::IntArrayRef sizes, double p, uint64_t key);
-// x * keep / (1 - p) (the backward, and a forward again from the saved mask).
+// x * keep / (1 - p) (the backward, and a forward again from the saved mask); x float32 or bf16.
 at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p);
 // The same on n floats (out may not alias x), on the calling thread.
 void dropout_apply(const float* x, const uint8_t* keep, float* out, int64_t n, double p);

@@ -109,5 +109,31 @@ TEST(Dropout, BackwardUsesTheForwardMask) {
   EXPECT_TRUE(((d == 0) | (d == 2)).all().item<bool>());
 }
 
+// bf16 (CPU autocast): the float32 path's mask for the same seed, values x / (1 - p) rounded
+// to nearest even as at::dropout's bf16 multiply rounds them (NaN kept or dropped to NaN,
+// as x * 0), and a backward through the same mask in bf16.
+TEST(Dropout, Bf16TakesTheFloatMaskAndRounding) {
+  at::manual_seed(10);
+  at::Tensor x32 = at::randn({37, 129});
+  x32[0][0] = std::nanf("");
+  const at::Tensor x = x32.to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor g = at::randn({37, 129}).to(at::kBFloat16);
+  at::manual_seed(11);
+  const at::Tensor y = dropout(x, 0.1);
+  y.backward(g);
+  at::manual_seed(11);
+  const at::Tensor y32 = dropout(x.detach().to(at::kFloat), 0.1);
+  ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+  const at::Tensor keep = (y32 != 0).logical_or(y32.isnan());
+  EXPECT_TRUE(at::equal(y.to(at::kFloat).ne(0).logical_or(y.isnan()), keep));
+  // x * keep * scale in float32, one rounding to bf16: what at::dropout's bf16 product gives.
+  const at::Tensor want = (x.detach().to(at::kFloat) * keep.to(at::kFloat) * static_cast<float>(1.0 / 0.9)).to(at::kBFloat16);
+  EXPECT_TRUE(at::equal(y.detach().nan_to_num(7), want.nan_to_num(7)));
+  EXPECT_TRUE(std::isnan(y[0][0].item<float>()));
+  const at::Tensor want_g = (g.to(at::kFloat) * keep.to(at::kFloat) * static_cast<float>(1.0 / 0.9)).to(at::kBFloat16);
+  ASSERT_EQ(x.grad().scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(x.grad(), want_g));
+}
+
 }  // namespace
 }  // namespace disttune

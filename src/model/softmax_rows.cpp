@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "common/cpu_isa.h"
+#include "model/simd_exp.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -14,15 +15,6 @@
 
 namespace disttune {
 namespace {
-
-// Cephes' expf: exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two parts,
-// so r is exact), exp(r) by its minimax polynomial on [-ln2/2, ln2/2].
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-constexpr float kExpP0 = 1.9875691500e-4f, kExpP1 = 1.3981999507e-3f, kExpP2 = 8.3334519073e-3f, kExpP3 = 4.1665795894e-2f,
-                kExpP4 = 1.6666665459e-1f, kExpP5 = 5.0000001201e-1f;
-// Below ln(FLT_MIN) the result is 0 (a masked score's weight), above ~88.7 it would overflow.
-constexpr float kExpLo = -87.33654475f, kExpHi = 88.3762626647949f;
 
 void bias_rows_scalar(float* x, int64_t rows, int64_t n, const float* rb, const float* fb) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -58,19 +50,8 @@ void backward_rows_scalar(float* dy, const float* p, int64_t rows, int64_t n) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-__attribute__((target("avx512f"))) inline __m512 exp512(__m512 x) {
-  const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpLo), _CMP_LT_OQ);
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(kExpLo)), _mm512_set1_ps(kExpHi));
-  const __m512 n =
-      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
-  __m512 y = _mm512_set1_ps(kExpP0);
-  for (float c : {kExpP1, kExpP2, kExpP3, kExpP4, kExpP5}) y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(c));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~under), _mm512_mul_ps(y, _mm512_castsi512_ps(e)));
-}
+using simd::exp256;
+using simd::exp512;
 
 // Lanes [c, c + 16) of a row of n: all of them, or the tail's.
 __attribute__((target("avx512f"))) inline __mmask16 lanes512(int64_t c, int64_t n) {
@@ -124,20 +105,6 @@ __attribute__((target("avx512f"))) void backward_rows_avx512(float* dy, const fl
       _mm512_mask_storeu_ps(g + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, pr + c), v));
     }
   }
-}
-
-__attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
-  const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(kExpLo), _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
-  const __m256 n =
-      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-  __m256 y = _mm256_set1_ps(kExpP0);
-  for (float c : {kExpP1, kExpP2, kExpP3, kExpP4, kExpP5}) y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(under, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
 }
 
 __attribute__((target("avx2,fma"))) inline float hmax256(__m256 v) {

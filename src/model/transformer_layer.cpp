@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "model/dropout.h"
+#include "model/gelu.h"
 #include "model/linear.h"
 
 namespace disttune {
@@ -43,7 +44,7 @@ namespace {
 at::Tensor activate(at::Tensor x, Activation act) {
   const bool in_place = !x.requires_grad();
   switch (act) {
-    case Activation::kGelu: return in_place ? at::gelu_(x) : at::gelu(x);  // exact erf form
+    case Activation::kGelu: return gelu_erf(x);  // in place as well where it can be
     case Activation::kGeluTanh: return in_place ? at::gelu_(x, "tanh") : at::gelu(x, "tanh");
     case Activation::kRelu: return in_place ? at::relu_(x) : at::relu(x);
   }
