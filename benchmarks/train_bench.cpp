@@ -234,8 +234,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
       loss_value = l.detach();
     }
     reducer.all_reduce();
-    clip_grad_norm(params, 1.0);
-    opt.step(2e-5);
+    opt.step(2e-5, clip_coefficient(params, 1.0).coef);
     bench::sync(params.back());
     if (loss_value.defined()) share = loss_value.item<double>();
     last_loss = d.comm->all_reduce_scalar(share, ReduceOp::Sum);

@@ -25,16 +25,21 @@ double grad_norm(const std::vector<at::Tensor>& params) {
   return n.defined() ? n.item<double>() : 0.0;
 }
 
-double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+ClipCoefficient clip_coefficient(const std::vector<at::Tensor>& params, double max_norm) {
   at::NoGradGuard no_grad;
   at::Tensor norm = total_norm(params);
-  if (!norm.defined()) return 0.0;
-  // Multiplying by a coefficient clamped to 1 (rather than branching) keeps the
-  // computation on the device, as torch does.
-  at::Tensor coef = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
+  if (!norm.defined()) return {};
+  // As torch: the coefficient in the norm's dtype (float32), clamped to 1.
+  const at::Tensor coef = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
+  return {norm.item<double>(), coef.item<float>()};
+}
+
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  at::NoGradGuard no_grad;
+  const ClipCoefficient c = clip_coefficient(params, max_norm);
   for (const at::Tensor& p : params)
-    if (p.grad().defined()) p.grad().detach().mul_(coef.to(p.grad().device()));
-  return norm.item<double>();
+    if (p.grad().defined()) p.grad().detach().mul_(c.coef);
+  return c.norm;
 }
 
 }  // namespace disttune

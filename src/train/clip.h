@@ -18,4 +18,14 @@ double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 // The total L2 norm of the gradients without clipping.
 double grad_norm(const std::vector<at::Tensor>& params);
 
+// clip_grad_norm's norm and coefficient, min(1, max_norm / (norm + 1e-6)) in float32 as torch
+// computes it, leaving the gradients as they are: AdamW::step(lr, coef) applies it in its
+// fused pass, which saves the pass over every gradient that scaling them costs (~8 ms of a
+// MiniLM step, 22.7 M gradients). coef is NaN where the norm is not finite.
+struct ClipCoefficient {
+  double norm = 0;
+  float coef = 1;
+};
+ClipCoefficient clip_coefficient(const std::vector<at::Tensor>& params, double max_norm);
+
 }  // namespace disttune

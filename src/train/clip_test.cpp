@@ -24,5 +24,20 @@ TEST(Clip, ScalesByMaxNormOverNormPlusEpsWhenAbove) {
   EXPECT_NEAR(b.grad()[0].item<double>(), 4.0 * coef, 1e-7);
 }
 
+// clip_coefficient: the same norm and the factor clip_grad_norm multiplies by, gradients
+// untouched; 1 below the threshold.
+TEST(Clip, CoefficientIsWhatClipMultipliesBy) {
+  at::Tensor a = at::zeros({2}).requires_grad_(true), b = at::zeros({1}).requires_grad_(true);
+  a.mutable_grad() = at::tensor({3.0f, 0.0f});
+  b.mutable_grad() = at::tensor({4.0f});
+  const ClipCoefficient c = clip_coefficient({a, b}, 1.0);
+  EXPECT_NEAR(c.norm, 5.0, 1e-6);
+  EXPECT_EQ(c.coef, static_cast<float>(1.0 / (5.0 + 1e-6)));
+  EXPECT_EQ(b.grad()[0].item<float>(), 4.0f);
+  EXPECT_EQ(clip_coefficient({a, b}, 10.0).coef, 1.0f);
+  clip_grad_norm({a, b}, 1.0);
+  EXPECT_EQ(b.grad()[0].item<float>(), 4.0f * c.coef);
+}
+
 }  // namespace
 }  // namespace disttune

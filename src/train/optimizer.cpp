@@ -41,10 +41,10 @@ bool has_suffix_norm(const std::string& s) {
 }
 
 // One pass over a float32 tensor in torch's order of operations:
-//   p *= 1 - lr*wd;  m = m*b1 + (1-b1)*g;  v = v*b2 + (1-b2)*g*g;
+//   g *= grad_scale (clipping);  p *= 1 - lr*wd;  m = m*b1 + (1-b1)*g;  v = v*b2 + (1-b2)*g*g;
 //   p += -step_size * (m / (sqrt(v) / sqrt(bc2) + eps))
 struct FusedArgs {
-  float decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
+  float grad_scale, decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
 };
 
 // Built with -O3 -fno-math-errno (CMakeLists.txt) so that GCC vectorises the loop, sqrt and
@@ -55,7 +55,7 @@ __attribute__((target_clones("avx2", "default")))
 void fused_adamw_range(float* __restrict p, const float* __restrict g, float* __restrict m,
                        float* __restrict v, int64_t n, const FusedArgs a) {
   for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
+    const float gi = g[i] * a.grad_scale;
     const float mi = m[i] * a.beta1 + a.one_minus_beta1 * gi;
     const float vi = v[i] * a.beta2 + a.one_minus_beta2 * gi * gi;
     m[i] = mi;
@@ -126,7 +126,7 @@ void AdamW::set_state(const std::string& name, const AdamWState& s) {
   state_[i].step = s.step;
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, float grad_scale) {
   at::NoGradGuard no_grad;
   std::vector<size_t> foreach_decay, foreach_plain;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -140,8 +140,9 @@ void AdamW::step(double lr) {
     Impl impl = impl_;
     if (impl == Impl::Auto) impl = fusable ? Impl::Fused : Impl::Foreach;
     if (impl == Impl::Fused && !fusable) impl = Impl::Foreach;
+    if (impl != Impl::Fused && grad_scale != 1.0f) p.grad().mul_(grad_scale);
     switch (impl) {
-      case Impl::Fused: step_fused(i, lr); break;
+      case Impl::Fused: step_fused(i, lr, grad_scale); break;
       case Impl::PerTensor: step_per_tensor(i, lr); break;
       default: (decays_[i] ? foreach_decay : foreach_plain).push_back(i);
     }
@@ -150,14 +151,15 @@ void AdamW::step(double lr) {
   if (!foreach_plain.empty()) step_foreach(foreach_plain, lr, false);
 }
 
-void AdamW::step_fused(size_t i, double lr) {
+void AdamW::step_fused(size_t i, double lr, float grad_scale) {
   at::Tensor& p = params_[i].second;
   at::Tensor g = p.grad().contiguous();
   AdamWState& s = state_[i];
   const double wd = decays_[i] ? opt_.weight_decay : 0.0;
   const double bc1 = 1 - std::pow(opt_.beta1, static_cast<double>(s.step));
   const double bc2 = 1 - std::pow(opt_.beta2, static_cast<double>(s.step));
-  const FusedArgs a{static_cast<float>(1 - lr * wd),
+  const FusedArgs a{grad_scale,
+                    static_cast<float>(1 - lr * wd),
                     static_cast<float>(opt_.beta1),
                     static_cast<float>(1 - opt_.beta1),
                     static_cast<float>(opt_.beta2),

@@ -45,8 +45,12 @@ class AdamW {
   AdamW(NamedParameters params, std::vector<bool> decays, AdamWOptions opt, Impl impl = Impl::Auto);
 
   // One update with learning rate `lr` (the schedule's value for this step). Parameters
-  // without a gradient are skipped and keep their step count, as torch does.
-  void step(double lr);
+  // without a gradient are skipped and keep their step count, as torch does. Every gradient
+  // is taken times `grad_scale`: gradient clipping's coefficient (train/clip.h
+  // clip_coefficient), applied inside the fused pass instead of in a pass over the gradients
+  // of its own (the same float product as torch's clip_grad_norm_ then step()); the other
+  // implementations scale the gradients in place first.
+  void step(double lr, float grad_scale = 1.0f);
 
   const NamedParameters& params() const { return params_; }
   bool decays(size_t i) const { return decays_[i]; }
@@ -59,7 +63,7 @@ class AdamW {
 
  private:
   size_t index_of(const std::string& name) const;
-  void step_fused(size_t i, double lr);
+  void step_fused(size_t i, double lr, float grad_scale);
   void step_per_tensor(size_t i, double lr);
   void step_foreach(const std::vector<size_t>& idx, double lr, bool decay);
 

@@ -77,6 +77,31 @@ TEST(AdamW, FusedForeachAndPerTensorAgree) {
     for (size_t i = 0; i < init.size(); ++i) EXPECT_LT(rel_error(finals[k][i], finals[0][i]), 1e-6);
 }
 
+// step(lr, s) is step(lr) on the gradients times s (clipping's coefficient), to the bit, for
+// every implementation; the fused one leaves the gradients unscaled.
+TEST(AdamW, GradScaleIsTheScaledGradient) {
+  at::manual_seed(12);
+  const at::Tensor init = at::randn({257}), grad = at::randn({257});
+  const float s = 0.3719f;
+  for (auto impl : {AdamW::Impl::PerTensor, AdamW::Impl::Foreach, AdamW::Impl::Fused}) {
+    at::Tensor a = init.clone().requires_grad_(true), b = init.clone().requires_grad_(true);
+    AdamWOptions o;
+    o.weight_decay = 0.1;
+    AdamW oa({{"w.weight", a}}, o, impl), ob({{"w.weight", b}}, o, impl);
+    for (int step = 0; step < 3; ++step) {
+      a.mutable_grad() = grad.clone();
+      b.mutable_grad() = grad * s;
+      oa.step(1e-2, s);
+      ob.step(1e-2);
+    }
+    EXPECT_TRUE(at::equal(a, b)) << static_cast<int>(impl);
+    EXPECT_TRUE(at::equal(oa.state("w.weight").exp_avg_sq, ob.state("w.weight").exp_avg_sq)) << static_cast<int>(impl);
+    if (impl == AdamW::Impl::Fused) {
+      EXPECT_TRUE(at::equal(a.grad(), grad));
+    }
+  }
+}
+
 TEST(AdamW, ParametersWithoutGradientAreSkipped) {
   at::Tensor a = at::ones({2}).requires_grad_(true), b = at::ones({2}).requires_grad_(true);
   a.mutable_grad() = at::ones({2});

@@ -326,7 +326,14 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
   }
   const double max_norm = cfg_.get_float("training.max_grad_norm");
   double norm = 0;
-  if (!skip) norm = max_norm > 0 ? clip_grad_norm(trainable_tensors_, max_norm) : grad_norm(trainable_tensors_);
+  float clip_coef = 1;  // applied by the optimizer's pass (train/clip.h)
+  if (!skip && max_norm > 0) {
+    const ClipCoefficient c = clip_coefficient(trainable_tensors_, max_norm);
+    norm = c.norm;
+    clip_coef = c.coef;
+  } else if (!skip) {
+    norm = grad_norm(trainable_tensors_);
+  }
   if (!skip && (!std::isfinite(loss) || !std::isfinite(norm))) {
     std::string lines;
     for (size_t i = 0; i < batch.size() && i < 16; ++i)
@@ -344,7 +351,7 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     ++st_.skipped_steps;
   } else {
     last_lr_ = sched_->lr(st_.step);
-    opt_->step(last_lr_);
+    opt_->step(last_lr_, clip_coef);
     win_loss_ += loss;
     win_norm_ += norm;
     ++win_steps_;
