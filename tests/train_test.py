@@ -172,7 +172,7 @@ class Train(unittest.TestCase):
     def test_bf16_on_cpu(self):
         """training.precision bf16 on the CPU (autocast, the step the GPU runs in bf16): at 2 ranks
         it follows the fp32 run within bf16 rounding, learns, and keeps float32 master weights;
-        fp16 on the CPU is refused."""
+        GradCache replays bf16 dropout; fp16 on the CPU is refused."""
         quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
         runs = {}
         for prec, np_ in (("fp32", None), ("bf16", 2)):
@@ -199,6 +199,18 @@ class Train(unittest.TestCase):
                                precision="bf16", mini_batch_size=2)
         self.train(cfg, np=2)
         np.testing.assert_allclose([x["loss"] for x in metrics_rows(run, "train")], l16, rtol=2e-3)
+        # Dropout 0.1 on the bf16 activations (the Philox mask, model/dropout.h): GradCache with
+        # the whole local batch as its one mini-batch must replay its first pass's masks, and
+        # then trains as mnrl does (7e-6 apart here; masks drawn again put later steps 2e-3 apart).
+        drop = {}
+        for name, loss, mini in (("mnrl", "", 0), ("cached", "loss:\n  name: cached_mnrl\n", 64)):
+            cfg, run = self.config(f"prec_bf16_dropout_{name}", quiet + loss, dropout=0.1, epochs=1,
+                                   precision="bf16", mini_batch_size=mini)
+            self.train(cfg, np=2)
+            drop[name] = np.array([x["loss"] for x in metrics_rows(run, "train")])
+        self.assertTrue(np.all(np.isfinite(drop["mnrl"])))
+        self.assertGreater(np.max(np.abs(drop["mnrl"] - l16[:12])), 1e-3)  # dropout did run
+        np.testing.assert_allclose(drop["cached"], drop["mnrl"], rtol=1e-4)
         cfg, _ = self.config("prec_fp16", quiet, precision="fp16")
         r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
         self.assertNotEqual(r.rc, 0)
