@@ -189,31 +189,16 @@ DrawFn draw_kernel(CpuIsa isa) {
   }
 }
 
-// out = x * keep * scale: the byte widened and converted in the vector loop.
+// out = x * keep * scale: the byte widened and converted in the vector loop. T: float, or
+// c10::BFloat16 (widened to float, rounded back to nearest even as c10 rounds; GCC
+// vectorises its conversions too).
+template <typename T>
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void apply_range(const float* __restrict x, const uint8_t* __restrict keep, float* __restrict out, int64_t i0,
-                 int64_t i1, float scale) {
-  for (int64_t i = i0; i < i1; ++i) out[i] = x[i] * (scale * static_cast<float>(keep[i]));
-}
-
-// The same on bf16 (raw bits): widened to float, scaled, rounded to nearest even as
-// c10::BFloat16 rounds (NaN to 0x7FC0), in a loop GCC vectorises.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void apply_range_bf16(const uint16_t* __restrict x, const uint8_t* __restrict keep, uint16_t* __restrict out,
-                      int64_t i0, int64_t i1, float scale) {
-  for (int64_t i = i0; i < i1; ++i) {
-    const uint32_t u = static_cast<uint32_t>(x[i]) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    f *= scale * static_cast<float>(keep[i]);
-    uint32_t v;
-    std::memcpy(&v, &f, sizeof v);
-    out[i] = f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>((v + 0x7FFFu + ((v >> 16) & 1u)) >> 16);
-  }
+void apply_range(const T* __restrict x, const uint8_t* __restrict keep, T* __restrict out, int64_t i0, int64_t i1,
+                 float scale) {
+  for (int64_t i = i0; i < i1; ++i) out[i] = T(static_cast<float>(x[i]) * (scale * static_cast<float>(keep[i])));
 }
 
 bool cpu_float(const at::Tensor& x) {
@@ -314,15 +299,14 @@ at::Tensor dropout_apply(const at::Tensor& x, const at::Tensor& keep, double p) 
   at::Tensor out = at::empty(x.sizes(), xc.options());
   const uint8_t* kp = kc.data_ptr<uint8_t>();
   const float scale = keep_scale(p);
+  auto run = [&](auto* xp, auto* op) {
+    at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range(xp, kp, op, i0, i1, scale); });
+  };
   if (xc.scalar_type() == at::kBFloat16) {
-    const auto* xp = reinterpret_cast<const uint16_t*>(xc.data_ptr<c10::BFloat16>());
-    auto* op = reinterpret_cast<uint16_t*>(out.data_ptr<c10::BFloat16>());
-    at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range_bf16(xp, kp, op, i0, i1, scale); });
-    return out;
+    run(xc.data_ptr<c10::BFloat16>(), out.data_ptr<c10::BFloat16>());
+  } else {
+    run(xc.data_ptr<float>(), out.data_ptr<float>());
   }
-  const float* xp = xc.data_ptr<float>();
-  float* op = out.data_ptr<float>();
-  at::parallel_for(0, xc.numel(), kGrain, [&](int64_t i0, int64_t i1) { apply_range(xp, kp, op, i0, i1, scale); });
   return out;
 }
 

@@ -112,7 +112,6 @@ void backward_kernel(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_
   at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { backward_range(dy, x, dx, b, e); });
 }
 #pragma GCC diagnostic pop
-#endif  // DT_GELU_X86
 
 uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>()); }
 
@@ -121,7 +120,6 @@ bool kernel_applies(const at::Tensor& x) {
          x.layout() == at::kStrided && x.is_contiguous();
 }
 
-#ifdef DT_GELU_X86
 struct GeluBf16 : public torch::autograd::Function<GeluBf16> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
     at::Tensor y = at::empty_like(x);
@@ -139,14 +137,13 @@ struct GeluBf16 : public torch::autograd::Function<GeluBf16> {
     return {dx};
   }
 };
-#endif
+#endif  // DT_GELU_X86
 
 }  // namespace
 
 bool gelu_bf16_kernel_available() {
 #ifdef DT_GELU_X86
-  static const bool avx512 = cpu_isa_best() == CpuIsa::Avx512;
-  return avx512;
+  return cpu_isa_best() == CpuIsa::Avx512;
 #else
   return false;
 #endif

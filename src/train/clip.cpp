@@ -35,7 +35,6 @@ ClipCoefficient clip_coefficient(const std::vector<at::Tensor>& params, double m
 }
 
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
-  at::NoGradGuard no_grad;
   const ClipCoefficient c = clip_coefficient(params, max_norm);
   for (const at::Tensor& p : params)
     if (p.grad().defined()) p.grad().detach().mul_(c.coef);

@@ -325,15 +325,11 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     }
   }
   const double max_norm = cfg_.get_float("training.max_grad_norm");
-  double norm = 0;
-  float clip_coef = 1;  // applied by the optimizer's pass (train/clip.h)
-  if (!skip && max_norm > 0) {
-    const ClipCoefficient c = clip_coefficient(trainable_tensors_, max_norm);
-    norm = c.norm;
-    clip_coef = c.coef;
-  } else if (!skip) {
-    norm = grad_norm(trainable_tensors_);
-  }
+  // The clipping coefficient is applied by the optimizer's pass (train/clip.h).
+  ClipCoefficient clip;
+  if (!skip) clip = max_norm > 0 ? clip_coefficient(trainable_tensors_, max_norm)
+                                 : ClipCoefficient{grad_norm(trainable_tensors_), 1.0f};
+  const double norm = clip.norm;
   if (!skip && (!std::isfinite(loss) || !std::isfinite(norm))) {
     std::string lines;
     for (size_t i = 0; i < batch.size() && i < 16; ++i)
@@ -351,7 +347,7 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     ++st_.skipped_steps;
   } else {
     last_lr_ = sched_->lr(st_.step);
-    opt_->step(last_lr_, clip_coef);
+    opt_->step(last_lr_, clip.coef);
     win_loss_ += loss;
     win_norm_ += norm;
     ++win_steps_;
