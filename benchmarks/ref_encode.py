@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch eager reference for the `encode` benchmark: a BertModel forward written the way
 Hugging Face's eager BertModel computes it (separate Q/K/V nn.Linear, matmul attention with
-an additive mask, exact GELU, post-LayerNorm), then mean pooling and L2 normalisation as
-sentence-transformers does. Random weights, the same shapes as benchmarks/encoder_bench.cpp.
+an additive mask, exact GELU, post-LayerNorm), then mean pooling (or, with --pooling cls,
+the first token's state, as bge models pool) and L2 normalisation as sentence-transformers
+does: every layer for every token, as Hugging Face computes. Random weights, the same shapes as benchmarks/encoder_bench.cpp.
 
   /usr/bin/python3 benchmarks/ref_encode.py --batch 64 --seq 128 --threads 2
 
@@ -46,9 +47,9 @@ class Layer(nn.Module):
 
 
 class Bert(nn.Module):
-    def __init__(self, vocab, h, layers, heads, inter, max_pos, eps=1e-12, dropout=0.0):
+    def __init__(self, vocab, h, layers, heads, inter, max_pos, eps=1e-12, dropout=0.0, pooling="mean"):
         super().__init__()
-        self.p = dropout
+        self.p, self.pooling = dropout, pooling
         self.word, self.pos, self.token_type = nn.Embedding(vocab, h), nn.Embedding(max_pos, h), nn.Embedding(2, h)
         self.norm = nn.LayerNorm(h, eps=eps)
         self.layers = nn.ModuleList([Layer(h, heads, inter, eps, dropout) for _ in range(layers)])
@@ -61,8 +62,11 @@ class Bert(nn.Module):
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             x = layer(x, ext)
-        m = mask.unsqueeze(-1).float()
-        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        if self.pooling == "cls":
+            pooled = x[:, 0]
+        else:
+            m = mask.unsqueeze(-1).float()
+            pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, p=2, dim=1)
 
 
@@ -78,6 +82,7 @@ def model_arguments(ap):
                     help="bf16: the forward under autocast, as disttune's training.precision: bf16")
     ap.add_argument("--dropout", type=float, default=0.0,
                     help="hidden and attention dropout where the model is in training mode (BERT's places)")
+    ap.add_argument("--pooling", default="mean", choices=["mean", "cls"])
 
 
 def autocast(args):
@@ -97,7 +102,7 @@ def model_from(args):
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     return Bert(30522, args.hidden, args.layers, args.heads, args.intermediate, 512,
-                dropout=args.dropout).to(args.device)
+                dropout=args.dropout, pooling=args.pooling).to(args.device)
 
 
 def main():

@@ -5,7 +5,7 @@ users run today, on the same random model shape and the same batches as disttune
 The model is what SentenceTransformer builds from a Hugging Face directory: a randomly
 initialised transformers.BertModel of the benchmark's shape (hidden and attention dropout
 --dropout, 0 by default, as on the disttune side), models.Transformer (max_seq_length 256),
-mean models.Pooling, models.Normalize; the tokenizer is bert-base-uncased's WordPiece from
+models.Pooling (mean, or --pooling cls as bge models pool), models.Normalize; the tokenizer is bert-base-uncased's WordPiece from
 datasets/vocab (all-MiniLM-L6-v2's). The attention kernel is whatever transformers picks by
 default (SDPA where it has it).
 
@@ -62,12 +62,17 @@ def build_model(args, tmp):
     models = getattr(sentence_transformers, "models", None)
     try:
         word = models.Transformer(tmp, max_seq_length=256)
-        pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+        pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=args.pooling)
         return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device), "modules"
     except (AttributeError, TypeError) as e:
         print(f"ref_st.py: modules API unavailable ({e}); loading the directory instead", file=sys.stderr)
     model = SentenceTransformer(tmp, device=args.device)
     model.max_seq_length = 256
+    if args.pooling != "mean":  # the directory's default Pooling is mean: switch its mode
+        pool = model[1]
+        if not hasattr(pool, "pooling_mode_cls_token"):
+            raise SystemExit(f"ref_st.py: cannot set --pooling {args.pooling} on this sentence-transformers")
+        pool.pooling_mode_mean_tokens, pool.pooling_mode_cls_token = False, True
     if models is not None and hasattr(models, "Normalize"):
         model.append(models.Normalize())
     return model, "directory"

@@ -55,11 +55,16 @@ using namespace disttune;
 
 // Forward FLOPs of one sequence of length t through the encoder (multiply-adds x 2):
 // Q/K/V/output projections, the feed-forward pair, and attention scores and context.
-// benchmarks/scaling_model.py counts the same way.
-double encoder_flops(int64_t t, int64_t layers, int64_t h, int64_t inter) {
+// benchmarks/scaling_model.py counts the same way. With `first_only` (CLS pooling) only the
+// FLOPs the pooled state needs: the last layer's K and V for every token, the rest for the
+// first token (what disttune runs; the reference computes the whole layer, as Hugging Face
+// does, and its MFU counts the same useful FLOPs, as padding is left out of it).
+double encoder_flops(int64_t t, int64_t layers, int64_t h, int64_t inter, bool first_only) {
   const double linear = 2.0 * t * (4.0 * h * h + 2.0 * h * inter);
   const double attention = 2.0 * 2.0 * t * t * h;
-  return layers * (linear + attention);
+  if (!first_only || layers == 0) return layers * (linear + attention);
+  const double last = 2.0 * t * 2.0 * h * h + 2.0 * (2.0 * h * h + 2.0 * h * inter) + 2.0 * 2.0 * t * h;
+  return (layers - 1) * (linear + attention) + last;
 }
 
 // Sustained fp32 matmul rate of this rank's threads: the best over square products of 1024,
@@ -141,7 +146,7 @@ std::array<at::Tensor, 2> padded_batch(const std::vector<std::array<int64_t, 2>>
 
 DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (global) --anchor-seq "
                       "--seq --lengths=FILE --pack=1 --layers --hidden --heads --intermediate --steps "
-                      "--warmup --mini-batch --profile=FILE --device=cpu|cuda --precision=fp32|bf16 --dropout=P)") {
+                      "--warmup --mini-batch --profile=FILE --device=cpu|cuda --precision=fp32|bf16 --dropout=P --pooling=mean|cls)") {
   Dist& d = dist();
   const bench::Placement pl = bench::placement(args, d);
   const bool autocast = pl.precision != "fp32";
@@ -169,6 +174,11 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   const double dropout = args.get_float("dropout", 0.0);
   ModelOptions mopts;
   mopts.dropout = dropout;
+  // --pooling=cls: as bge models pool (the last layer then runs for the first tokens only).
+  mopts.pooling = args.get("pooling", "mean");
+  DT_REQUIRE(mopts.pooling == "mean" || mopts.pooling == "cls", "--pooling: '", mopts.pooling,
+             "' (expected mean or cls)");
+  const bool first_only = mopts.pooling == "cls";
   SentenceModel model = SentenceModel::init(init, mopts);
   if (pl.device.is_cuda()) {
     model.to(pl.device);
@@ -251,7 +261,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     const double faults = static_cast<double>(u1.faults - u0.faults) / steps;
     DT_CHECK(std::isfinite(last_loss), "non-finite loss in the benchmark");
     auto flops_of = [&](int64_t t) {
-      return encoder_flops(t, init.num_layers, init.hidden_size, init.intermediate_size);
+      return encoder_flops(t, init.num_layers, init.hidden_size, init.intermediate_size, first_only);
     };
     double flops = 0, real_tokens = 0;
     for (int64_t i = 0; i < global; ++i) {
@@ -307,6 +317,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                         {"intermediate", init.intermediate_size},
                         {"mini_batch", mini},
                         {"dropout", dropout},
+                        {"pooling", mopts.pooling},
                         {"warmup_steps", warmup},
                         {"timed_steps", steps},
                         {"matmul_peak_gflops", peak / 1e9},

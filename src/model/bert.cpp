@@ -49,12 +49,12 @@ at::Tensor BertEncoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   x = dropout(at::layer_norm(x, {H}, ln_w_, ln_b_, config_.layer_norm_eps), rt.hidden_dropout);
 
   const at::ScalarType dtype = x.scalar_type();
-  packing.make_biases([&](const at::Tensor& mask) { return make_attention_bias(padding_bias(mask, dtype)); });
+  const auto biases = [&](const at::Tensor& mask) { return make_attention_bias(padding_bias(mask, dtype)); };
+  packing.make_biases(biases);
   LayerRuntime lrt = layer_rt_;
   lrt.hidden_dropout = rt.hidden_dropout;
   lrt.attention_dropout = rt.attention_dropout;
-  for (const auto& layer : layers_) x = layer.forward(x, packing, lrt);
-  return packing.unpack(x);
+  return run_layers(layers_, x, packing, lrt, attention_mask, rt.first_token_only, biases);
 }
 
 }  // namespace disttune

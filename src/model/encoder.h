@@ -14,6 +14,9 @@ struct EncoderRuntime {
   double hidden_dropout = 0;     // probabilities in effect for this forward pass;
   double attention_dropout = 0;  // zero in eval mode
   bool pack_tokens = true;       // TokenPacking: per-token work on real tokens only
+  // The caller reads position 0 alone (CLS pooling): forward may return [B, 1, H], the last
+  // layer run for the first tokens only (run_layers in model/transformer_layer.h).
+  bool first_token_only = false;
 };
 
 class Encoder {
@@ -23,7 +26,8 @@ class Encoder {
   Encoder(const Encoder&) = delete;
   Encoder& operator=(const Encoder&) = delete;
 
-  // input_ids, attention_mask: [B, T] int64 on the parameters' device -> [B, T, H].
+  // input_ids, attention_mask: [B, T] int64 on the parameters' device -> [B, T, H] (or
+  // [B, 1, H] under rt.first_token_only).
   virtual at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                              const EncoderRuntime& rt) const = 0;
 

@@ -88,15 +88,15 @@ at::Tensor MpnetEncoder::forward(const at::Tensor& input_ids, const at::Tensor& 
   // top-left corner of the batch's.
   const at::ScalarType dtype = x.scalar_type();
   const at::Tensor position = position_bias(T).to(dtype);
-  packing.make_biases([&](const at::Tensor& mask) {
+  const auto biases = [&](const at::Tensor& mask) {
     const int64_t L = mask.size(1);
     return make_attention_bias(padding_bias(mask, dtype), position.narrow(2, 0, L).narrow(3, 0, L));
-  });
+  };
+  packing.make_biases(biases);
   LayerRuntime lrt = layer_rt_;
   lrt.hidden_dropout = rt.hidden_dropout;
   lrt.attention_dropout = rt.attention_dropout;
-  for (const auto& layer : layers_) x = layer.forward(x, packing, lrt);
-  return packing.unpack(x);
+  return run_layers(layers_, x, packing, lrt, attention_mask, rt.first_token_only, biases);
 }
 
 }  // namespace disttune

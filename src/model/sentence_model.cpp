@@ -216,9 +216,10 @@ at::Tensor SentenceModel::token_embeddings(const at::Tensor& input_ids, const at
 at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
   const at::Device dev = device();
   check_ids(input_ids, attention_mask, impl_->layout.encoder.vocab_size);
-  const EncoderRuntime rt = runtime(*impl_);
   const Encoder& enc = *impl_->encoder;
   const PoolingMode mode = impl_->pooling;
+  EncoderRuntime rt = runtime(*impl_);
+  rt.first_token_only = mode == PoolingMode::kCls;  // CLS pooling reads position 0 alone
   const bool normalize = impl_->layout.normalize;
   return sliced(input_ids.to(dev, at::kLong), attention_mask.to(dev), enc.config(),
                 [&](const at::Tensor& ids, const at::Tensor& mask) {

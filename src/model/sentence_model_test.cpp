@@ -155,6 +155,62 @@ TEST(SentenceModel, TokenPackingGivesThePaddedResults) {
   }
 }
 
+// CLS pooling reads position 0 alone, so the encoder runs its last layer for the first
+// tokens only (run_layers): the same states at position 0 and the same parameter gradients
+// as the full last layer, packed and padded, for both architectures. A batch with a padded
+// position 0 (left padding) takes the full layer.
+TEST(SentenceModel, ClsPoolingRunsTheLastLayerForTheFirstTokensOnly) {
+  for (const char* name : {"bert_f32", "mpnet_f32"}) {
+    std::unique_ptr<Encoder> enc =
+        make_encoder(read_encoder_config(golden_case(name) + "/model/config.json"), EncoderExtras{});
+    enc->init_weights(3);
+    ASSERT_GE(enc->config().num_hidden_layers, 2) << name;
+    at::manual_seed(11);
+    const int64_t B = 12, T = 40;
+    const int64_t pad = enc->config().pad_token_id;
+    const at::Tensor lengths = at::randint(1, T + 1, {B, 1}, at::kLong);
+    const at::Tensor mask = (at::arange(T, at::kLong).unsqueeze(0) < lengths).to(at::kLong);
+    const at::Tensor ids = at::randint(3, 50, {B, T}, at::kLong).masked_fill(mask == 0, pad);
+    const at::Tensor probe = at::randn({B, enc->config().hidden_size});
+    auto& params = enc->state().parameters();
+    // Position 0's states and every parameter's gradient of sum(states * probe).
+    auto run = [&](const at::Tensor& m, const at::Tensor& x, const EncoderRuntime& rt, int64_t want_t) {
+      for (auto& p : params) p.tensor.mutable_grad() = at::Tensor();
+      const at::Tensor states = enc->forward(x, m, rt);
+      EXPECT_EQ(states.size(1), want_t) << name;
+      const at::Tensor first = states.select(1, 0);
+      (first * probe).sum().backward();
+      std::vector<at::Tensor> out{first.detach()};
+      for (auto& p : params)
+        if (p.tensor.grad().defined()) out.push_back(p.tensor.grad().clone());
+      return out;
+    };
+    auto expect_same = [&](const std::vector<at::Tensor>& got, const std::vector<at::Tensor>& want,
+                           const std::string& what) {
+      ASSERT_EQ(got.size(), want.size()) << what;
+      ASSERT_GE(got.size(), 10u) << what;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const double scale = std::max(1.0, want[i].abs().max().item<double>());
+        EXPECT_LE(max_diff(got[i], want[i]) / scale, 1e-5) << what << " tensor " << i;
+      }
+    };
+    for (bool packed : {true, false}) {
+      EncoderRuntime full, first;
+      full.pack_tokens = first.pack_tokens = packed;
+      first.first_token_only = true;
+      const std::string what = str_cat(name, packed ? " packed" : " padded");
+      expect_same(run(mask, ids, first, 1), run(mask, ids, full, T), what);
+    }
+    // Left padding: row 0 starts with two padding positions.
+    const at::Tensor left = mask.clone();
+    left[0].narrow(0, 0, 2).fill_(0);
+    EncoderRuntime first;
+    first.first_token_only = true;
+    expect_same(run(left, ids.masked_fill(left == 0, pad), first, T),
+                run(left, ids.masked_fill(left == 0, pad), EncoderRuntime{}, T), str_cat(name, " left padding"));
+  }
+}
+
 TEST(SentenceModel, InferenceSlicesGiveTheSameResults) {
   // 75 rows of 136 tokens exceed one inference slice of this model (37 rows), so the no-grad
   // forward runs in three slices; with gradients on it runs whole. Differences are float

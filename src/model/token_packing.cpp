@@ -51,6 +51,7 @@ TokenPacking TokenPacking::plan(const at::Tensor& attention_mask, bool enabled) 
   if (N == 0 || N * 16 > p.B_ * p.T_ * 15) return padded();
   const at::Device dev = attention_mask.device();
   p.index_ = long_tensor(index, dev);
+  p.row_start_ = long_tensor(std::vector<int64_t>(row_start.begin(), row_start.end() - 1), dev);
 
   // Rows by extent, longest first (stable: equal rows keep their order); empty rows take no
   // part in attention (their states are the zeros unpack() gives).
@@ -101,6 +102,10 @@ at::Tensor TokenPacking::unpack(const at::Tensor& packed) const {
   if (!active()) return packed;
   const int64_t C = packed.size(-1);
   return at::zeros({B_ * T_, C}, packed.options()).index_copy(0, index_, packed).view({B_, T_, C});
+}
+
+at::Tensor TokenPacking::first(const at::Tensor& x) const {
+  return active() ? x.index_select(0, row_start_) : x.select(1, 0);
 }
 
 void TokenPacking::make_biases(const std::function<AttentionBias(const at::Tensor& group_mask)>& fn) {

@@ -35,6 +35,9 @@ class TokenPacking {
   at::Tensor pack(const at::Tensor& padded) const;
   // [N, C] -> [B, T, C] with zeros at the padding (differentiable; identity when inactive).
   at::Tensor unpack(const at::Tensor& packed) const;
+  // The states at position 0 of every row: [N, C] -> [B, C], or [B, T, C] -> [B, C] when
+  // inactive (differentiable). Every row's position 0 must be a token (mask 1).
+  at::Tensor first(const at::Tensor& x) const;
 
   // Sets each group's attention biases from its mask ([rows, length], the original
   // positions 0..length-1 of its rows): padding, and for MPNet the relative positions.
@@ -54,6 +57,7 @@ class TokenPacking {
   };
   at::Tensor index_;
   at::Tensor inverse_;  // packed position of each token in the groups' concatenated order
+  at::Tensor row_start_;  // [B] packed position of each row's first token
   std::vector<Group> groups_;
   int64_t B_ = 0, T_ = 0;
 };

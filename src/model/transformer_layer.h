@@ -4,7 +4,9 @@
 // The architectures differ only in parameter names, which their encoders register.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "model/attention.h"
 #include "model/parameter_set.h"
@@ -39,6 +41,28 @@ struct TransformerLayer {
   // x: [B, T, H] -> [B, T, H], or, when `packing` is active, its real tokens [N, H] -> [N, H].
   // The attention biases come with the packing (TokenPacking::make_biases).
   at::Tensor forward(const at::Tensor& x, const TokenPacking& packing, const LayerRuntime& rt) const;
+
+  // The output at position 0 of every row only: x as forward() takes it -> [B, H]. K and V
+  // are projected for every token (position 0 attends to them all); Q, the attention
+  // scores, the output projection and the feed-forward run for the B first tokens alone.
+  // `bias`: the whole batch's biases ([B, 1, 1, T] padding, [., heads, T, T] position).
+  // Every row's position 0 must be a token.
+  at::Tensor forward_first(const at::Tensor& x, const TokenPacking& packing, const AttentionBias& bias,
+                           const LayerRuntime& rt) const;
+
+ private:
+  // From the attention context to the layer's output: output projection, residual with x,
+  // LayerNorm, feed-forward, residual, LayerNorm.
+  at::Tensor finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const;
 };
+
+// An encoder's layers over x (in `packing`'s layout) -> [B, T, H] states (zeros at packed-out
+// padding). With `first_only` (the caller reads position 0 alone, as CLS pooling does) and
+// every row's position 0 a token, the last layer runs forward_first and the result is
+// [B, 1, H]: for a 12-layer BERT ~7% of the forward's FLOPs are never spent. `batch_bias`
+// builds the whole batch's attention biases from its [B, T] mask (what make_biases gets).
+at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x, const TokenPacking& packing,
+                      const LayerRuntime& rt, const at::Tensor& attention_mask, bool first_only,
+                      const std::function<AttentionBias(const at::Tensor& mask)>& batch_bias);
 
 }  // namespace disttune
