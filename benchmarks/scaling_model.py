@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # ---- Models ---------------------------------------------------------------------------
 MODELS = {
     "MiniLM (all-MiniLM-L6-v2)": dict(layers=6, hidden=384, heads=12, inter=1536),
-    "bge-base (bge-base-en-v1.5)": dict(layers=12, hidden=768, heads=12, inter=3072),
+    "bge-base (bge-base-en-v1.5)": dict(layers=12, hidden=768, heads=12, inter=3072, cls=True),
 }
 VOCAB, POSITIONS = 30522, 512
 
@@ -59,9 +59,14 @@ def params(m):
 
 
 def forward_flops(m, t):
-    """Forward FLOPs of one sequence of t tokens (as benchmarks/train_bench.cpp counts)."""
+    """Forward FLOPs of one sequence of t tokens (as benchmarks/train_bench.cpp counts). A
+    model that pools CLS runs its last layer for the first token only, but K and V for all."""
     h, i = m["hidden"], m["inter"]
-    return m["layers"] * (2.0 * t * (4 * h * h + 2 * h * i) + 4.0 * t * t * h)
+    layer = 2.0 * t * (4 * h * h + 2 * h * i) + 4.0 * t * t * h
+    if not m.get("cls"):
+        return m["layers"] * layer
+    last = 2.0 * t * 2 * h * h + 2.0 * (2 * h * h + 2 * h * i) + 4.0 * t * h
+    return (m["layers"] - 1) * layer + last
 
 
 def pair_flops(m, ta, tp):
@@ -281,13 +286,14 @@ def cpu_section(path):
         for pt in x["points"]:
             tokens = "financial-rag lengths" if x.get("lengths") else f'{x["anchor_seq"]}+{x["seq"]}'
             key = (x["layers"], x["hidden"], x.get("intermediate", 4 * x["hidden"]), x.get("heads", 12),
-                   tokens, x.get("mini_batch", 0), x.get("dropout", 0), pt["global_batch"])
+                   tokens, x.get("mini_batch", 0), x.get("dropout", 0), x.get("precision", "fp32"),
+                   x.get("pooling", "mean"), pt["global_batch"])
             steps.setdefault(key, {})[x["world_size"]] = pt
     print("| model | tokens | global batch | step s, np 1 | step s, np 2 | np 2 / np 1 pairs/s | MFU np 1 / np 2 "
           "| np 2 communication s (predicted) | its share of the np 2 step |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for key, by_np in steps.items():
-        layers, hidden, inter, heads, tokens, mb, dropout, gb = key
+        layers, hidden, inter, heads, tokens, mb, dropout, precision, pooling, gb = key
         m = dict(layers=layers, hidden=hidden, heads=heads, inter=inter)
         one, two = by_np.get(1), by_np.get(2)
         # Gradient all-reduce at the measured bus bandwidth; the gather (and its reduce-scatter)
@@ -300,7 +306,8 @@ def cpu_section(path):
                  f"{one['seconds_per_step'] / two['seconds_per_step']:.2f}" if one and two else "",
                  f"{one['mfu']:.2f} / {two['mfu']:.2f}" if one and two else "",
                  f"{t_comm:.3f}", f"{t_comm / two['seconds_per_step']:.1%}" if two else ""]
-        name = f"{layers}x{hidden}" + (f" cached mb {mb}" if mb else "") + (f", dropout {dropout:g}" if dropout else "")
+        name = f"{layers}x{hidden}" + (f" cached mb {mb}" if mb else "") + (f", dropout {dropout:g}" if dropout else "") \
+            + (f", {pooling} pooling" if pooling != "mean" else "") + (f", {precision}" if precision != "fp32" else "")
         print(f"| {name} | {tokens} | {gb} | " + " | ".join(cells) + " |")
     print()
 
