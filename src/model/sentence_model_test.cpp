@@ -201,6 +201,16 @@ TEST(SentenceModel, ClsPoolingRunsTheLastLayerForTheFirstTokensOnly) {
       const std::string what = str_cat(name, packed ? " packed" : " padded");
       expect_same(run(mask, ids, first, 1), run(mask, ids, full, T), what);
     }
+    {  // Under CPU autocast the same path runs on bf16 products; the states stay float32.
+      at::NoGradGuard no_grad;
+      AutocastScope ac(true, at::kBFloat16, at::kCPU);
+      EncoderRuntime first;
+      first.first_token_only = true;
+      const at::Tensor got = enc->forward(ids, mask, first), want = enc->forward(ids, mask, EncoderRuntime{});
+      ASSERT_EQ(got.size(1), 1) << name;
+      EXPECT_EQ(got.scalar_type(), at::kFloat) << name;
+      EXPECT_LT(max_diff(got.select(1, 0), want.select(1, 0)) / want.abs().max().item<double>(), 2e-2) << name;
+    }
     // Left padding: row 0 starts with two padding positions.
     const at::Tensor left = mask.clone();
     left[0].narrow(0, 0, 2).fill_(0);
