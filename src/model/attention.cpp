@@ -13,6 +13,7 @@
 
 #include "common/check.h"
 #include "model/cpu_gemm.h"
+#include "model/cpu_tensor.h"
 #include "model/dropout.h"
 #include "model/softmax_rows.h"
 
@@ -201,7 +202,7 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
 // The kernel's layouts: float32 CPU tensors, padding [B, 1, 1, T], position [1 or B, heads, T, T].
 bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias) {
   auto cpu_float = [](const at::Tensor& t) {
-    return !t.defined() || (t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided);
+    return !t.defined() || cpu_strided(t, at::kFloat);
   };
   if (kFusedAttention || !cpu_gemm_enabled() || qkv.dim() != 3 || qkv.numel() == 0 || !cpu_float(qkv) ||
       !cpu_float(bias.padding) || !cpu_float(bias.position))

@@ -16,6 +16,7 @@
 
 #include "common/check.h"
 #include "common/cpu_isa.h"
+#include "model/cpu_tensor.h"
 
 namespace disttune {
 namespace {
@@ -201,15 +202,10 @@ void apply_range(const T* __restrict x, const uint8_t* __restrict keep, T* __res
   for (int64_t i = i0; i < i1; ++i) out[i] = T(static_cast<float>(x[i]) * (scale * static_cast<float>(keep[i])));
 }
 
-bool cpu_float(const at::Tensor& x) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.layout() == at::kStrided;
-}
-
 // float32 and bf16 CPU tensors take the Philox mask (bf16: training.precision bf16 on the CPU,
 // where ATen's serial draw would cost as much as in float32).
 bool fast_dropout_applies(const at::Tensor& x) {
-  return x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
-         x.layout() == at::kStrided;
+  return cpu_strided(x, at::kFloat) || cpu_strided(x, at::kBFloat16);
 }
 
 float keep_scale(double p) { return static_cast<float>(1.0 / (1.0 - p)); }
@@ -277,7 +273,7 @@ void draw(const float* x, float* out, uint8_t* keep, int64_t n, double p, uint64
 }  // namespace
 
 DropoutDraw dropout_draw(const at::Tensor& x, double p, uint64_t key, CpuIsa isa) {
-  DT_CHECK(cpu_float(x), "dropout_draw: float32 CPU tensors only");
+  DT_CHECK(cpu_strided(x, at::kFloat), "dropout_draw: float32 CPU tensors only");
   const at::Tensor xc = x.contiguous();
   DropoutDraw d{at::empty(x.sizes(), xc.options()), at::empty(x.sizes(), xc.options().dtype(at::kByte))};
   draw(xc.data_ptr<float>(), d.out.data_ptr<float>(), d.keep.data_ptr<uint8_t>(), xc.numel(), p, key,

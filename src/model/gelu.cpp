@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/cpu_isa.h"
+#include "model/cpu_tensor.h"
 #include "model/simd_exp.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -116,8 +117,7 @@ void backward_kernel(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_
 uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>()); }
 
 bool kernel_applies(const at::Tensor& x) {
-  return gelu_bf16_kernel_available() && x.device().is_cpu() && x.scalar_type() == at::kBFloat16 &&
-         x.layout() == at::kStrided && x.is_contiguous();
+  return gelu_bf16_kernel_available() && cpu_strided(x, at::kBFloat16) && x.is_contiguous();
 }
 
 struct GeluBf16 : public torch::autograd::Function<GeluBf16> {

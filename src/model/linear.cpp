@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "model/autocast.h"
 #include "model/cpu_gemm.h"
+#include "model/cpu_tensor.h"
 #include "model/grad_accumulate.h"
 
 namespace disttune {
@@ -106,16 +107,12 @@ struct CpuLinear : public torch::autograd::Function<CpuLinear> {
   }
 };
 
-bool cpu_float(const at::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided;
-}
-
 }  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   // Under CPU autocast ATen's at::linear runs the product in bf16 (CpuLinear would stay fp32).
-  if (cpu_gemm_enabled() && !cpu_autocast_enabled() && cpu_float(x) && cpu_float(weight) &&
-      (!bias.defined() || cpu_float(bias)) &&
+  if (cpu_gemm_enabled() && !cpu_autocast_enabled() && cpu_strided(x, at::kFloat) &&
+      cpu_strided(weight, at::kFloat) && (!bias.defined() || cpu_strided(bias, at::kFloat)) &&
       x.dim() >= 1 && weight.dim() == 2 && x.numel() > 0 && weight.numel() > 0) {
     DT_CHECK(x.size(-1) == weight.size(1), "linear: input features ", x.size(-1),
              " differ from the weight's ", weight.size(1));
