@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch eager reference for the `encode` benchmark: a BertModel forward written the way
 Hugging Face's eager BertModel computes it (separate Q/K/V nn.Linear, matmul attention with
-an additive mask, exact GELU, post-LayerNorm), then mean pooling (or, with --pooling cls,
-the first token's state, as bge models pool) and L2 normalisation as sentence-transformers
-does: every layer for every token, as Hugging Face computes. Random weights, the same shapes as benchmarks/encoder_bench.cpp.
+an additive mask, exact GELU, post-LayerNorm; every layer for every token), then mean
+pooling (or, with --pooling cls, the first token's state, as bge models pool) and L2
+normalisation as sentence-transformers does. Random weights, the same shapes as
+benchmarks/encoder_bench.cpp.
 
   /usr/bin/python3 benchmarks/ref_encode.py --batch 64 --seq 128 --threads 2
 

@@ -5,9 +5,9 @@ users run today, on the same random model shape and the same batches as disttune
 The model is what SentenceTransformer builds from a Hugging Face directory: a randomly
 initialised transformers.BertModel of the benchmark's shape (hidden and attention dropout
 --dropout, 0 by default, as on the disttune side), models.Transformer (max_seq_length 256),
-models.Pooling (mean, or --pooling cls as bge models pool), models.Normalize; the tokenizer is bert-base-uncased's WordPiece from
-datasets/vocab (all-MiniLM-L6-v2's). The attention kernel is whatever transformers picks by
-default (SDPA where it has it).
+models.Pooling (mean, or --pooling cls as bge models pool), models.Normalize; the tokenizer
+is bert-base-uncased's WordPiece from datasets/vocab (all-MiniLM-L6-v2's). The attention
+kernel is whatever transformers picks by default (SDPA where it has it).
 
   train   one optimizer step as SentenceTransformerTrainer takes it with bf16=True:
           the forward under torch.autocast, losses.MultipleNegativesRankingLoss (scale 20,

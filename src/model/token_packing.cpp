@@ -51,7 +51,7 @@ TokenPacking TokenPacking::plan(const at::Tensor& attention_mask, bool enabled) 
   if (N == 0 || N * 16 > p.B_ * p.T_ * 15) return padded();
   const at::Device dev = attention_mask.device();
   p.index_ = long_tensor(index, dev);
-  p.row_start_ = long_tensor(std::vector<int64_t>(row_start.begin(), row_start.end() - 1), dev);
+  p.row_start_.assign(row_start.begin(), row_start.end() - 1);
 
   // Rows by extent, longest first (stable: equal rows keep their order); empty rows take no
   // part in attention (their states are the zeros unpack() gives).
@@ -105,7 +105,8 @@ at::Tensor TokenPacking::unpack(const at::Tensor& packed) const {
 }
 
 at::Tensor TokenPacking::first(const at::Tensor& x) const {
-  return active() ? x.index_select(0, row_start_) : x.select(1, 0);
+  // The index goes to the device here, not in plan(): only CLS pooling's last layer asks.
+  return active() ? x.index_select(0, long_tensor(row_start_, x.device())) : x.select(1, 0);
 }
 
 void TokenPacking::make_biases(const std::function<AttentionBias(const at::Tensor& group_mask)>& fn) {

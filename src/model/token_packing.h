@@ -57,7 +57,7 @@ class TokenPacking {
   };
   at::Tensor index_;
   at::Tensor inverse_;  // packed position of each token in the groups' concatenated order
-  at::Tensor row_start_;  // [B] packed position of each row's first token
+  std::vector<int64_t> row_start_;  // packed position of each row's first token
   std::vector<Group> groups_;
   int64_t B_ = 0, T_ = 0;
 };
