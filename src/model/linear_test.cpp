@@ -92,12 +92,14 @@ TEST(Linear, AddsWeightGradientsIntoAllocatedGrads) {
     b.mutable_grad() = held_b.clone();
     u.mutable_grad() = held_u.clone();
     const void* where = w.grad().data_ptr();
+    const void* where_b = b.grad().data_ptr();
     auto f = [&](const at::Tensor& x, const at::Tensor& wt, const at::Tensor& bt) {
       return reference ? at::linear(x, wt, bt) : linear(x, wt, bt);
     };
     const at::Tensor y = f(x1, w, b).sum() * 2 + f(x2, w, b).pow(2).sum() + f(x2, at::cat({w, u}), at::Tensor()).sum();
     y.backward();
     EXPECT_EQ(w.grad().data_ptr(), where) << "the allocated .grad is written in place";
+    EXPECT_EQ(b.grad().data_ptr(), where_b) << "the allocated bias .grad is written in place";
     return std::vector<at::Tensor>{w.grad(), b.grad(), u.grad()};
   };
   const auto got = step(false), want = step(true);
@@ -107,22 +109,35 @@ TEST(Linear, AddsWeightGradientsIntoAllocatedGrads) {
   EXPECT_GT((got[0] - held_w).abs().max().item<double>(), 1.0) << "a gradient was added";
 }
 
-// With oneDNN the weight gradient goes straight into the allocated .grad: the weight's
-// autograd accumulator (where a hook would see it) gets nothing; the bias's still does.
+// With oneDNN the weight and bias gradients go straight into their allocated .grad: their
+// autograd accumulators (where a hook would see them) get nothing. A bias whose .grad is not
+// allocated gets its gradient through autograd, also beside a frozen weight.
 TEST(Linear, FusedAccumulationBypassesAutograd) {
   if (!cpu_gemm_enabled()) GTEST_SKIP() << "the products are on ATen (" << linear_backend() << ")";
   at::Tensor w = at::randn({3, 4}).requires_grad_(true), b = at::zeros({3}).requires_grad_(true);
   w.mutable_grad() = at::zeros({3, 4});
+  b.mutable_grad() = at::zeros({3});
   int seen = 0;
-  w.register_hook([&](const at::Tensor& g) {
+  auto count = [&](const at::Tensor& g) {
     if (g.defined()) ++seen;  // libtorch 2 also calls it with an undefined gradient
     return g;
-  });
+  };
+  w.register_hook(count);
+  b.register_hook(count);
   const at::Tensor x = at::randn({6, 4});
   linear(x, w, b).sum().backward();
   EXPECT_EQ(seen, 0);
   expect_close(w.grad(), at::ones({6, 3}).t().mm(x), "dw");
   expect_close(b.grad(), at::full({3}, 6.0), "db");
+
+  // 600 rows: the bias gradient sums them in three slices, without the weight's product.
+  const at::Tensor frozen = at::randn({3, 4}), xs = at::randn({600, 4}), gy = at::randn({600, 3});
+  at::Tensor b2 = at::zeros({3}).requires_grad_(true);
+  b2.register_hook(count);
+  linear(xs, frozen, b2).backward(gy);
+  EXPECT_EQ(seen, 1);
+  EXPECT_FALSE(frozen.grad().defined());
+  expect_close(b2.grad(), gy.to(at::kDouble).sum(0).to(at::kFloat), "db beside a frozen weight");
 }
 
 TEST(Linear, ReportsItsBackend) {
