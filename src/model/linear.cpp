@@ -35,17 +35,18 @@ void fill_rows(at::Tensor& y, const at::Tensor& bias) {
   });
 }
 
-// Rows of g per weight-gradient product and per partial bias sum.
+// Rows of g per weight-gradient product and per partial bias sum; columns per partial sum.
 constexpr int64_t kSlice = 256;
+constexpr int64_t kColumns = 256;
 
 // Column sums of rows [m0, m0 + rows) of the contiguous [M, N] g, added to db (N floats).
 // Per slice and then into db: a float32 sum over thousands of tokens in one running total
 // would lose more than ATen's cascaded sum does.
 void add_column_sums(const float* g, int64_t N, int64_t m0, int64_t rows, float* db) {
-  at::parallel_for(0, N, 256, [&](int64_t begin, int64_t end) {
-    float part[256];
-    for (int64_t j0 = begin; j0 < end; j0 += 256) {
-      const int64_t n = std::min<int64_t>(256, end - j0);
+  at::parallel_for(0, N, kColumns, [&](int64_t begin, int64_t end) {
+    float part[kColumns];
+    for (int64_t j0 = begin; j0 < end; j0 += kColumns) {
+      const int64_t n = std::min(kColumns, end - j0);
       std::fill(part, part + n, 0.0f);
       for (int64_t i = m0; i < m0 + rows; ++i) {
         const float* row = g + i * N + j0;
@@ -56,22 +57,23 @@ void add_column_sums(const float* g, int64_t N, int64_t m0, int64_t rows, float*
   });
 }
 
-// dW = g^T x, added to `into` (beta 1) or written (beta 0). oneDNN's sgemm runs this
-// transposed-operand product with a long reduction (the batch's tokens) at 75-85% of its
-// speed on the other products; in 256-row slices of g and x, accumulated, it keeps up with
-// them (AVX-512 VM, [1536, 384] weight, 3072 tokens: 1 thread 81-97 -> 113-124 GFLOP/s,
-// 2 threads 188-207 -> 208-244), as fast as OpenBLAS at one thread in a whole step.
-// With `db` (N floats) the bias gradient, g's column sums, is added to it slice by slice,
-// each slice summed just before the product reads it: one pass over g for both.
-void weight_grad(const at::Tensor& g, const at::Tensor& x, float beta, at::Tensor& into, float* db) {
-  const int64_t M = g.size(0), N = into.size(0), K = into.size(1);
+// The parameter gradients of y = x W^T + b from g [M, N] and x [M, K]: dW = g^T x into `dw`
+// ([N, K]; beta 1 adds, 0 writes; null: none) and b's, g's column sums, added to `db` (N
+// floats; null: none). oneDNN's sgemm runs the transposed-operand product with a long
+// reduction (the batch's tokens) at 75-85% of its speed on the other products; in 256-row
+// slices of g and x, accumulated, it keeps up with them (AVX-512 VM, [1536, 384] weight,
+// 3072 tokens: 1 thread 81-97 -> 113-124 GFLOP/s, 2 threads 188-207 -> 208-244), as fast as
+// OpenBLAS at one thread in a whole step. Each slice of g is summed just before the product
+// reads it: one pass over g for both gradients.
+void parameter_grads(const at::Tensor& g, const at::Tensor& x, float beta, float* dw, float* db) {
+  const int64_t M = g.size(0), N = g.size(1), K = x.size(1);
   const float* gp = g.data_ptr<float>();
   const float* xp = x.data_ptr<float>();
   for (int64_t m0 = 0; m0 < M; m0 += kSlice) {
     const int64_t rows = std::min(kSlice, M - m0);
     if (db != nullptr) add_column_sums(gp, N, m0, rows, db);
-    cpu_sgemm(true, false, N, K, rows, 1.0f, gp + m0 * N, N, xp + m0 * K, K, m0 == 0 ? beta : 1.0f,
-              into.data_ptr<float>(), K);
+    if (dw != nullptr)
+      cpu_sgemm(true, false, N, K, rows, 1.0f, gp + m0 * N, N, xp + m0 * K, K, m0 == 0 ? beta : 1.0f, dw, K);
   }
 }
 
@@ -116,27 +118,25 @@ struct CpuLinear : public torch::autograd::Function<CpuLinear> {
       x_shape.back() = K;
       dx = dx.view(x_shape);
     }
-    // The bias gradient rides on the weight gradient's pass over g; into bias.grad directly
-    // when it is allocated (model/grad_accumulate.h).
-    const bool want_db = ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2);
-    at::Tensor db_into;
-    if (want_db) {
-      db_into = accumulation_target(saved[3]);
-      if (!db_into.defined()) db = at::zeros({N}, w.options());
-    }
-    float* db_ptr = !want_db ? nullptr : (db_into.defined() ? db_into : db).data_ptr<float>();
+    // Into the parameters' allocated .grad where it can (model/grad_accumulate.h), otherwise
+    // into returned gradients.
+    float* dw_ptr = nullptr;
+    float beta = 1.0f;
     if (ctx->needs_input_grad(1)) {
       at::Tensor into = accumulation_target(weight);
-      if (into.defined()) {
-        weight_grad(g, x, 1.0f, into, db_ptr);
-      } else {
-        dw = at::empty({N, K}, w.options());
-        weight_grad(g, x, 0.0f, dw, db_ptr);
+      if (!into.defined()) {
+        into = dw = at::empty({N, K}, w.options());
+        beta = 0.0f;
       }
-    } else if (db_ptr != nullptr) {
-      for (int64_t m0 = 0; m0 < M; m0 += kSlice)
-        add_column_sums(g.data_ptr<float>(), N, m0, std::min(kSlice, M - m0), db_ptr);
+      dw_ptr = into.data_ptr<float>();
     }
+    float* db_ptr = nullptr;
+    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) {
+      at::Tensor into = accumulation_target(saved[3]);
+      if (!into.defined()) into = db = at::zeros({N}, w.options());
+      db_ptr = into.data_ptr<float>();
+    }
+    if (dw_ptr != nullptr || db_ptr != nullptr) parameter_grads(g, x, beta, dw_ptr, db_ptr);
     return {dx, dw, db};
   }
 };
