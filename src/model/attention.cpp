@@ -8,10 +8,12 @@
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 #include <c10/util/Optional.h>  // c10::optional: its own class in libtorch 1.x, an alias of std::optional in 2.x
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/check.h"
+#include "model/bf16_rows.h"
 #include "model/cpu_gemm.h"
 #include "model/cpu_tensor.h"
 #include "model/dropout.h"
@@ -87,6 +89,52 @@ struct HeadLayout {
   }
 };
 
+// One head's [T, d] block of a [B, T, width] buffer as a float32 matrix: where it lies, or
+// staged in scratch.
+struct HeadBlock {
+  float* p;
+  int64_t ld;
+};
+
+// A [B, T, width] float32 or bf16 buffer, seen one head block at a time. Float32 blocks are
+// read and written in place; bf16 blocks (training.precision bf16: qkv, the context and their
+// gradients are autocast's bf16 products) are widened into the caller's scratch, and written
+// there and rounded into the buffer by store(), so each head's arithmetic runs in float32
+// while it sits in the cache, where whole-tensor casts would stream [B, T, 3H] through
+// memory twice more per pass.
+class HeadBuffer {
+ public:
+  HeadBuffer(const HeadLayout& L, const at::Tensor& t) : L_(L), width_(t.size(2)) {
+    if (t.scalar_type() == at::kBFloat16) {
+      bits_ = reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>());
+    } else {
+      floats_ = t.data_ptr<float>();
+    }
+  }
+
+  // Block `part` (0, 1, 2: q, k, v of a qkv buffer) of pair i; `stage`: T x d floats.
+  HeadBlock read(int64_t i, int64_t part, float* stage) const {
+    if (floats_) return {floats_ + L_.at(i, width_, part), width_};
+    bf16_rows_to_float(bits_ + L_.at(i, width_, part), width_, L_.T, L_.d, stage, L_.d);
+    return {stage, L_.d};
+  }
+  // Where to compute block `part` of pair i; store() puts it in the buffer.
+  HeadBlock write(int64_t i, int64_t part, float* stage) const {
+    if (floats_) return {floats_ + L_.at(i, width_, part), width_};
+    return {stage, L_.d};
+  }
+  bool staged() const { return bits_ != nullptr; }
+  void store(int64_t i, int64_t part, const HeadBlock& block) const {
+    if (bits_) float_rows_to_bf16(block.p, block.ld, L_.T, L_.d, bits_ + L_.at(i, width_, part), width_);
+  }
+
+ private:
+  const HeadLayout& L_;
+  int64_t width_;
+  float* floats_ = nullptr;
+  uint16_t* bits_ = nullptr;
+};
+
 // Runs fn(i, scratch) for every (row, head) pair i, the pairs spread over the intra-op
 // threads; each product inside then runs on its thread alone (small products gain nothing
 // from a team). `scratch`: `floats` floats of the calling thread's, reused across its pairs.
@@ -101,11 +149,13 @@ void for_each_head(const HeadLayout& L, int64_t floats, const F& fn) {
 // One (row, head) pair at a time, start to end: its [T, T] scores are computed, biased,
 // soft-maxed, dropped out and multiplied into the context while they sit in L1/L2 (48 x 48
 // floats are 9 KB), and likewise the backward's; only the probabilities go to memory (saved
-// for backward), where whole-tensor passes over [B, heads, T, T] would stream them 5-6 more
-// times (bias add, softmax, dropout; softmax backward, dropout, the probabilities again).
+// for backward, in float32), where whole-tensor passes over [B, heads, T, T] would stream
+// them 5-6 more times (bias add, softmax, dropout; softmax backward, dropout, the
+// probabilities again).
 struct CpuAttention : public torch::autograd::Function<CpuAttention> {
-  // qkv [B, T, 3H] contiguous; padding [B, 1, 1, T]; position [1 or B, heads, T, T], may need
-  // a gradient (MPNet's relative attention bias); the padding bias never does.
+  // qkv [B, T, 3H] contiguous, float32 or bf16 (the context and d qkv take its dtype);
+  // padding [B, 1, 1, T]; position [1 or B, heads, T, T], may need a gradient (MPNet's
+  // relative attention bias); the padding bias never does. Biases in float32.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv, int64_t heads,
                             const c10::optional<at::Tensor>& padding, const c10::optional<at::Tensor>& position,
                             double dropout_p) {
@@ -123,23 +173,26 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
     if (dropout_p > 0) keep = dropout_mask({B, heads, T, T}, dropout_p, draw_dropout_key());
     const uint8_t* keep_p = keep.defined() ? keep.data_ptr<uint8_t>() : nullptr;
 
-    const float* x = qkv.data_ptr<float>();
-    at::Tensor probs = at::empty({B, heads, T, T}, qkv.options());
+    at::Tensor probs = at::empty({B, heads, T, T}, qkv.options().dtype(at::kFloat));
     at::Tensor out = at::empty({B, T, H}, qkv.options());
     float* pr = probs.data_ptr<float>();
-    float* o = out.data_ptr<float>();
-    for_each_head(L, keep_p ? TT : 0, [&](int64_t i, float* dropped) {
+    const HeadBuffer x(L, qkv), o(L, out);
+    const int64_t Td = T * L.d, dropped_size = keep_p ? TT : 0;
+    for_each_head(L, dropped_size + (x.staged() ? 4 * Td : 0), [&](int64_t i, float* scratch) {
+      float* stage = scratch + dropped_size;
+      const HeadBlock q = x.read(i, 0, stage), k = x.read(i, 1, stage + Td), v = x.read(i, 2, stage + 2 * Td);
       float* p = pr + i * TT;
-      cpu_sgemm(false, true, T, T, L.d, scale, x + L.at(i, 3 * H, 0), 3 * H, x + L.at(i, 3 * H, 1), 3 * H, 0.0f, p,
-                T);
+      cpu_sgemm(false, true, T, T, L.d, scale, q.p, q.ld, k.p, k.ld, 0.0f, p, T);
       bias_softmax_rows(p, T, T, pad_p ? pad_p + L.row(i) * T : nullptr,
                         pos_p ? pos_p + ((pos_per_row ? L.row(i) : 0) * heads + L.head(i)) * TT : nullptr);
       const float* a = p;
       if (keep_p) {
-        dropout_apply(p, keep_p + i * TT, dropped, TT, dropout_p);
-        a = dropped;
+        dropout_apply(p, keep_p + i * TT, scratch, TT, dropout_p);
+        a = scratch;
       }
-      cpu_sgemm(false, false, T, L.d, T, 1.0f, a, T, x + L.at(i, 3 * H, 2), 3 * H, 0.0f, o + L.at(i, H, 0), H);
+      const HeadBlock c = o.write(i, 0, stage + 3 * Td);
+      cpu_sgemm(false, false, T, L.d, T, 1.0f, a, T, v.p, v.ld, 0.0f, c.p, c.ld);
+      o.store(i, 0, c);
     });
     ctx->save_for_backward({qkv, probs, keep});
     ctx->saved_data["heads"] = heads;
@@ -158,11 +211,10 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
     const HeadLayout L{B, T, heads, H / heads, H};
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(L.d)));
     const double dropout_p = ctx->saved_data["dropout_p"].toDouble();
-    const at::Tensor g = grads[0].contiguous();  // [B, T, H]
-    const float *x = qkv.data_ptr<float>(), *go = g.data_ptr<float>(), *pr = probs.data_ptr<float>();
+    const at::Tensor g = grads[0].contiguous();  // [B, T, H], the context's dtype
+    const float* pr = probs.data_ptr<float>();
     const uint8_t* keep_p = keep.defined() ? keep.data_ptr<uint8_t>() : nullptr;
     at::Tensor dqkv = at::empty_like(qkv);
-    float* dx = dqkv.data_ptr<float>();
     // Inputs: qkv, heads, padding, position, dropout_p; edges only for the tensors given
     // (qkv, then padding and position when present). The padding bias takes no gradient;
     // the position bias's is the scores' gradient summed to its shape, so only then are the
@@ -170,17 +222,24 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
     const std::vector<int64_t> position = ctx->saved_data["position"].toIntVector();
     const size_t position_edge = ctx->saved_data["padding"].toBool() ? 2 : 1;
     const bool want_position = !position.empty() && ctx->needs_input_grad(position_edge);
-    at::Tensor dscores = want_position ? at::empty({B, heads, T, T}, qkv.options()) : at::Tensor();
+    at::Tensor dscores = want_position ? at::empty({B, heads, T, T}, probs.options()) : at::Tensor();
     float* dsp = want_position ? dscores.data_ptr<float>() : nullptr;
 
-    for_each_head(L, 2 * TT, [&](int64_t i, float* scratch) {
-      float *ds = scratch, *a = scratch + TT;
+    const HeadBuffer x(L, qkv), go(L, g), dx(L, dqkv);
+    const int64_t Td = T * L.d;
+    const bool staged = x.staged() || go.staged();
+    for_each_head(L, 2 * TT + (staged ? 7 * Td : 0), [&](int64_t i, float* scratch) {
+      float *ds = scratch, *a = scratch + TT, *stage = scratch + 2 * TT;
+      const HeadBlock q = x.read(i, 0, stage), k = x.read(i, 1, stage + Td), v = x.read(i, 2, stage + 2 * Td);
+      const HeadBlock gi = go.read(i, 0, stage + 3 * Td);
+      const HeadBlock dq = dx.write(i, 0, stage + 4 * Td), dk = dx.write(i, 1, stage + 5 * Td),
+                      dv = dx.write(i, 2, stage + 6 * Td);
       const float* p = pr + i * TT;
       // The probabilities after dropout: dv = a^T g, and d(a) = g v^T.
       if (keep_p) dropout_apply(p, keep_p + i * TT, a, TT, dropout_p);
       const float* pa = keep_p ? a : p;
-      cpu_sgemm(false, true, T, T, L.d, 1.0f, go + L.at(i, H, 0), H, x + L.at(i, 3 * H, 2), 3 * H, 0.0f, ds, T);
-      cpu_sgemm(true, false, T, L.d, T, 1.0f, pa, T, go + L.at(i, H, 0), H, 0.0f, dx + L.at(i, 3 * H, 2), 3 * H);
+      cpu_sgemm(false, true, T, T, L.d, 1.0f, gi.p, gi.ld, v.p, v.ld, 0.0f, ds, T);
+      cpu_sgemm(true, false, T, L.d, T, 1.0f, pa, T, gi.p, gi.ld, 0.0f, dv.p, dv.ld);
       if (keep_p) {  // d(probs) = d(a) keep / (1 - p), through the scratch's second half
         dropout_apply(ds, keep_p + i * TT, a, TT, dropout_p);
         std::swap(ds, a);
@@ -188,10 +247,11 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
       softmax_backward_rows(ds, p, T, T);  // the scores' gradient (before scaling)
       if (dsp) std::memcpy(dsp + i * TT, ds, TT * sizeof(float));
       // dq = scale ds k, dk = scale ds^T q
-      cpu_sgemm(false, false, T, L.d, T, scale, ds, T, x + L.at(i, 3 * H, 1), 3 * H, 0.0f, dx + L.at(i, 3 * H, 0),
-                3 * H);
-      cpu_sgemm(true, false, T, L.d, T, scale, ds, T, x + L.at(i, 3 * H, 0), 3 * H, 0.0f, dx + L.at(i, 3 * H, 1),
-                3 * H);
+      cpu_sgemm(false, false, T, L.d, T, scale, ds, T, k.p, k.ld, 0.0f, dq.p, dq.ld);
+      cpu_sgemm(true, false, T, L.d, T, scale, ds, T, q.p, q.ld, 0.0f, dk.p, dk.ld);
+      dx.store(i, 0, dq);
+      dx.store(i, 1, dk);
+      dx.store(i, 2, dv);
     });
     at::Tensor dposition;
     if (want_position) dposition = at::sum_to(dscores, position);
@@ -199,12 +259,14 @@ struct CpuAttention : public torch::autograd::Function<CpuAttention> {
   }
 };
 
-// The kernel's layouts: float32 CPU tensors, padding [B, 1, 1, T], position [1 or B, heads, T, T].
+// The kernel's layouts: CPU tensors, qkv float32 or bf16, biases float32, padding
+// [B, 1, 1, T], position [1 or B, heads, T, T].
 bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias) {
   auto cpu_float = [](const at::Tensor& t) {
     return !t.defined() || cpu_strided(t, at::kFloat);
   };
-  if (kFusedAttention || !cpu_gemm_enabled() || qkv.dim() != 3 || qkv.numel() == 0 || !cpu_float(qkv) ||
+  const bool qkv_dtype = cpu_strided(qkv, at::kFloat) || cpu_strided(qkv, at::kBFloat16);
+  if (kFusedAttention || !cpu_gemm_enabled() || qkv.dim() != 3 || qkv.numel() == 0 || !qkv_dtype ||
       !cpu_float(bias.padding) || !cpu_float(bias.position))
     return false;
   const int64_t B = qkv.size(0), T = qkv.size(1);

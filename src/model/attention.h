@@ -36,13 +36,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const AttentionBias& bias, double dropout_p, bool q_scaled = false);
 
 // Attention from the fused projection: qkv [B, T, 3H] (q, k, v side by side, each `heads`
-// heads of H / heads) -> context [B, T, H]. Float32 on the CPU with oneDNN and libtorch 1.x:
-// one kernel whose per-head products read q, k and v where they lie and write the context in
-// place (model/cpu_gemm.h), with softmax, dropout and the biases as ATen ops on the whole
-// [B, heads, T, T] scores; libtorch's batched products would first copy every head out,
-// then loop over B x heads through the dispatcher. Otherwise split + attention() above.
-// Same values and gradients (qkv and a position bias), and under the same seed the same
-// dropout mask, as the explicit path.
+// heads of H / heads) -> context [B, T, H]. On the CPU with oneDNN and libtorch 1.x, qkv
+// float32 or bf16 (training.precision bf16) and the biases float32: one kernel that runs each
+// (row, head) pair's products, biases, softmax and dropout while its scores sit in the cache,
+// reading q, k and v where they lie and writing the context in place (model/cpu_gemm.h; bf16
+// blocks are staged in float32, so the arithmetic is float32 and only the context and d qkv
+// are rounded to bf16). Otherwise split + attention() above. Same values and gradients (qkv
+// and a position bias), and under the same seed the same dropout mask, as the explicit path
+// (bf16: as the explicit path in float32 on the same inputs, rounded once).
 at::Tensor attention_qkv(const at::Tensor& qkv, int64_t heads, const AttentionBias& bias, double dropout_p);
 
 }  // namespace disttune

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+
+#include "model/cpu_gemm.h"
 
 namespace disttune {
 namespace {
@@ -61,6 +64,38 @@ TEST(Attention, FromQkvMatchesTheExplicitPath) {
                                std::to_string(p) + ": ";
       expect_attention_close(got.out, want.out, what + "context");
       expect_attention_close(got.dqkv, want.dqkv, what + "d qkv");
+      if (with_position) expect_attention_close(got.dposition, want.dposition, what + "d position");
+    }
+  }
+}
+
+// training.precision bf16: qkv is autocast's bf16 product. The kernel stages each head in
+// float32, so its context and d qkv are the explicit path's in float32 on the same
+// bf16-valued inputs, rounded once to bf16: within half a bf16 step (2^-9 relative, so
+// 2^-8 of the value bounds it), where truncating or a second rounding would not stay. The
+// position bias's gradient is float32 throughout. d = 40: a tail after the 16-lane groups.
+TEST(Attention, Bf16QkvIsTheFloat32PathRoundedOnce) {
+  if (kFusedAttention || !cpu_gemm_enabled()) GTEST_SKIP() << "the bf16 kernel is libtorch 1.x's oneDNN path";
+  at::manual_seed(8);
+  const int64_t B = 3, T = 9, heads = 2, H = 80;
+  const at::Tensor mask = (at::arange(T).unsqueeze(0) < at::tensor({9, 5, 1}).unsqueeze(1)).to(at::kLong);
+  auto expect_rounded_once = [](const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+    ASSERT_EQ(got.scalar_type(), at::kBFloat16) << what;
+    ASSERT_EQ(got.sizes(), want.sizes()) << what;
+    const at::Tensor excess = (got.to(at::kFloat) - want).abs() - want.abs() * std::ldexp(1.0, -8);
+    EXPECT_LT(excess.max().item<double>(), 1e-6) << what << ": more than one rounding from float32";
+  };
+  for (bool with_position : {false, true}) {
+    for (double p : {0.0, 0.1}) {
+      const at::Tensor qkv = at::randn({B, T, 3 * H}).to(at::kBFloat16);
+      const at::Tensor position = with_position ? at::randn({1, heads, T, T}) : at::Tensor();
+      const at::Tensor weight = at::randn({B, T, H}).to(at::kBFloat16);
+      const AttentionRun got = run(true, qkv, mask, position, heads, p, weight);
+      const AttentionRun want = run(false, qkv.to(at::kFloat), mask, position, heads, p, weight.to(at::kFloat));
+      const std::string what = std::string(with_position ? "position bias" : "padding only") + ", dropout " +
+                               std::to_string(p) + ": ";
+      expect_rounded_once(got.out, want.out, what + "context");
+      expect_rounded_once(got.dqkv, want.dqkv, what + "d qkv");
       if (with_position) expect_attention_close(got.dposition, want.dposition, what + "d position");
     }
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/cpu_isa.h"
+#include "model/bf16_rows.h"
 #include "model/cpu_tensor.h"
 #include "model/simd_exp.h"
 
@@ -33,20 +34,6 @@ constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 
                 kA4 = -1.453152027f, kA5 = 1.061405429f;
 constexpr float kSqrtHalf = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
 
-__attribute__((target("avx512f"))) inline __m512 load_bf16(const uint16_t* p) {
-  const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
-
-// Round to nearest even, NaN to the quiet NaN 0x7FC0: c10::BFloat16's rounding.
-__attribute__((target("avx512f"))) inline void store_bf16(uint16_t* p, __m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
-  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
-}
-
 // Phi(x) and exp(-x^2 / 2) of 16 lanes.
 __attribute__((target("avx512f"))) inline void normal_cdf(__m512 x, __m512& cdf, __m512& gauss) {
   const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(kSqrtHalf));
@@ -63,18 +50,18 @@ __attribute__((target("avx512f"))) inline void normal_cdf(__m512 x, __m512& cdf,
 }
 
 __attribute__((target("avx512f"))) inline void forward16(const uint16_t* x, uint16_t* y) {
-  const __m512 v = load_bf16(x);
+  const __m512 v = simd::load_bf16(x);
   __m512 cdf, gauss;
   normal_cdf(v, cdf, gauss);
-  store_bf16(y, _mm512_mul_ps(v, cdf));
+  simd::store_bf16(y, _mm512_mul_ps(v, cdf));
 }
 
 __attribute__((target("avx512f"))) inline void backward16(const uint16_t* dy, const uint16_t* x, uint16_t* dx) {
-  const __m512 v = load_bf16(x);
+  const __m512 v = simd::load_bf16(x);
   __m512 cdf, gauss;
   normal_cdf(v, cdf, gauss);
   const __m512 slope = _mm512_fmadd_ps(_mm512_mul_ps(v, gauss), _mm512_set1_ps(kInvSqrt2Pi), cdf);
-  store_bf16(dx, _mm512_mul_ps(load_bf16(dy), slope));
+  simd::store_bf16(dx, _mm512_mul_ps(simd::load_bf16(dy), slope));
 }
 
 // Elements [begin, end), the loop inside the AVX-512 function so that the 16-lane groups
