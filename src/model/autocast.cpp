@@ -50,4 +50,12 @@ bool cpu_autocast_enabled() {
 #endif
 }
 
+bool cpu_autocast_bf16() {
+#ifdef DT_AUTOCAST_PER_DEVICE
+  return cpu_autocast_enabled() && at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16;
+#else
+  return cpu_autocast_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+#endif
+}
+
 }  // namespace disttune

@@ -27,4 +27,8 @@ class AutocastScope {
 // aside for ATen's operators, which autocast casts.
 bool cpu_autocast_enabled();
 
+// Whether CPU autocast is on with bf16: kernels that take autocast's products then hand the
+// next product its bf16 input themselves (model/add_layer_norm.h).
+bool cpu_autocast_bf16();
+
 }  // namespace disttune

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -41,6 +42,22 @@ __attribute__((target("avx512f"))) inline void store_bf16(uint16_t* p, __m512 v)
 #endif  // x86-64
 
 namespace disttune {
+
+// c10's conversions without its NaN branch (a select instead), so that loops of them
+// vectorise: the float whose top half is `bits`; f rounded to nearest even, NaN to 0x7FC0.
+inline float bf16_bits_to_float(uint16_t bits) {
+  const uint32_t u = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+inline uint16_t float_to_bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint16_t rounded = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+  return f != f ? static_cast<uint16_t>(0x7FC0) : rounded;
+}
 
 // `rows` rows of `cols` values, row i at src + i ld_src, into dst + i ld_dst.
 void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst,

@@ -1,6 +1,7 @@
 #include "model/transformer_layer.h"
 
 #include <cmath>
+#include <utility>
 
 #include "common/check.h"
 #include "model/dropout.h"
@@ -51,51 +52,40 @@ at::Tensor activate(at::Tensor x, Activation act) {
   return x;
 }
 
-// y + x for the residual stream: in place when both have one dtype (linear's backward needs
-// its inputs, not its output, so y's buffer is free to take the sum). Under autocast y is a
-// bf16 / fp16 product and x the float32 stream: out of place, the sum is promoted to float32
-// as Hugging Face's `LayerNorm(hidden_states + input_tensor)` computes it; in place it would
-// round the stream to y's precision (bf16: 8 significant bits) before every LayerNorm.
-at::Tensor residual_add(at::Tensor y, const at::Tensor& x) {
-  return y.scalar_type() == x.scalar_type() ? y.add_(x) : y + x;
-}
-
 }  // namespace
 
-at::Tensor TransformerLayer::forward(const at::Tensor& x, const TokenPacking& packing,
-                                     const LayerRuntime& rt) const {
+MixedStates TransformerLayer::forward(const MixedStates& x, const TokenPacking& packing,
+                                      const LayerRuntime& rt) const {
   // One GEMM for Q, K and V: the weight concatenation is 3 H^2 copies, far below the
   // B T H^2 multiply-adds it merges.
-  const at::Tensor qkv = linear(x, at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
+  const at::Tensor qkv = linear(x.product_input(), at::cat({q_w, k_w, v_w}), at::cat({q_b, k_b, v_b}));
   const at::Tensor ctx = packing.attend(qkv, [&](const at::Tensor& group, const AttentionBias& bias) {
     return attention_qkv(group, rt.num_heads, bias, rt.attention_dropout);
   });
-  return finish(ctx, x, rt);
+  return finish(ctx, x.full, rt);
 }
 
-at::Tensor TransformerLayer::forward_first(const at::Tensor& x, const TokenPacking& packing,
+at::Tensor TransformerLayer::forward_first(const MixedStates& x, const TokenPacking& packing,
                                            const AttentionBias& bias, const LayerRuntime& rt) const {
-  const int64_t H = x.size(-1), heads = rt.num_heads, d = H / heads;
+  const int64_t H = x.full.size(-1), heads = rt.num_heads, d = H / heads;
   // K and V side by side in one product, then in the padded [B, T, 2H] layout: padding
   // positions hold zeros, which the padding bias keeps out of every softmax.
-  const at::Tensor kv = packing.unpack(linear(x, at::cat({k_w, v_w}), at::cat({k_b, v_b})));
+  const at::Tensor kv = packing.unpack(linear(x.product_input(), at::cat({k_w, v_w}), at::cat({k_b, v_b})));
   const int64_t B = kv.size(0), T = kv.size(1);
-  const at::Tensor x0 = packing.first(x);
-  const at::Tensor q = linear(x0, q_w, q_b).view({B, 1, heads, d}).transpose(1, 2);  // [B, heads, 1, d]
+  const at::Tensor x0 = packing.first(x.full);
+  const at::Tensor q0 = x.low.defined() ? packing.first(x.low) : x0;
+  const at::Tensor q = linear(q0, q_w, q_b).view({B, 1, heads, d}).transpose(1, 2);  // [B, heads, 1, d]
   const at::Tensor k_v = kv.view({B, T, 2, heads, d}).permute({2, 0, 3, 1, 4});      // [2, B, heads, T, d]
   const AttentionBias row0 = make_attention_bias(
       bias.padding, bias.position.defined() ? bias.position.narrow(-2, 0, 1) : at::Tensor());
   const at::Tensor ctx = attention(q, k_v[0], k_v[1], row0, rt.attention_dropout);  // [B, heads, 1, d]
-  return finish(ctx.transpose(1, 2).reshape({B, H}), x0, rt);
+  return finish(ctx.transpose(1, 2).reshape({B, H}), x0, rt).full;
 }
 
-at::Tensor TransformerLayer::finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const {
-  const int64_t H = x.size(-1);
-  at::Tensor a = dropout(linear(ctx, o_w, o_b), rt.hidden_dropout);
-  a = at::layer_norm(residual_add(a, x), {H}, ln1_w, ln1_b, rt.eps);
-  at::Tensor h = activate(linear(a, ff1_w, ff1_b), rt.act);
-  h = dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout);
-  return at::layer_norm(residual_add(h, a), {H}, ln2_w, ln2_b, rt.eps);
+MixedStates TransformerLayer::finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const {
+  const MixedStates a = add_layer_norm(dropout(linear(ctx, o_w, o_b), rt.hidden_dropout), x, ln1_w, ln1_b, rt.eps);
+  const at::Tensor h = activate(linear(a.product_input(), ff1_w, ff1_b), rt.act);
+  return add_layer_norm(dropout(linear(h, ff2_w, ff2_b), rt.hidden_dropout), a.full, ln2_w, ln2_b, rt.eps);
 }
 
 at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x, const TokenPacking& packing,
@@ -106,9 +96,10 @@ at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x,
   first_only = first_only && !layers.empty() && attention_mask.size(0) > 0 &&
                attention_mask.select(1, 0).ne(0).all().item<bool>();
   const size_t full = layers.size() - (first_only ? 1 : 0);
-  for (size_t i = 0; i < full; ++i) x = layers[i].forward(x, packing, rt);
-  if (first_only) return layers.back().forward_first(x, packing, batch_bias(attention_mask), rt).unsqueeze(1);
-  return packing.unpack(x);
+  MixedStates states{std::move(x), at::Tensor()};
+  for (size_t i = 0; i < full; ++i) states = layers[i].forward(states, packing, rt);
+  if (first_only) return layers.back().forward_first(states, packing, batch_bias(attention_mask), rt).unsqueeze(1);
+  return packing.unpack(states.full);
 }
 
 }  // namespace disttune

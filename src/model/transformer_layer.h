@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/add_layer_norm.h"
 #include "model/attention.h"
 #include "model/parameter_set.h"
 #include "model/token_packing.h"
@@ -39,21 +40,23 @@ struct TransformerLayer {
                                  const LayerNames& names, int64_t hidden, int64_t intermediate);
 
   // x: [B, T, H] -> [B, T, H], or, when `packing` is active, its real tokens [N, H] -> [N, H].
-  // The attention biases come with the packing (TokenPacking::make_biases).
-  at::Tensor forward(const at::Tensor& x, const TokenPacking& packing, const LayerRuntime& rt) const;
+  // The attention biases come with the packing (TokenPacking::make_biases). x.low, when
+  // defined, is what the Q/K/V product reads (x.full's bf16 copy under CPU autocast).
+  MixedStates forward(const MixedStates& x, const TokenPacking& packing, const LayerRuntime& rt) const;
 
   // The output at position 0 of every row only: x as forward() takes it -> [B, H]. K and V
   // are projected for every token (position 0 attends to them all); Q, the attention
   // scores, the output projection and the feed-forward run for the B first tokens alone.
   // `bias`: the whole batch's biases ([B, 1, 1, T] padding, [., heads, T, T] position).
   // Every row's position 0 must be a token.
-  at::Tensor forward_first(const at::Tensor& x, const TokenPacking& packing, const AttentionBias& bias,
+  at::Tensor forward_first(const MixedStates& x, const TokenPacking& packing, const AttentionBias& bias,
                            const LayerRuntime& rt) const;
 
  private:
   // From the attention context to the layer's output: output projection, residual with x,
-  // LayerNorm, feed-forward, residual, LayerNorm.
-  at::Tensor finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const;
+  // LayerNorm, feed-forward, residual, LayerNorm (each residual + LayerNorm one
+  // add_layer_norm).
+  MixedStates finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const;
 };
 
 // An encoder's layers over x (in `packing`'s layout) -> [B, T, H] states (zeros at packed-out
