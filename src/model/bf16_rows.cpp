@@ -1,16 +1,9 @@
 #include "model/bf16_rows.h"
 
-#include <c10/util/BFloat16.h>
-
-
 #include "common/cpu_isa.h"
 
 namespace disttune {
 namespace {
-
-float widen(uint16_t b) { return static_cast<float>(c10::BFloat16(b, c10::BFloat16::from_bits())); }
-
-uint16_t narrow(float f) { return c10::BFloat16(f).x; }
 
 #ifdef DT_BF16_X86
 __attribute__((target("avx512f"))) void to_float_avx512(const uint16_t* src, int64_t ld_src, int64_t rows,
@@ -18,7 +11,7 @@ __attribute__((target("avx512f"))) void to_float_avx512(const uint16_t* src, int
   for (int64_t r = 0; r < rows; ++r, src += ld_src, dst += ld_dst) {
     int64_t c = 0;
     for (; c + 16 <= cols; c += 16) _mm512_storeu_ps(dst + c, simd::load_bf16(src + c));
-    for (; c < cols; ++c) dst[c] = widen(src[c]);
+    for (; c < cols; ++c) dst[c] = bf16_bits_to_float(src[c]);
   }
 }
 
@@ -27,7 +20,7 @@ __attribute__((target("avx512f"))) void to_bf16_avx512(const float* src, int64_t
   for (int64_t r = 0; r < rows; ++r, src += ld_src, dst += ld_dst) {
     int64_t c = 0;
     for (; c + 16 <= cols; c += 16) simd::store_bf16(dst + c, _mm512_loadu_ps(src + c));
-    for (; c < cols; ++c) dst[c] = narrow(src[c]);
+    for (; c < cols; ++c) dst[c] = float_to_bf16_bits(src[c]);
   }
 }
 #endif
@@ -49,7 +42,7 @@ void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64
   if (avx512()) return to_float_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = widen(src[r * ld_src + c]);
+    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = bf16_bits_to_float(src[r * ld_src + c]);
 }
 
 void float_rows_to_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, uint16_t* dst,
@@ -58,7 +51,7 @@ void float_rows_to_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t 
   if (avx512()) return to_bf16_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = narrow(src[r * ld_src + c]);
+    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = float_to_bf16_bits(src[r * ld_src + c]);
 }
 
 }  // namespace disttune
