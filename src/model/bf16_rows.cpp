@@ -34,6 +34,13 @@ bool avx512() {
 #endif
 }
 
+// The portable form: dst[r, c] = convert(src[r, c]).
+template <typename S, typename D, typename F>
+void convert_rows(const S* src, int64_t ld_src, int64_t rows, int64_t cols, D* dst, int64_t ld_dst, F convert) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = convert(src[r * ld_src + c]);
+}
+
 }  // namespace
 
 void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst,
@@ -41,8 +48,7 @@ void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64
 #ifdef DT_BF16_X86
   if (avx512()) return to_float_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = bf16_bits_to_float(src[r * ld_src + c]);
+  convert_rows(src, ld_src, rows, cols, dst, ld_dst, bf16_bits_to_float);
 }
 
 void float_rows_to_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, uint16_t* dst,
@@ -50,8 +56,7 @@ void float_rows_to_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t 
 #ifdef DT_BF16_X86
   if (avx512()) return to_bf16_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[r * ld_dst + c] = float_to_bf16_bits(src[r * ld_src + c]);
+  convert_rows(src, ld_src, rows, cols, dst, ld_dst, float_to_bf16_bits);
 }
 
 }  // namespace disttune

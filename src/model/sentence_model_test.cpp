@@ -30,6 +30,17 @@ std::string golden_case(const std::string& name) {
   return test::source_dir() + "/tests/golden/model/" + name;
 }
 
+// A random BERT of the golden models' vocabulary (60 tokens), 4 heads.
+InitOptions golden_vocab_init(int hidden, int intermediate, uint64_t seed) {
+  InitOptions init;
+  init.vocab = golden_case("bert_f32") + "/model/vocab.txt";
+  init.hidden_size = hidden;
+  init.num_heads = 4;
+  init.intermediate_size = intermediate;
+  init.seed = seed;
+  return init;
+}
+
 std::string case_copy_of(const std::string& name, const test::TempDir& tmp) {
   const std::string dst = tmp.file(name);
   fs::copy(golden_case(name) + "/model", dst, fs::copy_options::recursive);
@@ -530,13 +541,7 @@ TEST(SentenceModel, CpuAutocastRunsTheProductsInBf16) {
 // a few percent. This covers the wiring of disttune's bf16 kernels (attention, residual +
 // LayerNorm with its bf16 copy) inside the model, forward and backward.
 TEST(SentenceModel, CpuAutocastGradientsFollowFloat32) {
-  InitOptions init;
-  init.vocab = golden_case("bert_f32") + "/model/vocab.txt";
-  init.hidden_size = 128;
-  init.num_heads = 4;
-  init.intermediate_size = 512;
-  init.seed = 4;
-  SentenceModel m = SentenceModel::init(init);
+  SentenceModel m = SentenceModel::init(golden_vocab_init(128, 512, 4));
   {
     at::NoGradGuard no_grad;
     for (auto& p : m.parameters())
@@ -573,13 +578,8 @@ TEST(SentenceModel, CpuAutocastGradientsFollowFloat32) {
 
 TEST(SentenceModel, LoadStateCopiesByName) {
   SentenceModel a = SentenceModel::load(golden_case("bert_f32") + "/model");
-  InitOptions init;
-  init.vocab = golden_case("bert_f32") + "/model/vocab.txt";
-  init.hidden_size = 32;
-  init.num_heads = 4;
-  init.intermediate_size = 64;
+  InitOptions init = golden_vocab_init(32, 64, 3);
   init.max_position = 40;
-  init.seed = 3;
   SentenceModel b = SentenceModel::init(init);  // same shapes, other values
   const Expected ex("bert_f32");
   const at::Tensor ids = ex.get("b3.input_ids"), mask = ex.get("b3.attention_mask");
