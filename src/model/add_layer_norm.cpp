@@ -17,7 +17,6 @@
 namespace disttune {
 namespace {
 
-
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define DT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
