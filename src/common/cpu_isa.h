@@ -7,6 +7,15 @@
 #include <string>
 #include <vector>
 
+// For kernels written as plain loops that GCC vectorises (model/dropout, model/add_layer_norm):
+// the function compiled for AVX-512F, AVX2 and baseline x86-64, the form picked when the
+// program loads (GCC's target_clones); elsewhere the one baseline form.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DT_CLONES_AVX512_AVX2 __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DT_CLONES_AVX512_AVX2
+#endif
+
 namespace disttune {
 
 enum class CpuIsa { Generic, Avx2, Avx512 };  // Avx2: AVX2 and FMA; Avx512: AVX-512F

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/cpu_isa.h"
 #include "model/autocast.h"
 #include "model/bf16_rows.h"
 #include "model/cpu_tensor.h"
@@ -17,22 +18,16 @@
 namespace disttune {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DT_CLONES
-#endif
-
 uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>()); }
 
 // Rows per parallel task: a task's start costs nothing beside 64 rows of work.
 constexpr int64_t kRowGrain = 64;
 
 // Rows [r0, r1): s = y (bf16) + x, out = (s - mean) rstd w + b, low = bf16(out) when asked.
-DT_CLONES void forward_rows(const uint16_t* __restrict y, const float* __restrict x, const float* __restrict w,
-                            const float* __restrict b, int64_t H, float eps, int64_t r0, int64_t r1,
-                            float* __restrict s, float* __restrict out, uint16_t* __restrict low,
-                            float* __restrict mean, float* __restrict rstd) {
+DT_CLONES_AVX512_AVX2 void forward_rows(const uint16_t* __restrict y, const float* __restrict x,
+                                        const float* __restrict w, const float* __restrict b, int64_t H, float eps,
+                                        int64_t r0, int64_t r1, float* __restrict s, float* __restrict out,
+                                        uint16_t* __restrict low, float* __restrict mean, float* __restrict rstd) {
   for (int64_t r = r0; r < r1; ++r) {
     const uint16_t* yr = y + r * H;
     const float* xr = x + r * H;
@@ -72,10 +67,11 @@ constexpr int64_t kSumRows = 32;
 // ds into ds (float32) and, when asked, rounded into ds_low (y's bf16 gradient); g xh and g
 // summed per column over kSumRows rows in float32, then into the caller's float64 sums dw
 // and db. `scratch`: 4 H floats.
-DT_CLONES void backward_rows(const float* __restrict g_out, const uint16_t* __restrict g_low, const float* __restrict s,
-                             const float* __restrict mean, const float* __restrict rstd, const float* __restrict w,
-                             int64_t H, int64_t r0, int64_t r1, float* __restrict ds, uint16_t* __restrict ds_low,
-                             double* __restrict dw, double* __restrict db, float* __restrict scratch) {
+DT_CLONES_AVX512_AVX2 void backward_rows(const float* __restrict g_out, const uint16_t* __restrict g_low,
+                                         const float* __restrict s, const float* __restrict mean,
+                                         const float* __restrict rstd, const float* __restrict w, int64_t H, int64_t r0,
+                                         int64_t r1, float* __restrict ds, uint16_t* __restrict ds_low,
+                                         double* __restrict dw, double* __restrict db, float* __restrict scratch) {
   float* g = scratch;
   float* xh = scratch + H;
   float* sw = scratch + 2 * H;

@@ -194,11 +194,8 @@ DrawFn draw_kernel(CpuIsa isa) {
 // c10::BFloat16 (widened to float, rounded back to nearest even as c10 rounds; GCC
 // vectorises its conversions too).
 template <typename T>
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void apply_range(const T* __restrict x, const uint8_t* __restrict keep, T* __restrict out, int64_t i0, int64_t i1,
-                 float scale) {
+DT_CLONES_AVX512_AVX2 void apply_range(const T* __restrict x, const uint8_t* __restrict keep, T* __restrict out,
+                                       int64_t i0, int64_t i1, float scale) {
   for (int64_t i = i0; i < i1; ++i) out[i] = T(static_cast<float>(x[i]) * (scale * static_cast<float>(keep[i])));
 }
 
