@@ -5,14 +5,24 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/check.h"
+#include "train/matryoshka.h"
 #include "train/rng_state.h"
 
 namespace disttune {
 
-CachedMnrl::CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size)
-    : inner_(std::move(inner)), mini_batch_(mini_batch_size) {
+CachedMnrl::CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size, int64_t keep_last_budget)
+    : inner_(std::move(inner)), mini_batch_(mini_batch_size), keep_last_budget_(keep_last_budget) {
   DT_CHECK(inner_ != nullptr, "CachedMnrl needs an inner loss");
   DT_CHECK(mini_batch_ >= 0, "CachedMnrl: negative mini-batch size");
+}
+
+bool CachedMnrl::keeps_last(int64_t rows, int roles, int world_size) const {
+  // The scores of this rank's rows against every rank's candidates of each role, with their
+  // probabilities and gradient (float32), once per Matryoshka dim: an upper bound.
+  const auto* matryoshka = dynamic_cast<const Matryoshka*>(inner_.get());
+  const double dims = matryoshka ? static_cast<double>(matryoshka->dims().size()) : 1.0;
+  const double bytes = 3.0 * 4.0 * static_cast<double>(rows) * static_cast<double>(rows) * world_size * roles * dims;
+  return bytes <= static_cast<double>(keep_last_budget_);
 }
 
 at::Tensor CachedMnrl::forward(Dist& d, const LossBatch& batch) { return inner_->forward(d, batch); }
@@ -33,24 +43,32 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   };
   std::vector<Chunk> chunks;
 
-  // 1. Embeddings without a graph; the loss is computed in float32 on leaves of their own.
+  // 1. Embeddings without a graph, but for the last mini-batch when keeps_last(): its graph
+  // is kept and backpropagated first in 3 instead of being embedded again (nothing else is
+  // embedded before it is freed, so callbacks may reuse their buffers). The loss is computed
+  // in float32 on leaves of their own.
   LossBatch batch;
   batch.labels = labels;
-  {
-    at::NoGradGuard no_grad;
-    for (int role = 0; role < roles; ++role) {
-      std::vector<at::Tensor> parts;
-      for (int64_t b = 0; b < rows; b += mb) {
-        const int64_t e = std::min(rows, b + mb);
-        chunks.push_back({role, b, e, capture_rng()});
-        at::Tensor emb = embed(role, b, e);
-        DT_CHECK(emb.dim() == 2 && emb.size(0) == e - b, "cached_mnrl: the embed callback returned ",
-                 emb.sizes(), " for rows [", b, ", ", e, ")");
-        parts.push_back(emb);
+  const bool keep = keeps_last(rows, roles, d.world_size) && at::GradMode::is_enabled();
+  at::Tensor kept;  // the last mini-batch's embeddings, with their graph
+  for (int role = 0; role < roles; ++role) {
+    std::vector<at::Tensor> parts;
+    for (int64_t b = 0; b < rows; b += mb) {
+      const int64_t e = std::min(rows, b + mb);
+      const bool last = keep && role == roles - 1 && e == rows;
+      if (!last) chunks.push_back({role, b, e, capture_rng()});
+      at::Tensor emb;
+      {
+        at::AutoGradMode grad_mode(last);
+        emb = embed(role, b, e);
       }
-      at::Tensor col = at::cat(parts, 0);
-      batch.columns.push_back(col.to(at::kFloat).detach().requires_grad_(true));
+      DT_CHECK(emb.dim() == 2 && emb.size(0) == e - b, "cached_mnrl: the embed callback returned ",
+               emb.sizes(), " for rows [", b, ", ", e, ")");
+      if (last) kept = emb;
+      parts.push_back(emb.detach());
     }
+    at::Tensor col = at::cat(parts, 0);
+    batch.columns.push_back(col.to(at::kFloat).requires_grad_(true));
   }
   const RngState after_first_pass = capture_rng();
 
@@ -59,16 +77,21 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   at::Tensor loss = inner_->forward(d, batch);
   torch::autograd::backward({loss});
 
-  // 3. Re-embed with the graph and push the cached gradients into the parameters.
-  for (const Chunk& c : chunks) {
-    at::Tensor grad = batch.columns[c.role].grad();
-    DT_CHECK(grad.defined(), "cached_mnrl: no gradient reached role ", c.role);
-    restore_rng(c.rng);
-    at::Tensor emb = embed(c.role, c.begin, c.end);
-    if (!emb.requires_grad()) continue;  // nothing trainable behind this role
-    at::Tensor g = grad.narrow(0, c.begin, c.end - c.begin);
+  // 3. Push the cached gradients into the parameters: the kept mini-batch first, then the
+  // others re-embedded with the graph.
+  auto backprop = [&](const at::Tensor& emb, int role, int64_t begin, int64_t end) {
+    if (!emb.requires_grad()) return;  // nothing trainable behind this role
+    at::Tensor grad = batch.columns[role].grad();
+    DT_CHECK(grad.defined(), "cached_mnrl: no gradient reached role ", role);
+    at::Tensor g = grad.narrow(0, begin, end - begin);
     if (grad_scale != 1.0) g = g * grad_scale;
     torch::autograd::backward({emb}, {g.to(emb.scalar_type())});
+  };
+  if (keep) backprop(kept, roles - 1, (rows - 1) / mb * mb, rows);
+  kept.reset();
+  for (const Chunk& c : chunks) {
+    restore_rng(c.rng);
+    backprop(embed(c.role, c.begin, c.end), c.role, c.begin, c.end);
   }
   // Randomness continues from where the first pass left it, as if each row were embedded once.
   restore_rng(after_first_pass);

@@ -9,6 +9,10 @@
 //  3. re-embed each mini-batch with the graph, its random state replayed so that dropout
 //     draws the same masks, and backpropagate its cached embedding gradient into the
 //     parameters.
+// The last mini-batch is embedded with its graph in 1 already and backpropagated in 3
+// without a second forward, unless the loss's matrices of 2 would be large (they and that
+// graph are then held at once, where otherwise each is held alone). Of the roles x
+// ceil(rows / mini-batch) embedding passes of 1, all but that one are repeated in 3.
 // The parameter gradients and the loss equal those of Mnrl on the same batch.
 #pragma once
 
@@ -28,7 +32,13 @@ class CachedMnrl final : public Loss {
  public:
   // `inner`: the loss on the cached embeddings (Mnrl, or Matryoshka(Mnrl)).
   // `mini_batch_size` rows per embedding pass; 0 = the whole local batch at once.
-  CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size);
+  // `keep_last_budget`: the most bytes the loss's matrices may take (estimated from the
+  // batch, step()) for the last mini-batch's graph to be kept through the loss.
+  CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size,
+             int64_t keep_last_budget = kKeepLastBudget);
+  // 64 MiB: a global batch of ~1000 pairs over 8 ranks, where the matrices are a few
+  // MiB, keeps it; one of 65536 (GiBs of matrices, as much as a mini-batch's graph) does not.
+  static constexpr int64_t kKeepLastBudget = int64_t{64} << 20;
   std::string name() const override { return "cached_mnrl"; }
   // The inner loss on embeddings that are already there (no caching), e.g. for evaluation.
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
@@ -44,11 +54,15 @@ class CachedMnrl final : public Loss {
               const at::Tensor& labels = {}, double grad_scale = 1.0);
 
   int64_t mini_batch_size() const { return mini_batch_; }
+  // Whether step() over `rows` rows of `roles` roles on `world_size` ranks keeps the last
+  // mini-batch's graph (see the top of this file).
+  bool keeps_last(int64_t rows, int roles, int world_size) const;
   const Loss& inner() const { return *inner_; }
 
  private:
   std::unique_ptr<Loss> inner_;
   int64_t mini_batch_;
+  int64_t keep_last_budget_;
 };
 
 }  // namespace disttune

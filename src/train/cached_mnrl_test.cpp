@@ -4,9 +4,12 @@
 #include "train/cached_mnrl.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "train/matryoshka.h"
+#include "train/mnrl.h"
 #include "train/rng_state.h"
 #include "train/train_test_util.h"
 
@@ -72,6 +75,8 @@ TEST(MpiCachedMnrl, EqualsMnrlForEveryMiniBatchSize) {
       auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl",
                                                            "training.mini_batch_size=" + std::to_string(mb)}));
       expect_same(grads_of(d, run, *cached), ref, name + " mini-batch " + std::to_string(mb));
+      CachedMnrl recomputing(make_loss(loss_config(run.at("loss"))), mb, 0);
+      expect_same(grads_of(d, run, recomputing), ref, name + " mini-batch " + std::to_string(mb) + ", all recomputed");
     }
   }
 }
@@ -106,20 +111,53 @@ TEST(MpiCachedMnrl, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
   TinyModel model = TinyModel::from_golden(run.at("init"));
   model.dropout = 0.5;
   at::Tensor ids = tensor_from(run.at("batches")[0][0], at::kLong);
-  std::map<std::pair<int, int64_t>, std::vector<at::Tensor>> seen;
+  struct Call {
+    at::Tensor out;
+    bool grad;
+  };
+  std::map<std::pair<int, int64_t>, std::vector<Call>> seen;
   EmbedFn fn = [&](int role, int64_t b, int64_t e) {
     at::Tensor out = model.embed(ids.narrow(0, b, e - b));
-    seen[{role, b}].push_back(out.detach().clone());
+    seen[{role, b}].push_back({out.detach().clone(), at::GradMode::is_enabled()});
     return out;
   };
-  auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl", "training.mini_batch_size=3"}));
   const int64_t rows = ids.size(0);
-  dynamic_cast<CachedMnrl&>(*cached).step(local_dist(), fn, 3, rows);
-  EXPECT_EQ(seen.size(), 3u * 3u);  // 3 roles x ceil(8 / 3) chunks
-  for (auto& [key, outs] : seen) {
-    ASSERT_EQ(outs.size(), 2u);
-    EXPECT_TRUE(at::equal(outs[0], outs[1])) << "role " << key.first << " rows from " << key.second;
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "last mini-batch kept" : "every mini-batch embedded twice");
+    CachedMnrl cached(std::make_unique<Mnrl>(), 3, keep ? CachedMnrl::kKeepLastBudget : 0);
+    ASSERT_EQ(cached.keeps_last(rows, 3, 1), keep);
+    seen.clear();
+    cached.step(local_dist(), fn, 3, rows);
+    EXPECT_EQ(seen.size(), 3u * 3u);  // 3 roles x ceil(8 / 3) chunks
+    for (auto& [key, calls] : seen) {
+      const std::string where = "role " + std::to_string(key.first) + " rows from " + std::to_string(key.second);
+      if (keep && key == std::make_pair(2, int64_t{6})) {
+        // The last mini-batch is embedded once, with its graph, and backpropagated from that.
+        ASSERT_EQ(calls.size(), 1u) << where;
+        EXPECT_TRUE(calls[0].grad) << where;
+        continue;
+      }
+      ASSERT_EQ(calls.size(), 2u) << where;
+      EXPECT_FALSE(calls[0].grad) << where;
+      EXPECT_TRUE(calls[1].grad) << where;
+      EXPECT_TRUE(at::equal(calls[0].out, calls[1].out)) << where;
+    }
   }
+}
+
+TEST(MpiCachedMnrl, KeepsTheLastGraphWhenTheLossMatricesAreSmall) {
+  // 3 matrices x 4 bytes x local rows x global rows x roles (x Matryoshka dims).
+  const CachedMnrl plain(std::make_unique<Mnrl>(), 16);
+  EXPECT_TRUE(plain.keeps_last(64, 2, 8));       // global batch 512 on 8 ranks: 0.8 MB
+  EXPECT_TRUE(plain.keeps_last(512, 2, 8));      // 4096 on 8: 50 MB
+  EXPECT_FALSE(plain.keeps_last(8192, 2, 8));    // 65536 on 8: 12.9 GB
+  EXPECT_FALSE(plain.keeps_last(1024, 3, 64));   // 65536 on 64 with a hard negative: 2.4 GB
+  const CachedMnrl matryoshka(
+      std::make_unique<Matryoshka>(std::make_unique<Mnrl>(), std::vector<int64_t>{768, 512, 256, 128, 64},
+                                   std::vector<double>(5, 1.0)),
+      16);
+  EXPECT_TRUE(matryoshka.keeps_last(64, 2, 8));
+  EXPECT_FALSE(matryoshka.keeps_last(512, 2, 8));  // 252 MB over five dims
 }
 
 }  // namespace
