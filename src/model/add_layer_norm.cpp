@@ -3,7 +3,6 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
-#include <c10/util/BFloat16.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -17,8 +16,6 @@
 
 namespace disttune {
 namespace {
-
-uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>()); }
 
 // Rows per parallel task: a task's start costs nothing beside 64 rows of work.
 constexpr int64_t kRowGrain = 64;
@@ -137,10 +134,10 @@ struct AddLayerNormFn : public torch::autograd::Function<AddLayerNormFn> {
     at::Tensor mean = at::empty({N}, x.options()), rstd = at::empty({N}, x.options());
     const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>(), *bp = b.data_ptr<float>();
     float *sp = s.data_ptr<float>(), *op = out.data_ptr<float>();
-    uint16_t* lp = with_low ? bits(low) : nullptr;
+    uint16_t* lp = with_low ? bf16_bits(low) : nullptr;
     float *mp = mean.data_ptr<float>(), *rp = rstd.data_ptr<float>();
     const float e = static_cast<float>(eps);
-    const uint16_t* yp = bits(y);
+    const uint16_t* yp = bf16_bits(y);
     at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
       forward_rows(yp, xp, wp, bp, H, e, r0, r1, sp, op, lp, mp, rp);
     });
@@ -168,9 +165,9 @@ struct AddLayerNormFn : public torch::autograd::Function<AddLayerNormFn> {
       std::vector<float> scratch(static_cast<size_t>(4 * H));
       double* dw = sums.data() + static_cast<size_t>(at::get_thread_num()) * 2 * H;
       backward_rows(g_out.defined() ? g_out.data_ptr<float>() : nullptr,
-                    g_low.defined() ? bits(g_low) : nullptr, s.data_ptr<float>(), mean.data_ptr<float>(),
+                    g_low.defined() ? bf16_bits(g_low) : nullptr, s.data_ptr<float>(), mean.data_ptr<float>(),
                     rstd.data_ptr<float>(), w.data_ptr<float>(), H, r0, r1, ds.data_ptr<float>(),
-                    ds_low.defined() ? bits(ds_low) : nullptr, dw, dw + H, scratch.data());
+                    ds_low.defined() ? bf16_bits(ds_low) : nullptr, dw, dw + H, scratch.data());
     });
     at::Tensor dw = at::empty({H}, s.options()), db = at::empty({H}, s.options());
     float *dwp = dw.data_ptr<float>(), *dbp = db.data_ptr<float>();

@@ -8,7 +8,6 @@
 
 #include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
-#include <c10/util/BFloat16.h>
 #include <c10/util/Optional.h>  // c10::optional: its own class in libtorch 1.x, an alias of std::optional in 2.x
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -106,7 +105,7 @@ class HeadBuffer {
  public:
   HeadBuffer(const HeadLayout& L, const at::Tensor& t) : L_(L), width_(t.size(2)) {
     if (t.scalar_type() == at::kBFloat16) {
-      bits_ = reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>());
+      bits_ = bf16_bits(t);
     } else {
       floats_ = t.data_ptr<float>();
     }

@@ -25,15 +25,6 @@ __attribute__((target("avx512f"))) void to_bf16_avx512(const float* src, int64_t
 }
 #endif
 
-bool avx512() {
-#ifdef DT_BF16_X86
-  static const bool has = cpu_isa_best() == CpuIsa::Avx512;
-  return has;
-#else
-  return false;
-#endif
-}
-
 // The portable form: dst[r, c] = convert(src[r, c]).
 template <typename S, typename D, typename F>
 void convert_rows(const S* src, int64_t ld_src, int64_t rows, int64_t cols, D* dst, int64_t ld_dst, F convert) {
@@ -43,10 +34,19 @@ void convert_rows(const S* src, int64_t ld_src, int64_t rows, int64_t cols, D* d
 
 }  // namespace
 
+bool bf16_avx512_available() {
+#ifdef DT_BF16_X86
+  static const bool has = cpu_isa_best() == CpuIsa::Avx512;
+  return has;
+#else
+  return false;
+#endif
+}
+
 void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst,
                         int64_t ld_dst) {
 #ifdef DT_BF16_X86
-  if (avx512()) return to_float_avx512(src, ld_src, rows, cols, dst, ld_dst);
+  if (bf16_avx512_available()) return to_float_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
   convert_rows(src, ld_src, rows, cols, dst, ld_dst, bf16_bits_to_float);
 }
@@ -54,7 +54,7 @@ void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64
 void float_rows_to_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, uint16_t* dst,
                         int64_t ld_dst) {
 #ifdef DT_BF16_X86
-  if (avx512()) return to_bf16_avx512(src, ld_src, rows, cols, dst, ld_dst);
+  if (bf16_avx512_available()) return to_bf16_avx512(src, ld_src, rows, cols, dst, ld_dst);
 #endif
   convert_rows(src, ld_src, rows, cols, dst, ld_dst, float_to_bf16_bits);
 }

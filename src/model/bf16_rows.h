@@ -59,6 +59,10 @@ inline uint16_t float_to_bf16_bits(float f) {
   return f != f ? static_cast<uint16_t>(0x7FC0) : rounded;
 }
 
+// Whether the simd:: conversions above run here (an x86-64 build on a CPU with AVX-512F):
+// the kernels built on them (these conversions, model/gelu) take that path only then.
+bool bf16_avx512_available();
+
 // `rows` rows of `cols` values, row i at src + i ld_src, into dst + i ld_dst.
 void bf16_rows_to_float(const uint16_t* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst,
                         int64_t ld_dst);

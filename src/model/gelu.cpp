@@ -2,27 +2,20 @@
 
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
-#include <c10/util/BFloat16.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
-#include "common/cpu_isa.h"
 #include "model/bf16_rows.h"
 #include "model/cpu_tensor.h"
 #include "model/simd_exp.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define DT_GELU_X86 1
-#endif
-
 namespace disttune {
 namespace {
 
-#ifdef DT_GELU_X86
+#ifdef DT_BF16_X86
 // GCC 12 reports its own AVX-512 intrinsics' undefined pass-through operands as
 // uninitialised (they are masked out or overwritten by design).
 #pragma GCC diagnostic push
@@ -101,8 +94,6 @@ void backward_kernel(const uint16_t* dy, const uint16_t* x, uint16_t* dx, int64_
 }
 #pragma GCC diagnostic pop
 
-uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<c10::BFloat16>()); }
-
 bool kernel_applies(const at::Tensor& x) {
   return gelu_bf16_kernel_available() && cpu_strided(x, at::kBFloat16) && x.is_contiguous();
 }
@@ -110,7 +101,7 @@ bool kernel_applies(const at::Tensor& x) {
 struct GeluBf16 : public torch::autograd::Function<GeluBf16> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
     at::Tensor y = at::empty_like(x);
-    forward_kernel(bits(x), bits(y), x.numel());
+    forward_kernel(bf16_bits(x), bf16_bits(y), x.numel());
     ctx->save_for_backward({x});
     return y;
   }
@@ -120,28 +111,22 @@ struct GeluBf16 : public torch::autograd::Function<GeluBf16> {
     const at::Tensor x = ctx->get_saved_variables()[0];
     const at::Tensor g = grads[0].to(at::kBFloat16).contiguous();
     at::Tensor dx = at::empty_like(x);
-    backward_kernel(bits(g), bits(x), bits(dx), x.numel());
+    backward_kernel(bf16_bits(g), bf16_bits(x), bf16_bits(dx), x.numel());
     return {dx};
   }
 };
-#endif  // DT_GELU_X86
+#endif  // DT_BF16_X86
 
 }  // namespace
 
-bool gelu_bf16_kernel_available() {
-#ifdef DT_GELU_X86
-  return cpu_isa_best() == CpuIsa::Avx512;
-#else
-  return false;
-#endif
-}
+bool gelu_bf16_kernel_available() { return bf16_avx512_available(); }
 
 at::Tensor gelu_erf(at::Tensor x) {
   const bool in_place = !x.requires_grad();
-#ifdef DT_GELU_X86
+#ifdef DT_BF16_X86
   if (kernel_applies(x)) {
     if (!in_place) return GeluBf16::apply(x);
-    forward_kernel(bits(x), bits(x), x.numel());
+    forward_kernel(bf16_bits(x), bf16_bits(x), x.numel());
     return x;
   }
 #endif
