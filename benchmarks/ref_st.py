@@ -118,7 +118,10 @@ def train(args, model):
             loss = step(b)
             best = min(best, time.perf_counter() - t0)
         points.append({"global_batch": b, "pairs_per_s": b / best, "seconds": best, "loss": loss})
-    return {"points": points}
+    out = {"points": points}
+    if args.device == "cuda":  # what disttune's and ref_train.py's train entries report beside it
+        out["peak_gpu_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
 def encode(args, model):

@@ -63,6 +63,12 @@ def random_batch(args, lengths, role, rows):
     return torch.randint(1000, 30000, mask.shape) * mask, mask
 
 
+def peak_rss_mib():
+    """The process's resident high-water mark (VmHWM), MiB."""
+    with open("/proc/self/status") as f:
+        return next((int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM:")), 0.0)
+
+
 def run(rank, args, init_file, out_file):
     world = args.world_size
     lengths = read_lengths(args.lengths)
@@ -147,16 +153,27 @@ def run(rank, args, init_file, out_file):
         points.append({"global_batch": b, "pairs_per_s": b / best, "seconds": best, "loss": loss,
                        "page_faults_per_step": (u1.ru_minflt - u0.ru_minflt) / args.steps,
                        "cpu_seconds_per_step": (u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime) / args.steps})
+    # As the C++ benchmark reports it: the largest rank's peak, that of the largest batch
+    # (smaller batches reuse the warm-up's heap); read before the profiled step.
+    # On a GPU also the caching allocator's peak (the C++ side reads the same counter).
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else -1.0
+    peak = torch.tensor([peak_rss_mib(), gpu], dtype=torch.float64, device=args.device)
+    if world > 1:
+        dist.all_reduce(peak, op=dist.ReduceOp.MAX)
+    peak = peak.tolist()
     if args.profile:
         with torch.autograd.profiler.profile() as prof:
             step(max(args.batches))
         if rank == 0:
             prof.export_chrome_trace(args.profile)
     if rank == 0:
+        out = {"points": points, "peak_rss_mib": peak[0], "world_size": world, "threads": torch.get_num_threads(),
+               "mini_batch": args.mini_batch, "device": args.device, "precision": args.precision,
+               "torch": torch.__version__}
+        if peak[1] >= 0:
+            out["peak_gpu_allocated_mib"] = peak[1]
         with open(out_file, "w") as f:
-            json.dump({"points": points, "world_size": world, "threads": torch.get_num_threads(),
-                       "mini_batch": args.mini_batch, "device": args.device, "precision": args.precision,
-                       "torch": torch.__version__}, f)
+            json.dump(out, f)
     if world > 1:
         dist.destroy_process_group()
 

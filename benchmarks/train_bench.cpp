@@ -22,6 +22,9 @@
 // --device=cuda runs the step on the rank's GPU (NCCL between ranks), --precision=bf16 under
 // autocast as the trainer's training.precision: bf16 does; the peak is then the GPU's
 // measured bf16 matmul rate.
+// Memory: the largest rank's peak resident memory over the steps (that of the largest batch,
+// the model and AdamW state included), and on a GPU its peak of allocated GPU memory, as
+// ref_train.py reports both.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -30,6 +33,12 @@
 #define DT_HAVE_RECORD_PROFILE 1
 #endif
 
+#ifdef DISTTUNE_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -170,6 +179,15 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
 
   // Measured first, with every rank's threads busy at once, as during the steps.
   const double peak = matmul_flops_per_s(pl.device, pl.dtype) * d.world_size;
+  // Its 4096^2 operands are no part of the step's memory, but the heap keeps ~400 MiB of them
+  // resident: given back, and the peak RSS reported below counted from here.
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  const bool peak_reset = bench::reset_peak_rss();
+#ifdef DISTTUNE_TORCH_CUDA
+  if (pl.device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(pl.device.index());
+#endif
 
   const InitOptions init = bench::model_shape(args);
   // --dropout: BERT's hidden and attention dropout on, as a fine-tuning step runs them; off by
@@ -293,6 +311,23 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
            d.world_size, where, ": ", t, " s/step, ", pps,
            " pairs/s, MFU ", mfu, " (matmul peak ", peak / 1e9, " GFLOP/s)");
   }
+  // The resident high-water mark since the matmul measurement, the largest rank's: what the
+  // entry's largest batch needed (its warm-up comes first; smaller batches reuse that heap),
+  // the model and optimizer state included. Read before the profiled step, whose recorder
+  // allocates.
+  const double peak_rss = d.comm->all_reduce_scalar(bench::peak_rss_mib(), ReduceOp::Max);
+  print0("train   peak resident memory ", peak_rss, " MiB per rank");
+  // On a GPU, the caching allocator's peak of allocated bytes (torch.cuda.max_memory_allocated
+  // on the references' side), from the same point.
+  double peak_gpu = -1;
+#ifdef DISTTUNE_TORCH_CUDA
+  if (pl.device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(pl.device.index());
+    peak_gpu = d.comm->all_reduce_scalar(static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20),
+                                         ReduceOp::Max);  // [0]: all pools
+    print0("train   peak GPU memory allocated ", peak_gpu, " MiB per rank");
+  }
+#endif
   const std::string profile = args.get("profile", "");
   if (!profile.empty()) {
 #ifdef DT_HAVE_RECORD_PROFILE
@@ -305,27 +340,30 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
     DT_FAIL("--profile: this libtorch has no legacy profiler (torch/csrc/autograd/profiler_legacy.h)");
 #endif
   }
-  return nlohmann::json{{"benchmark", "train"},
-                        {"world_size", d.world_size},
-                        {"threads_per_rank", at::get_num_threads()},
-                        {"device", pl.device.is_cuda() ? "cuda" : "cpu"},
-                        {"precision", pl.precision},
-                        {"anchor_seq", ta},
-                        {"seq", tp},
-                        {"lengths", lengths_file},
-                        {"token_packing", pack},
-                        {"layers", init.num_layers},
-                        {"hidden", init.hidden_size},
-                        {"heads", init.num_heads},
-                        {"intermediate", init.intermediate_size},
-                        {"mini_batch", mini},
-                        {"dropout", dropout},
-                        {"pooling", mopts.pooling},
-                        {"warmup_steps", warmup},
-                        {"timed_steps", steps},
-                        {"matmul_peak_gflops", peak / 1e9},
-                        {"blas_core", bench::blas_core()},
-                        {"projections", pl.device.is_cuda() ? std::string("at::linear (CUDA)") : linear_backend()},
-                        {"peak_rss_mib", bench::peak_rss_mib()},
-                        {"points", points}};
+  nlohmann::json out{{"benchmark", "train"},
+                     {"world_size", d.world_size},
+                     {"threads_per_rank", at::get_num_threads()},
+                     {"device", pl.device.is_cuda() ? "cuda" : "cpu"},
+                     {"precision", pl.precision},
+                     {"anchor_seq", ta},
+                     {"seq", tp},
+                     {"lengths", lengths_file},
+                     {"token_packing", pack},
+                     {"layers", init.num_layers},
+                     {"hidden", init.hidden_size},
+                     {"heads", init.num_heads},
+                     {"intermediate", init.intermediate_size},
+                     {"mini_batch", mini},
+                     {"dropout", dropout},
+                     {"pooling", mopts.pooling},
+                     {"warmup_steps", warmup},
+                     {"timed_steps", steps},
+                     {"matmul_peak_gflops", peak / 1e9},
+                     {"blas_core", bench::blas_core()},
+                     {"projections", pl.device.is_cuda() ? std::string("at::linear (CUDA)") : linear_backend()},
+                     {"peak_rss_mib", peak_rss},
+                     {"peak_rss_since", peak_reset ? "matmul peak measured" : "process start"},
+                     {"points", points}};
+  if (peak_gpu >= 0) out["peak_gpu_allocated_mib"] = peak_gpu;
+  return out;
 }
