@@ -78,11 +78,15 @@ if [ -f /usr/local/cuda/include/nccl.h ]; then
   mkdir -p "$ROOT/usr/local/cuda" "$ROOT/work/cuda-gen/c10/cuda/impl"
   mountpoint -q "$ROOT/usr/local/cuda" || { mount --bind /usr/local/cuda "$ROOT/usr/local/cuda" && mounted+=("$ROOT/usr/local/cuda"); }
   echo "#define C10_CUDA_BUILD_SHARED_LIBS" >"$ROOT/work/cuda-gen/c10/cuda/impl/cuda_cmake_macros.h"
-  in_root c++ -std=gnu++17 -fsyntax-only -fopenmp -Wall -Wextra -Wno-unused-parameter -DDISTTUNE_HAVE_NCCL=1 \
-    -DDISTTUNE_TORCH_CUDA=1 -DOMPI_SKIP_MPICXX=1 -I/work/disttune/src -I/work/cuda-gen \
-    -isystem /usr/include/torch/csrc/api/include -isystem /usr/lib/x86_64-linux-gnu/openmpi/include \
-    -isystem /usr/local/cuda/include /work/disttune/src/dist/nccl_communicator.cpp
-  echo "check-torch2: the NCCL communicator's libtorch CUDA code compiles against libtorch 2.6"
+  # The train benchmark's GPU memory statistics (c10::cuda::CUDACachingAllocator) too.
+  for src in src/dist/nccl_communicator.cpp benchmarks/train_bench.cpp; do
+    in_root c++ -std=gnu++17 -fsyntax-only -fopenmp -Wall -Wextra -Wno-unused-parameter -DDISTTUNE_HAVE_NCCL=1 \
+      -DDISTTUNE_TORCH_CUDA=1 -DOMPI_SKIP_MPICXX=1 -DDISTTUNE_SOURCE_DIR=\"/work/disttune\" \
+      -I/work/disttune/src -I/work/cuda-gen -I/usr/include/hdf5/serial \
+      -isystem /usr/include/torch/csrc/api/include -isystem /usr/lib/x86_64-linux-gnu/openmpi/include \
+      -isystem /usr/local/cuda/include "/work/disttune/$src"
+  done
+  echo "check-torch2: the libtorch CUDA code (NCCL communicator, train benchmark) compiles against libtorch 2.6"
 fi
 t2=$(date +%s)
 in_root bash -c 'cd /work/build && ctest --output-on-failure --timeout 1800 "$@"' ctest "$@"
