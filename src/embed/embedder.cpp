@@ -13,7 +13,8 @@
 
 namespace disttune {
 
-BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_size, int world) {
+BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_size, int world,
+                          const std::function<int64_t(int64_t)>& tokens) {
   DT_CHECK(batch_size > 0 && world > 0, "batch grid needs batch_size > 0 and world > 0");
   BatchGrid g;
   const int64_t n = static_cast<int64_t>(texts.size());
@@ -24,13 +25,16 @@ BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_s
   });
   for (int64_t b = 0; b < n; b += batch_size) g.batch_begin.push_back(b);
   g.batch_begin.push_back(n);
-  // Cost of a batch ~ rows x longest text (padding to the longest); ranks split the total.
+  // Cost of a batch ~ rows x its longest text (the first; the rows are of similar length), plus
+  // a per-row constant of ~4 tokens; ranks split the total. One token ~ 4 characters.
   const int64_t nb = g.num_batches();
   std::vector<double> cost(static_cast<size_t>(nb));
   double total = 0;
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t rows = g.batch_begin[b + 1] - g.batch_begin[b];
-    cost[b] = static_cast<double>(rows) * (16.0 + static_cast<double>(texts[g.order[g.batch_begin[b]]].size()));
+    const int64_t first = g.order[g.batch_begin[b]];
+    const double length = tokens ? 4.0 * static_cast<double>(tokens(first)) : static_cast<double>(texts[first].size());
+    cost[b] = static_cast<double>(rows) * (16.0 + length);
     total += cost[b];
   }
   g.rank_batches.assign(static_cast<size_t>(world) + 1, nb);
@@ -53,10 +57,14 @@ Tokenizer Embedder::tokenizer_for(const SentenceModel& model) {
 Embedder::Embedder(SentenceModel& model, Tokenizer tokenizer)
     : model_(model), tokenizer_(std::move(tokenizer)) {}
 
+int Embedder::max_length(const EncodeOptions& opt) const {
+  return opt.max_length > 0 ? opt.max_length : model_.max_seq_length();
+}
+
 void Embedder::encode_batches(const std::vector<std::string>& texts, const BatchGrid& grid,
                               int64_t first_batch, int64_t last_batch, const EncodeOptions& opt,
                               at::Tensor& out, at::Tensor& indices) {
-  const int max_len = opt.max_length > 0 ? opt.max_length : model_.max_seq_length();
+  const int max_len = max_length(opt);
   const int64_t first_row = grid.batch_begin[first_batch];
   const int64_t rows = grid.batch_begin[last_batch] - first_row;
   out = at::empty({rows, model_.dim()}, at::kFloat);
@@ -89,7 +97,12 @@ void Embedder::encode_batches(const std::vector<std::string>& texts, const Batch
 
 EncodedShard Embedder::encode_shard(Dist& d, const std::vector<std::string>& texts,
                                     const EncodeOptions& opt) {
-  const BatchGrid grid = make_batch_grid(texts, opt.batch_size, d.world_size);
+  // Each batch's first text tokenized once more (1 / batch_size of the inputs), so that texts
+  // truncated at max_length weigh what the encoder spends on them.
+  const auto tokens = [&](int64_t i) {
+    return static_cast<int64_t>(tokenizer_.encode(opt.prefix + texts[i], max_length(opt)).size());
+  };
+  const BatchGrid grid = make_batch_grid(texts, opt.batch_size, d.world_size, tokens);
   EncodedShard s;
   encode_batches(texts, grid, grid.rank_batches[d.rank], grid.rank_batches[d.rank + 1], opt,
                  s.embeddings, s.indices);

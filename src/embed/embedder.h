@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,12 @@ struct BatchGrid {
   std::vector<int64_t> rank_batches;
   int64_t num_batches() const { return static_cast<int64_t>(batch_begin.size()) - 1; }
 };
-BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_size, int world);
+// The rank split weighs each batch by rows x (4 + the length of its first, longest text).
+// `tokens(i)`, when given, is that length for input i in tokens after truncation (what the
+// encoder computes); without it, the characters count, which overweights texts far beyond
+// max_length: the rank holding them idles while the others finish.
+BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_size, int world,
+                          const std::function<int64_t(int64_t)>& tokens = {});
 
 // This rank's share of a sharded encoding: embeddings [n_local, dim] (float32, CPU) and the
 // input index of each row [n_local] (int64).
@@ -70,6 +76,8 @@ class Embedder {
   // Embeds the inputs order[begin..end) of `grid` batch by batch into rows of `out`.
   void encode_batches(const std::vector<std::string>& texts, const BatchGrid& grid, int64_t first_batch,
                       int64_t last_batch, const EncodeOptions& opt, at::Tensor& out, at::Tensor& indices);
+
+  int max_length(const EncodeOptions& opt) const;  // opt's, or the model's max_seq_length
 
   SentenceModel& model_;
   Tokenizer tokenizer_;

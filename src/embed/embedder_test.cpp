@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "dist/dist.h"
 #include "model/sentence_model.h"
 #include "test_util.h"
@@ -52,6 +54,22 @@ TEST(BatchGrid, LengthSortedBatchesSplitOverRanks) {
     EXPECT_EQ(gw.rank_batches.back(), g1.num_batches());
     for (int r = 0; r < w; ++r) EXPECT_LE(gw.rank_batches[r], gw.rank_batches[r + 1]);
   }
+}
+
+TEST(BatchGrid, RanksSplitTheTruncatedTokensWhenGiven) {
+  // One batch of texts far beyond max_length (1000 characters, 16 tokens once truncated) and
+  // seven of short ones (40 characters, 10 tokens), 8 per batch, over 2 ranks.
+  std::vector<std::string> texts(8, std::string(1000, 'a'));
+  for (int i = 0; i < 56; ++i) texts.push_back(std::string(40, 'b'));
+  const auto tokens = [&](int64_t i) { return std::min<int64_t>(16, static_cast<int64_t>(texts[i].size()) / 4); };
+  // By characters the long batch alone is over half the work: rank 0 would get it and idle.
+  EXPECT_EQ(make_batch_grid(texts, 8, 2).rank_batches, (std::vector<int64_t>{0, 1, 8}));
+  // By tokens it is 8 x (4 + 16) against 8 x (4 + 10) per short batch: 4 batches each.
+  const BatchGrid g = make_batch_grid(texts, 8, 2, tokens);
+  EXPECT_EQ(g.rank_batches, (std::vector<int64_t>{0, 4, 8}));
+  // Only the split moves: the order and the batches are those of the characters.
+  EXPECT_EQ(g.order, make_batch_grid(texts, 8, 2).order);
+  EXPECT_EQ(g.batch_begin, make_batch_grid(texts, 8, 2).batch_begin);
 }
 
 TEST(MpiEmbedder, ShardedEncodingEqualsLocalEncodingBitForBit) {
