@@ -50,7 +50,8 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   LossBatch batch;
   batch.labels = labels;
   const bool keep = keeps_last(rows, roles, d.world_size) && at::GradMode::is_enabled();
-  at::Tensor kept;  // the last mini-batch's embeddings, with their graph
+  at::Tensor kept;  // the last mini-batch's embeddings, with their graph, and its first row
+  int64_t kept_begin = 0;
   for (int role = 0; role < roles; ++role) {
     std::vector<at::Tensor> parts;
     for (int64_t b = 0; b < rows; b += mb) {
@@ -64,7 +65,10 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
       }
       DT_CHECK(emb.dim() == 2 && emb.size(0) == e - b, "cached_mnrl: the embed callback returned ",
                emb.sizes(), " for rows [", b, ", ", e, ")");
-      if (last) kept = emb;
+      if (last) {
+        kept = emb;
+        kept_begin = b;
+      }
       parts.push_back(emb.detach());
     }
     at::Tensor col = at::cat(parts, 0);
@@ -87,7 +91,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
     if (grad_scale != 1.0) g = g * grad_scale;
     torch::autograd::backward({emb}, {g.to(emb.scalar_type())});
   };
-  if (keep) backprop(kept, roles - 1, (rows - 1) / mb * mb, rows);
+  if (keep) backprop(kept, roles - 1, kept_begin, rows);
   kept.reset();
   for (const Chunk& c : chunks) {
     restore_rng(c.rng);
