@@ -39,18 +39,71 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB = os.path.join(os.path.dirname(HERE), "datasets", "vocab", "bert-base-uncased.txt")
 
 
-def build_model(args, tmp):
-    """The model and how it was built: "modules" (Transformer + Pooling + Normalize, as
-    documented up to sentence-transformers 5) or, where that API has moved, "directory"
-    (SentenceTransformer on the bare Hugging Face directory, which has always made
-    Transformer + mean Pooling itself; Normalize appended where it exists)."""
-    import sentence_transformers
-    from sentence_transformers import SentenceTransformer
-    from transformers import BertConfig, BertModel
+def st_modules():
+    """sentence-transformers' module classes (Transformer, Pooling, Normalize). 5.4 moved them
+    from `sentence_transformers.models` to `sentence_transformers.sentence_transformer.modules`;
+    6.x reaches the old path only through an import statement (a deprecation shim), never as an
+    attribute of the package."""
+    try:
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:
+        from sentence_transformers import models as modules
+    return modules
+
+
+def golden_tokens(limit=8):
+    """(text, ids) pairs of bert-base-uncased's WordPiece from the tokenizer's golden file
+    (transformers.js's ids, tests/golden/text): the reference must tokenize as disttune does."""
+    path = os.path.join(os.path.dirname(HERE), "tests", "golden", "text", "minilm_tokens.jsonl")
+    pairs = []
+    with open(path) as f:
+        for line in f:
+            row = json.loads(line)
+            if "text" in row:
+                pairs.append((row["text"], row["ids"]))
+            if len(pairs) == limit:
+                break
+    return pairs
+
+
+def check_tokens(encode, where):
+    """Exits naming the first golden text `encode` (text -> list of ids) gets wrong."""
+    for text, ids in golden_tokens():
+        got = encode(text)
+        if got != ids:
+            raise SystemExit(f"ref_st.py: {where} tokenizes {text!r} as {got}, expected {ids} "
+                             f"(bert-base-uncased WordPiece, tests/golden/text/minilm_tokens.jsonl)")
+
+
+def build_tokenizer():
+    """bert-base-uncased's WordPiece as a transformers tokenizer. transformers 5 builds it from a
+    `vocab` dict and reads no vocab_file in the constructor (it would silently keep a 5-token
+    vocabulary); 4.x builds it from vocab_file. Each way is checked against the golden ids."""
     try:
         from transformers import BertTokenizerFast as Tokenizer
     except ImportError:  # transformers releases that keep only the tokenizers-backed class
         from transformers import BertTokenizer as Tokenizer
+    with open(VOCAB, encoding="utf-8") as f:
+        vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
+    errors = []
+    for kwargs in ({"vocab": vocab}, {"vocab_file": VOCAB}):
+        try:
+            tok = Tokenizer(do_lower_case=True, **kwargs)
+            check_tokens(lambda t: tok(t)["input_ids"], f"{Tokenizer.__name__}({next(iter(kwargs))}=...)")
+            return tok
+        except (Exception, SystemExit) as e:  # reported below if no way works
+            errors.append(str(e))
+    raise SystemExit("ref_st.py: could not build the WordPiece tokenizer: " + " | ".join(errors))
+
+
+def build_model(args, tmp):
+    """The model and how it was built: "modules" (Transformer + Pooling + Normalize, the classes
+    every release has had under one path or the other) or, where those cannot be built,
+    "directory" (SentenceTransformer on the bare Hugging Face directory, which has always made
+    Transformer + mean Pooling itself; Normalize appended). Either way the loaded model's own
+    tokenization is checked against the golden ids before anything is timed."""
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=30522, hidden_size=args.hidden, num_hidden_layers=args.layers,
@@ -58,24 +111,29 @@ def build_model(args, tmp):
                      max_position_embeddings=512, hidden_dropout_prob=args.dropout,
                      attention_probs_dropout_prob=args.dropout)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(tmp)
-    Tokenizer(vocab_file=VOCAB, do_lower_case=True).save_pretrained(tmp)
-    models = getattr(sentence_transformers, "models", None)
+    build_tokenizer().save_pretrained(tmp)
+    modules = st_modules()
     try:
-        word = models.Transformer(tmp, max_seq_length=256)
-        pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=args.pooling)
-        return SentenceTransformer(modules=[word, pool, models.Normalize()], device=args.device), "modules"
+        word = modules.Transformer(tmp, max_seq_length=256)
+        pool = modules.Pooling(args.hidden, pooling_mode=args.pooling)
+        model, built = SentenceTransformer(modules=[word, pool, modules.Normalize()], device=args.device), "modules"
     except (AttributeError, TypeError) as e:
-        print(f"ref_st.py: modules API unavailable ({e}); loading the directory instead", file=sys.stderr)
-    model = SentenceTransformer(tmp, device=args.device)
-    model.max_seq_length = 256
-    if args.pooling != "mean":  # the directory's default Pooling is mean: switch its mode
-        pool = model[1]
-        if not hasattr(pool, "pooling_mode_cls_token"):
-            raise SystemExit(f"ref_st.py: cannot set --pooling {args.pooling} on this sentence-transformers")
-        pool.pooling_mode_mean_tokens, pool.pooling_mode_cls_token = False, True
-    if models is not None and hasattr(models, "Normalize"):
-        model.append(models.Normalize())
-    return model, "directory"
+        print(f"ref_st.py: module classes unavailable ({e}); loading the directory instead", file=sys.stderr)
+        model, built = SentenceTransformer(tmp, device=args.device), "directory"
+        model.max_seq_length = 256
+        if args.pooling != "mean":  # the directory's default Pooling is mean: switch its mode
+            pool = model[1]
+            if isinstance(getattr(pool, "pooling_mode", None), str):  # 6.x: one mode string
+                pool.pooling_mode = args.pooling
+            elif hasattr(pool, "pooling_mode_cls_token"):  # up to 5.x: one flag per mode
+                pool.pooling_mode_mean_tokens, pool.pooling_mode_cls_token = False, True
+            else:
+                raise SystemExit(f"ref_st.py: cannot set --pooling {args.pooling} on this sentence-transformers")
+        model.append(modules.Normalize())
+    # preprocess() in 6.x, tokenize() before (6.x keeps it, deprecated).
+    prep = getattr(model, "preprocess", None) or model.tokenize
+    check_tokens(lambda t: prep([t])["input_ids"][0].tolist(), f"the SentenceTransformer ({built})")
+    return model, built
 
 
 def train(args, model):
@@ -86,8 +144,10 @@ def train(args, model):
     named = list(model.named_parameters())
     no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    # fused on CUDA, as the Hugging Face trainer's default optimizer; the argument is left out
+    # on the CPU, where torch before 2.0 does not know it.
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=2e-5, fused=args.device == "cuda")
+                            lr=2e-5, **({"fused": True} if args.device == "cuda" else {}))
     model.train()
 
     def features(role, rows):
