@@ -247,6 +247,36 @@ class Train(unittest.TestCase):
         same(one, final("triplet2", 2, "loss:\n  name: triplet\n", sets=cols,
                         gradient_accumulation_steps=2), "triplet accumulation")
 
+    def test_short_batches_under_accumulation(self):
+        """An epoch's last batch is shorter than the others (192 training rows): micro-batches
+        keep global_batch_size / accumulation rows and the last batch has fewer of them. At 160
+        pairs x 40 micro-steps the last batch of 32 rows is 8 micro-batches of 4 (split into 40
+        parts it left 8 of them empty, which MNRL cannot score). For triplet, a mean over rows,
+        each micro-batch counts by its share of the rows, so 5 micro-batches of 8 still give
+        one batch's step on the last batch of 32 (4 x 8 here; in 5 parts 7, 7, 6, 6, 6 of equal
+        weight they did not)."""
+        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
+        cfg, run = self.config("accum_tail", quiet, epochs=1, global_batch_size=160,
+                               gradient_accumulation_steps=40)
+        self.train(cfg, np=2)
+        losses = [x["loss"] for x in metrics_rows(run, "train")]
+        self.assertEqual(len(losses), 2)
+        self.assertTrue(all(np.isfinite(losses)), losses)
+
+        cols = ["data.columns.anchor=anchor", "data.columns.positive=positive",
+                "data.columns.negative=negative"]
+        runs = {}
+        for accum in (1, 5):
+            cfg, run = self.config(f"triplet_tail{accum}", quiet + "loss:\n  name: triplet\n", epochs=1,
+                                   global_batch_size=40, gradient_accumulation_steps=accum)
+            self.train(cfg, sets=cols)
+            runs[accum] = ([x["loss"] for x in metrics_rows(run, "train")],
+                           dt.read_safetensors(f"{run}/final/model.safetensors"))
+        self.assertEqual(len(runs[1][0]), 5)
+        np.testing.assert_allclose(runs[5][0], runs[1][0], rtol=2e-5)
+        for n, v in runs[1][1].items():
+            np.testing.assert_allclose(runs[5][1][n], v, atol=5e-5, rtol=1e-4, err_msg=n)
+
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""
         extra = "checkpoint:\n  save_strategy: steps\n  save_steps: 5\n  keep_last: 10\n"

@@ -9,12 +9,14 @@ namespace disttune {
 namespace {
 
 std::string fmt(double v) {
+  if (std::isnan(v)) return "n/a";
   char b[32];
   std::snprintf(b, sizeof b, "%.4f", v);
   return b;
 }
 
 std::string change(double base, double tuned) {
+  if (std::isnan(base) || std::isnan(tuned)) return "n/a";
   if (base == 0) return tuned == 0 ? "0.0%" : "n/a";
   char b[32];
   std::snprintf(b, sizeof b, "%+.1f%%", 100.0 * (tuned - base) / std::abs(base));
@@ -24,6 +26,18 @@ std::string change(double base, double tuned) {
 double get(const std::map<std::string, double>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? std::nan("") : it->second;
+}
+
+// BM25 ranks by terms, so its figures are the same at every embedding dimension: a
+// Matryoshka row (dim_<d>_<metric>) shows BM25's <metric>.
+double bm25_value(const std::map<std::string, double>& bm25, const std::string& m) {
+  if (auto it = bm25.find(m); it != bm25.end()) return it->second;
+  if (m.rfind("dim_", 0) == 0) {
+    const size_t digits_end = m.find_first_not_of("0123456789", 4);
+    if (digits_end != std::string::npos && digits_end > 4 && m[digits_end] == '_')
+      return get(bm25, m.substr(digits_end + 1));
+  }
+  return std::nan("");
 }
 
 // Names sort by the part before '@', then by the cut-off as a number, so that @10 follows @5.
@@ -48,20 +62,22 @@ std::string report_markdown(const ReportInput& in) {
   for (const auto& m : display_order(in.metrics)) {
     const double b = get(in.base, m), t = get(in.tuned, m);
     s += "| " + m + " | " + fmt(b) + " | " + fmt(t) + " | " + change(b, t) + " |";
-    s += bm25 ? " " + fmt(get(in.bm25, m)) + " |\n" : "\n";
+    s += bm25 ? " " + fmt(bm25_value(in.bm25, m)) + " |\n" : "\n";
   }
   if (!in.split_description.empty()) s += "\n" + in.split_description + "\n";
   return s;
 }
 
 nlohmann::json report_json(const ReportInput& in) {
+  // A figure no side has is null, as nlohmann would print a NaN anyway.
+  const auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
   nlohmann::json j;
   j["split"] = in.split_description;
   for (const auto& m : in.metrics) {
-    nlohmann::json row = {{"base", get(in.base, m)}, {"fine_tuned", get(in.tuned, m)}};
-    const double b = get(in.base, m);
-    row["relative_change"] = b != 0 ? (get(in.tuned, m) - b) / std::abs(b) : 0.0;
-    if (!in.bm25.empty()) row["bm25"] = get(in.bm25, m);
+    const double b = get(in.base, m), t = get(in.tuned, m);
+    nlohmann::json row = {{"base", num(b)}, {"fine_tuned", num(t)}};
+    row["relative_change"] = b != 0 ? num((t - b) / std::abs(b)) : nlohmann::json(0.0);
+    if (!in.bm25.empty()) row["bm25"] = num(bm25_value(in.bm25, m));
     j["metrics"][m] = row;
   }
   return j;

@@ -112,7 +112,7 @@ class Trainer {
   std::string metric_;
 
   TrainState st_;
-  int64_t total_steps_ = 0, accum_ = 1, epochs_ = 1, max_steps_ = -1;
+  int64_t total_steps_ = 0, accum_ = 1, global_batch_ = 1, epochs_ = 1, max_steps_ = -1;
   MetricsLog log_;
   std::unique_ptr<Progress> bar_;
   std::map<std::string, double> last_eval_;
@@ -133,6 +133,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
       scaler_(GradScalerOptions{.enabled = cfg.get_string("training.precision") == "fp16"}),
       log_(out_ + "/metrics.jsonl", d.is_root()) {
   accum_ = cfg.get_int("training.gradient_accumulation_steps");
+  global_batch_ = cfg.get_int("training.global_batch_size");
   epochs_ = cfg.get_int("training.epochs");
   max_steps_ = cfg.get_int("training.max_steps");
   if (d.is_root()) {
@@ -272,8 +273,17 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
   reducer_->zero_grad();
   double share = 0;
   const double scale = scaler_.scale();
-  for (int64_t k = 0; k < accum_; ++k) {
-    auto [mb, me] = GlobalBatchSampler::rank_slice(rows, static_cast<int>(k), static_cast<int>(accum_));
+  // Micro-batches of global_batch_size / accumulation rows, as the Hugging Face trainer feeds
+  // its accumulation steps: a shorter batch (an epoch's last, or a no_duplicates tail) has
+  // fewer of them, the last one partial, so none is ever empty (MNRL cannot score an empty
+  // one). Each micro-batch's loss counts by its share of the batch's rows: 1 / accumulation
+  // for a full batch, as the trainer divides it, and for a shorter one still the mean over its
+  // rows, so a loss that is a mean over rows gets one step over the whole batch at any size.
+  const int64_t micro_rows = global_batch_ / accum_;
+  for (int64_t mb = 0; mb < rows; mb += micro_rows) {
+    const int64_t me = std::min(rows, mb + micro_rows);
+    const int64_t k = mb / micro_rows;
+    const double weight = static_cast<double>(me - mb) / static_cast<double>(rows);
     auto [lb, le] = GlobalBatchSampler::rank_slice(me - mb, d_.rank, d_.world_size);
     std::vector<int64_t> local(batch.begin() + mb + lb, batch.begin() + mb + le);
     // Dropout streams depend only on (seed, step, micro-step, rank): a resumed run draws
@@ -290,22 +300,22 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
       labels = at::tensor(s, at::kFloat);
       if (device_.is_cuda()) labels = labels.to(device_);
     }
-    const double grad_scale = scale / static_cast<double>(accum_);
+    const double grad_scale = scale * weight;
     if (cached_) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
         std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
         return embed_ids(part);
       };
       share += cached_->step(d_, fn, static_cast<int>(roles_.size()),
-                             static_cast<int64_t>(local.size()), labels, grad_scale) /
-               static_cast<double>(accum_);
+                             static_cast<int64_t>(local.size()), labels, grad_scale) *
+               weight;
     } else {
       LossBatch lbatch;
       for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(role_ids));
       lbatch.labels = labels;
       at::Tensor l = loss_->forward(d_, lbatch);
       if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
-      share += l.item<double>() / static_cast<double>(accum_);
+      share += l.item<double>() * weight;
       (l * grad_scale).backward();
     }
   }
