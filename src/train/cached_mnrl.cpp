@@ -32,9 +32,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   DT_CHECK(roles >= inner_->min_columns() &&
                (inner_->max_columns() < 0 || roles <= inner_->max_columns()),
            "cached_mnrl: ", roles, " roles");
-  // The embedding width comes from the callback, so a rank needs at least one row (the
-  // global batch divides over the ranks, so every rank has rows).
-  DT_CHECK(rows > 0, "cached_mnrl: this rank holds no rows");
+  DT_CHECK(rows >= 0, "cached_mnrl: ", rows, " rows");
   const int64_t mb = mini_batch_ > 0 ? mini_batch_ : std::max<int64_t>(rows, 1);
   struct Chunk {
     int role;
@@ -49,11 +47,19 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   // in float32 on leaves of their own.
   LossBatch batch;
   batch.labels = labels;
-  const bool keep = keeps_last(rows, roles, d.world_size) && at::GradMode::is_enabled();
+  const bool keep = rows > 0 && keeps_last(rows, roles, d.world_size) && at::GradMode::is_enabled();
   at::Tensor kept;  // the last mini-batch's embeddings, with their graph, and its first row
   int64_t kept_begin = 0;
   for (int role = 0; role < roles; ++role) {
     std::vector<at::Tensor> parts;
+    if (rows == 0) {
+      // A short batch (an epoch's last, a no_duplicates tail, the partial micro-batch of an
+      // accumulation step) can leave a rank no rows. It still takes part in the loss's
+      // collectives, with zero-row embeddings whose width and type the callback gives
+      // (Trainer::embed_ids runs a real forward for them), and has nothing to backpropagate.
+      at::NoGradGuard no_grad;
+      parts.push_back(embed(role, 0, 0));
+    }
     for (int64_t b = 0; b < rows; b += mb) {
       const int64_t e = std::min(rows, b + mb);
       const bool last = keep && role == roles - 1 && e == rows;

@@ -39,16 +39,21 @@ class CachedMnrl final : public Loss {
   // 64 MiB: a global batch of ~1000 pairs over 8 ranks, where the matrices are a few
   // MiB, keeps it; one of 65536 (GiBs of matrices, as much as a mini-batch's graph) does not.
   static constexpr int64_t kKeepLastBudget = int64_t{64} << 20;
-  std::string name() const override { return "cached_mnrl"; }
+  // What it wraps, when that is more than MNRL: "cached_mnrl(matryoshka(mnrl))".
+  std::string name() const override {
+    const std::string inner = inner_->name();
+    return inner == "mnrl" ? "cached_mnrl" : "cached_mnrl(" + inner + ")";
+  }
   // The inner loss on embeddings that are already there (no caching), e.g. for evaluation.
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
   int min_columns() const override { return inner_->min_columns(); }
   int max_columns() const override { return inner_->max_columns(); }
   bool needs_labels() const override { return inner_->needs_labels(); }
 
-  // One GradCache pass over this rank's `rows` (> 0) rows of `roles` roles. Accumulates into
-  // the parameters' .grad the gradient of (this rank's share x grad_scale), where
-  // grad_scale folds in 1 / gradient_accumulation_steps and the fp16 loss scale. Returns
+  // One GradCache pass over this rank's `rows` rows (0 where a short batch leaves it none)
+  // of `roles` roles. Accumulates into the parameters' .grad the gradient of (this rank's
+  // share x grad_scale), where grad_scale folds in the micro-batch's weight in the
+  // accumulation step and the fp16 loss scale. Returns
   // this rank's share of the loss (unscaled). Every rank must call it (it all-gathers).
   double step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
               const at::Tensor& labels = {}, double grad_scale = 1.0);

@@ -152,6 +152,9 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   auto& cm = dynamic_cast<CachedMnrl&>(*cached);
   EXPECT_EQ(cm.mini_batch_size(), 16);
   EXPECT_NE(dynamic_cast<const Matryoshka*>(&cm.inner()), nullptr);
+  // The run's first line names what GradCache wraps.
+  EXPECT_EQ(cm.name(), "cached_mnrl(matryoshka(mnrl))");
+  EXPECT_EQ(make_loss(loss_config({{"name", "cached_mnrl"}}))->name(), "cached_mnrl");
 }
 
 TEST(LossConfig, BadCombinationsNameTheKey) {
