@@ -137,6 +137,7 @@ using test::error_of;
 
 TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(make_loss(Config())->name(), "mnrl");
+  EXPECT_EQ(make_loss(loss_config({{"name", "mnrl"}, {"symmetric", true}}))->name(), "mnrl(symmetric)");
   auto m = make_loss(loss_config({{"name", "mnrl"}}));
   EXPECT_DOUBLE_EQ(dynamic_cast<Mnrl&>(*m).scale(), 20.0);
   EXPECT_FALSE(dynamic_cast<Mnrl&>(*m).symmetric());

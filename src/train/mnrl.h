@@ -15,7 +15,7 @@ namespace disttune {
 class Mnrl final : public Loss {
  public:
   explicit Mnrl(double scale = 20.0, bool symmetric = false);
-  std::string name() const override { return "mnrl"; }
+  std::string name() const override { return symmetric_ ? "mnrl(symmetric)" : "mnrl"; }
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
   int min_columns() const override { return 2; }
   int max_columns() const override { return -1; }
