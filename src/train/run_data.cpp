@@ -28,6 +28,9 @@ void report(const TextDataset& d) {
 }  // namespace
 
 std::string RunData::describe() const {
+  // Held-out scored pairs are rows, not queries: nothing retrieves over them.
+  if (!retrieval_eval)
+    return str_cat("train ", train_rows.size(), " rows, val ", val_rows, " rows, test ", test_rows, " rows");
   return str_cat("train ", train_rows.size(), " rows, val ", val_rows, " queries over ",
                  val_set.corpus.size(), " docs, test ", test_rows, " queries over ",
                  test_set.corpus.size(), " docs");
