@@ -17,6 +17,7 @@
 #include "data/beir.h"
 #include "dist/dist.h"
 #include "embed/embedder.h"
+#include "eval/ir_metrics.h"
 #include "eval/model_evaluator.h"
 #include "model/sentence_model.h"
 
@@ -43,14 +44,8 @@ IrSet read_set(const Args& args, IrReadReport* report) {
 // sentence-transformers' order of metrics, then k ascending.
 std::tuple<int64_t, int, int64_t, std::string> table_key(const std::string& name,
                                                           const std::vector<int64_t>& dims) {
-  int64_t group = 0;
-  std::string rest = name;
-  if (rest.rfind("dim_", 0) == 0) {
-    const size_t us = rest.find('_', 4);
-    const int64_t d = std::stoll(rest.substr(4, us - 4));
-    group = 1 + (std::find(dims.begin(), dims.end(), d) - dims.begin());
-    rest = rest.substr(us + 1);
-  }
+  const auto [d, rest] = split_matryoshka_prefix(name);
+  const int64_t group = d > 0 ? 1 + (std::find(dims.begin(), dims.end(), d) - dims.begin()) : 0;
   static const char* kOrder[] = {"accuracy", "precision", "recall", "ndcg", "mrr", "map"};
   const size_t at = rest.find('@');
   const std::string metric = rest.substr(0, at);

@@ -171,6 +171,15 @@ IrMetricValues compute_ir_metrics(const std::vector<std::vector<int64_t>>& ranke
 
 std::string matryoshka_prefix(int64_t dim) { return str_cat("dim_", dim, "_"); }
 
+std::pair<int64_t, std::string> split_matryoshka_prefix(const std::string& name) {
+  if (name.rfind("dim_", 0) == 0) {
+    const size_t end = name.find_first_not_of("0123456789", 4);
+    if (end != std::string::npos && end > 4 && name[end] == '_')
+      return {std::stoll(name.substr(4, end - 4)), name.substr(end + 1)};
+  }
+  return {0, name};
+}
+
 std::map<std::string, double> ir_metric_map(const IrMetricValues& v, const std::string& prefix,
                                             const std::string& score_function) {
   std::map<std::string, double> out;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace disttune {
@@ -63,6 +64,8 @@ std::vector<std::string> ir_metric_names(const IrCutoffs& cutoffs, const std::st
 
 // The prefix of a Matryoshka dimension's metrics: "dim_<d>_".
 std::string matryoshka_prefix(int64_t dim);
+// Its inverse: for "dim_<d>_<metric>", d and <metric>; for any other name, 0 and the name.
+std::pair<int64_t, std::string> split_matryoshka_prefix(const std::string& name);
 
 // numpy's float64 mean (np.mean): pairwise summation in blocks of 8192, divided by n.
 // Exposed for tests.

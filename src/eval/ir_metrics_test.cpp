@@ -137,6 +137,9 @@ TEST(IrMetrics, CutoffRuleGivesSentenceTransformersDefaults) {
       "cosine_recall@10",    "cosine_recall@3",     "cosine_recall@5"};
   EXPECT_EQ(ir_metric_names(c), names);
   EXPECT_EQ(ir_metric_names(c, matryoshka_prefix(128))[6], "dim_128_cosine_ndcg@10");
+  EXPECT_EQ(split_matryoshka_prefix("dim_128_cosine_ndcg@10"), std::make_pair(int64_t{128}, std::string("cosine_ndcg@10")));
+  EXPECT_EQ(split_matryoshka_prefix("cosine_ndcg@10"), std::make_pair(int64_t{0}, std::string("cosine_ndcg@10")));
+  EXPECT_EQ(split_matryoshka_prefix("dim__x"), std::make_pair(int64_t{0}, std::string("dim__x")));
 
   // Order and duplicates do not matter; one k gives every metric at that k.
   const IrCutoffs u = ir_cutoffs_from_k({100, 10, 1, 10, 5, 3});

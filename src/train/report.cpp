@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "eval/ir_metrics.h"
+
 namespace disttune {
 namespace {
 
@@ -32,12 +34,8 @@ double get(const std::map<std::string, double>& m, const std::string& k) {
 // Matryoshka row (dim_<d>_<metric>) shows BM25's <metric>.
 double bm25_value(const std::map<std::string, double>& bm25, const std::string& m) {
   if (auto it = bm25.find(m); it != bm25.end()) return it->second;
-  if (m.rfind("dim_", 0) == 0) {
-    const size_t digits_end = m.find_first_not_of("0123456789", 4);
-    if (digits_end != std::string::npos && digits_end > 4 && m[digits_end] == '_')
-      return get(bm25, m.substr(digits_end + 1));
-  }
-  return std::nan("");
+  const auto [dim, metric] = split_matryoshka_prefix(m);
+  return dim > 0 ? get(bm25, metric) : std::nan("");
 }
 
 // Names sort by the part before '@', then by the cut-off as a number, so that @10 follows @5.
