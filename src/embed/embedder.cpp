@@ -12,6 +12,14 @@
 #include "model/sentence_model.h"
 
 namespace disttune {
+namespace {
+
+// What the encoder tokenizes for a text: the prompt prefix, then the text.
+std::string model_input(const EncodeOptions& opt, const std::string& text) {
+  return opt.prefix.empty() ? text : opt.prefix + text;
+}
+
+}  // namespace
 
 BatchGrid make_batch_grid(const std::vector<std::string>& texts, int64_t batch_size, int world,
                           const std::function<int64_t(int64_t)>& tokens) {
@@ -83,7 +91,7 @@ void Embedder::encode_batches(const std::vector<std::string>& texts, const Batch
     for (int64_t i = grid.batch_begin[b]; i < grid.batch_begin[b + 1]; ++i) {
       const int64_t src = grid.order[i];
       idx[i - first_row] = src;
-      batch_texts.push_back(opt.prefix.empty() ? texts[src] : opt.prefix + texts[src]);
+      batch_texts.push_back(model_input(opt, texts[src]));
     }
     TokenBatch tb = pad_batch(tokenizer_.encode_batch(batch_texts, max_len),
                               static_cast<int32_t>(model_.pad_token_id()));
@@ -100,7 +108,7 @@ EncodedShard Embedder::encode_shard(Dist& d, const std::vector<std::string>& tex
   // Each batch's first text tokenized once more (1 / batch_size of the inputs), so that texts
   // truncated at max_length weigh what the encoder spends on them.
   const auto tokens = [&](int64_t i) {
-    return static_cast<int64_t>(tokenizer_.encode(opt.prefix + texts[i], max_length(opt)).size());
+    return static_cast<int64_t>(tokenizer_.encode(model_input(opt, texts[i]), max_length(opt)).size());
   };
   const BatchGrid grid = make_batch_grid(texts, opt.batch_size, d.world_size, tokens);
   EncodedShard s;
