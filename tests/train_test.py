@@ -46,6 +46,22 @@ def metrics_rows(run_dir, split=None):
     return [r for r in rows if split is None or r["split"] == split]
 
 
+# Extra config for runs that only train: no evaluation, no test, no checkpoints.
+QUIET = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
+TRIPLET_COLUMNS = ["data.columns.anchor=anchor", "data.columns.positive=positive",
+                   "data.columns.negative=negative"]
+
+
+def assert_same_run(a, b, what):
+    """Two runs' (train losses, final weights) agree to float rounding."""
+    np.testing.assert_allclose(a[0], b[0], rtol=2e-5, err_msg=what)
+    # atol 5e-5 = 5% of one step at lr 1e-3: AdamW moves a weight whose gradients are near its
+    # eps by ~lr/2 whatever their size, so summation order alone (two layouts run products of
+    # other shapes) shifts a rare embedding row by ~3e-5.
+    for n, v in a[1].items():
+        np.testing.assert_allclose(b[1][n], v, atol=5e-5, rtol=1e-4, err_msg=f"{what}: {n}")
+
+
 def steps_of(run_dir):
     return sorted(int(os.path.basename(p)[5:13]) for p in glob.glob(f"{run_dir}/checkpoints/step-*.h5"))
 
@@ -173,10 +189,9 @@ class Train(unittest.TestCase):
         """training.precision bf16 on the CPU (autocast, the step the GPU runs in bf16): at 2 ranks
         it follows the fp32 run within bf16 rounding, learns, and keeps float32 master weights;
         GradCache replays bf16 dropout; fp16 on the CPU is refused."""
-        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
         runs = {}
         for prec, np_ in (("fp32", None), ("bf16", 2)):
-            cfg, run = self.config(f"prec_{prec}", quiet, epochs=2, precision=prec)
+            cfg, run = self.config(f"prec_{prec}", QUIET, epochs=2, precision=prec)
             self.train(cfg, np=np_)
             runs[prec] = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
                           dt.read_safetensors(f"{run}/final/model.safetensors"))
@@ -195,7 +210,7 @@ class Train(unittest.TestCase):
                 self.assertFalse(np.array_equal(m16[n], v), n)
         # GradCache in bf16: its no-grad forward must not leave autocast's cached bf16 weight
         # casts (made without a graph) to the forward with one, or no gradient would reach them.
-        cfg, run = self.config("prec_bf16_cached", quiet + "loss:\n  name: cached_mnrl\n", epochs=2,
+        cfg, run = self.config("prec_bf16_cached", QUIET + "loss:\n  name: cached_mnrl\n", epochs=2,
                                precision="bf16", mini_batch_size=2)
         self.train(cfg, np=2)
         np.testing.assert_allclose([x["loss"] for x in metrics_rows(run, "train")], l16, rtol=2e-3)
@@ -204,47 +219,38 @@ class Train(unittest.TestCase):
         # then trains as mnrl does (7e-6 apart here; masks drawn again put later steps 2e-3 apart).
         drop = {}
         for name, loss, mini in (("mnrl", "", 0), ("cached", "loss:\n  name: cached_mnrl\n", 64)):
-            cfg, run = self.config(f"prec_bf16_dropout_{name}", quiet + loss, dropout=0.1, epochs=1,
+            cfg, run = self.config(f"prec_bf16_dropout_{name}", QUIET + loss, dropout=0.1, epochs=1,
                                    precision="bf16", mini_batch_size=mini)
             self.train(cfg, np=2)
             drop[name] = np.array([x["loss"] for x in metrics_rows(run, "train")])
         self.assertTrue(np.all(np.isfinite(drop["mnrl"])))
         self.assertGreater(np.max(np.abs(drop["mnrl"] - l16[:12])), 1e-3)  # dropout did run
         np.testing.assert_allclose(drop["cached"], drop["mnrl"], rtol=1e-4)
-        cfg, _ = self.config("prec_fp16", quiet, precision="fp16")
+        cfg, _ = self.config("prec_fp16", QUIET, precision="fp16")
         r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
         self.assertNotEqual(r.rc, 0)
         self.assertIn("fp16 needs a CUDA device", r.out + r.err)
+
+    def final(self, name, np_=None, loss="", sets=(), **training):
+        """A quiet one-epoch run: its train losses and final weights."""
+        cfg, run = self.config(name, QUIET + loss, epochs=1, **training)
+        self.train(cfg, np=np_, sets=sets)
+        return (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                dt.read_safetensors(f"{run}/final/model.safetensors"))
 
     def test_equivalent_batch_layouts(self):
         """Dropout off: cached_mnrl at mini-batch 2 = mnrl; accumulation splits the same way on
         1 and 2 ranks; for a loss that is a mean over rows (triplet), 2 micro-batches of B/2
         give what one batch of B gives."""
-        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
 
-        def final(name, np_=None, loss="", sets=(), **training):
-            cfg, run = self.config(name, quiet + loss, epochs=1, **training)
-            self.train(cfg, np=np_, sets=sets)
-            return (np.array([x["loss"] for x in metrics_rows(run, "train")]),
-                    dt.read_safetensors(f"{run}/final/model.safetensors"))
-
-        def same(a, b, what):
-            np.testing.assert_allclose(a[0], b[0], rtol=2e-5, err_msg=what)
-            # atol 5e-5 = 5% of one step at lr 1e-3: AdamW moves a weight whose gradients are
-            # near its eps by ~lr/2 whatever their size, so summation order alone (the two
-            # layouts run products of other shapes) shifts a rare embedding row by ~3e-5.
-            for n, v in a[1].items():
-                np.testing.assert_allclose(b[1][n], v, atol=5e-5, rtol=1e-4, err_msg=f"{what}: {n}")
-
+        final, same = self.final, assert_same_run
         mnrl = final("mnrl")
         same(mnrl, final("cached", 2, "loss:\n  name: cached_mnrl\n", mini_batch_size=2), "cached_mnrl")
         accum = final("accum1", gradient_accumulation_steps=2)
         self.assertFalse(np.allclose(accum[0], mnrl[0]))  # half the in-batch negatives
         same(accum, final("accum2", 2, gradient_accumulation_steps=2), "accumulation on 2 ranks")
-        cols = ["data.columns.anchor=anchor", "data.columns.positive=positive",
-                "data.columns.negative=negative"]
-        one = final("triplet1", loss="loss:\n  name: triplet\n", sets=cols)
-        same(one, final("triplet2", 2, "loss:\n  name: triplet\n", sets=cols,
+        one = final("triplet1", loss="loss:\n  name: triplet\n", sets=TRIPLET_COLUMNS)
+        same(one, final("triplet2", 2, "loss:\n  name: triplet\n", sets=TRIPLET_COLUMNS,
                         gradient_accumulation_steps=2), "triplet accumulation")
 
     def test_short_batches_under_accumulation(self):
@@ -255,27 +261,17 @@ class Train(unittest.TestCase):
         each micro-batch counts by its share of the rows, so 5 micro-batches of 8 still give
         one batch's step on the last batch of 32 (4 x 8 here; in 5 parts 7, 7, 6, 6, 6 of equal
         weight they did not)."""
-        quiet = "eval:\n  strategy: no\n  test: false\ncheckpoint:\n  save_strategy: no\n"
-        cfg, run = self.config("accum_tail", quiet, epochs=1, global_batch_size=160,
+        cfg, run = self.config("accum_tail", QUIET, epochs=1, global_batch_size=160,
                                gradient_accumulation_steps=40)
         self.train(cfg, np=2)
         losses = [x["loss"] for x in metrics_rows(run, "train")]
         self.assertEqual(len(losses), 2)
         self.assertTrue(all(np.isfinite(losses)), losses)
 
-        cols = ["data.columns.anchor=anchor", "data.columns.positive=positive",
-                "data.columns.negative=negative"]
-        runs = {}
-        for accum in (1, 5):
-            cfg, run = self.config(f"triplet_tail{accum}", quiet + "loss:\n  name: triplet\n", epochs=1,
-                                   global_batch_size=40, gradient_accumulation_steps=accum)
-            self.train(cfg, sets=cols)
-            runs[accum] = ([x["loss"] for x in metrics_rows(run, "train")],
-                           dt.read_safetensors(f"{run}/final/model.safetensors"))
-        self.assertEqual(len(runs[1][0]), 5)
-        np.testing.assert_allclose(runs[5][0], runs[1][0], rtol=2e-5)
-        for n, v in runs[1][1].items():
-            np.testing.assert_allclose(runs[5][1][n], v, atol=5e-5, rtol=1e-4, err_msg=n)
+        one, five = (self.final(f"triplet_tail{accum}", loss="loss:\n  name: triplet\n", sets=TRIPLET_COLUMNS,
+                                global_batch_size=40, gradient_accumulation_steps=accum) for accum in (1, 5))
+        self.assertEqual(len(one[0]), 5)
+        assert_same_run(one, five, "triplet, 40 x 5 against 40 x 1")
 
     def test_scored_pairs(self):
         """CoSENT and contrastive train on scored pairs (sentence1, sentence2, score) from the
