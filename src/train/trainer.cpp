@@ -186,7 +186,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   opt_ = std::make_unique<AdamW>(trainable_, ao);
   reducer_ = std::make_unique<GradReducer>(d, trainable_tensors_, bucket_bytes_from(cfg));
   sampler_ = std::make_unique<GlobalBatchSampler>(
-      data_.train, data_.train_rows, cfg.get_int("training.global_batch_size"),
+      data_.train, data_.train_rows, global_batch_,
       static_cast<uint64_t>(cfg.get_int("training.seed")),
       parse_batch_sampler(cfg.get_string("training.batch_sampler")));
   total_steps_ = count_total_steps();
@@ -450,7 +450,7 @@ void Trainer::save_checkpoint() {
                  {"fingerprint", std::to_string(ss.fingerprint)}};
     c.rng = {{"scheme", "per-step"}, {"seed", std::to_string(cfg_.get_int("training.seed"))}};
     c.world_size = d_.world_size;
-    c.global_batch_size = cfg_.get_int("training.global_batch_size");
+    c.global_batch_size = global_batch_;
     c.config_yaml = cfg_.to_yaml();
     c.metrics_json = metrics_json(last_eval_).dump();
     // Throws (ending the job on every rank through dist_fatal) when the write fails; older
@@ -482,7 +482,7 @@ bool Trainer::resume() {
     if (!Env::Default()->file_exists(path)) cfg_.fail("checkpoint.resume", "'" + path + "' does not exist");
   }
   Checkpoint c = read_checkpoint(path);
-  const int64_t gb = cfg_.get_int("training.global_batch_size");
+  const int64_t gb = global_batch_;
   if (c.global_batch_size != gb)
     cfg_.fail("training.global_batch_size",
               str_cat(path, " was trained at global batch ", c.global_batch_size,
@@ -532,7 +532,7 @@ void Trainer::run() {
   print0("train: world size ", d_.world_size, " x ", d_.threads, " threads on ",
          device_.is_cuda() ? "CUDA" : "CPU", "; model ", model_.architecture(), " dim ",
          model_.dim(), "; ", total_steps_, " steps (", sched_->warmup_steps(), " warmup) of ",
-         cfg_.get_int("training.global_batch_size"), " pairs; loss ", loss_->name());
+         global_batch_, " pairs; loss ", loss_->name());
   const std::string eval_strategy = cfg_.get_string("eval.strategy");
   const std::string save_strategy = cfg_.get_string("checkpoint.save_strategy");
   const int64_t eval_steps = cfg_.get_int("eval.steps"), save_steps = cfg_.get_int("checkpoint.save_steps");
