@@ -88,8 +88,9 @@ int run_validate(Dist& d, const Args& args) {
     for (const char* key : {"data.train", "data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
       const TextDataset ds = read_config_dataset(cfg, key);
-      if (std::string(key) == "data.train" && has_pairs(ds) && cfg.get_string("eval.strategy") != "no")
-        check_eval_metric(cfg);
+      if (std::string(key) == "data.train" && (has_pairs(ds) || ds.format == DataFormat::Scored) &&
+          cfg.get_string("eval.strategy") != "no")
+        check_eval_metric(cfg, ds.format);
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {

@@ -171,6 +171,19 @@ IrMetricValues compute_ir_metrics(const std::vector<std::vector<int64_t>>& ranke
 
 std::string matryoshka_prefix(int64_t dim) { return str_cat("dim_", dim, "_"); }
 
+std::vector<MatryoshkaVariant> matryoshka_variants(const std::string& evaluator, int64_t full,
+                                                   const std::vector<int64_t>& dims,
+                                                   const std::string& name) {
+  const std::string base = name.empty() ? "" : name + "_";
+  std::vector<MatryoshkaVariant> v = {{full, base}};
+  for (int64_t dim : dims) {
+    DT_REQUIRE(dim >= 1 && dim <= full, evaluator, ": Matryoshka dimension ", dim,
+               " must be in [1, ", full, "]");
+    v.push_back({dim, base + matryoshka_prefix(dim)});
+  }
+  return v;
+}
+
 std::pair<int64_t, std::string> split_matryoshka_prefix(const std::string& name) {
   if (name.rfind("dim_", 0) == 0) {
     const size_t end = name.find_first_not_of("0123456789", 4);

@@ -1,25 +1,29 @@
 // Retrieval evaluation of a model: the queries are embedded on every rank (sharded, then
 // gathered), the corpus stays sharded (each rank embeds and scores only its batches), and
 // the sharded top-k produces sentence-transformers' metrics, identical on every rank.
-// Used by `disttune eval` and by evaluation during training.
+// Used by `disttune eval` and by evaluation during training, which evaluates held-out
+// scored pairs with evaluate_model_similarity instead.
 #pragma once
 
 #include <map>
 #include <string>
 
 #include "eval/ir_evaluator.h"
+#include "eval/similarity_evaluator.h"
 
 namespace disttune {
 
 struct Dist;
 struct IrSet;
+struct ScoredSet;
 class Embedder;
 
 struct ModelEvalOptions {
   IrEvalOptions ir;
+  SimilarityEvalOptions similarity;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's
-  std::string query_prompt;    // prepended to queries (e.g. "query: ")
+  std::string query_prompt;    // prepended to queries (e.g. "query: "); not to scored pairs
   std::string corpus_prompt;   // prepended to documents
   std::string progress;        // progress-bar label prefix on rank 0; empty: none
 };
@@ -27,5 +31,12 @@ struct ModelEvalOptions {
 std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const IrSet& set,
                                              const ModelEvalOptions& opt,
                                              IrEvalStats* stats = nullptr);
+
+// Both sentences of every pair embedded (sharded over the ranks, then gathered, without
+// prompts: sentence-transformers' evaluator uses none), then evaluate_similarity: the same
+// figures on every rank.
+std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
+                                                        const ScoredSet& set,
+                                                        const ModelEvalOptions& opt);
 
 }  // namespace disttune

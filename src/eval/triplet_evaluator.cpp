@@ -17,18 +17,11 @@ std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& ancho
                  negatives.sizes() == anchors.sizes(),
              "triplet evaluation: anchors ", anchors.sizes(), ", positives ", positives.sizes(),
              " and negatives ", negatives.sizes(), " must have the same [n, dim] shape");
-  const int64_t full = anchors.size(1);
-  for (int64_t dim : opt.dims)
-    DT_REQUIRE(dim >= 1 && dim <= full, "triplet evaluation: Matryoshka dimension ", dim,
-               " must be in [1, ", full, "]");
+  const auto variants = matryoshka_variants("triplet evaluation", anchors.size(1), opt.dims, opt.name);
   const int64_t total = d.comm->all_reduce_int(anchors.size(0), ReduceOp::Sum);
   DT_REQUIRE(total > 0, "triplet evaluation: no triplets to evaluate");
-  const std::string name = opt.name.empty() ? "" : opt.name + "_";
   std::map<std::string, double> out;
-  std::vector<int64_t> dims = {full};
-  dims.insert(dims.end(), opt.dims.begin(), opt.dims.end());
-  for (size_t di = 0; di < dims.size(); ++di) {
-    const int64_t dim = dims[di];
+  for (const auto& [dim, prefix] : variants) {
     const at::Tensor a = truncate_normalize(anchors, dim);
     const at::Tensor p = truncate_normalize(positives, dim);
     const at::Tensor n = truncate_normalize(negatives, dim);
@@ -42,7 +35,7 @@ std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& ancho
     }
     correct = d.comm->all_reduce_int(correct, ReduceOp::Sum);
     const float acc = static_cast<float>(correct) / static_cast<float>(total);
-    out[name + (di == 0 ? "" : matryoshka_prefix(dim)) + "cosine_accuracy"] = acc;
+    out[prefix + "cosine_accuracy"] = acc;
   }
   return out;
 }

@@ -1,5 +1,6 @@
-// The final report of a run: each retrieval metric on the test split for the base model,
-// the fine-tuned model, the relative change, and optionally BM25 — as the recipes print it.
+// The final report of a run: each metric on the test split (retrieval, or score correlation
+// for scored pairs) for the base model, the fine-tuned model, the relative change, and
+// optionally BM25 — as the recipes print it.
 #pragma once
 
 #include <map>

@@ -11,6 +11,7 @@
 #include "data/split.h"
 #include "dist/dist.h"
 #include "eval/ir_evaluator.h"
+#include "eval/similarity_evaluator.h"
 
 namespace disttune {
 namespace {
@@ -21,6 +22,18 @@ std::vector<int64_t> all_rows(const TextDataset& d) {
   return r;
 }
 
+ScoredSet scored_set(const TextDataset& d, const std::vector<int64_t>& rows) {
+  ScoredSet s;
+  const auto& first = d.column("sentence1");
+  const auto& second = d.column("sentence2");
+  for (int64_t r : rows) {
+    s.sentence1.push_back(first[r]);
+    s.sentence2.push_back(second[r]);
+    s.scores.push_back(d.scores[r]);
+  }
+  return s;
+}
+
 void report(const TextDataset& d) {
   print0("data: ", d.source, ": ", data_format_name(d.format), ", ", d.report.summary());
 }
@@ -28,9 +41,11 @@ void report(const TextDataset& d) {
 }  // namespace
 
 std::string RunData::describe() const {
-  // Held-out scored pairs are rows, not queries: nothing retrieves over them.
-  if (!retrieval_eval)
-    return str_cat("train ", train_rows.size(), " rows, val ", val_rows, " rows, test ", test_rows, " rows");
+  // Held-out scored pairs are pairs, not queries: nothing retrieves over them.
+  if (!retrieval_eval) {
+    const char* unit = similarity_eval ? " scored pairs" : " rows";
+    return str_cat("train ", train_rows.size(), " rows, val ", val_rows, unit, ", test ", test_rows, unit);
+  }
   return str_cat("train ", train_rows.size(), " rows, val ", val_rows, " queries over ",
                  val_set.corpus.size(), " docs, test ", test_rows, " queries over ",
                  test_set.corpus.size(), " docs");
@@ -42,6 +57,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
   report(r.train);
   if (r.train.size() == 0) cfg.fail("data.train", "no usable rows");
   r.retrieval_eval = has_pairs(r.train);
+  r.similarity_eval = r.train.format == DataFormat::Scored;
   const bool separate = !cfg.get_string("data.val").empty() || !cfg.get_string("data.test").empty();
   if (!separate) {
     const SplitIndices s = make_split(r.train.size(), cfg.get_float("data.split.train"),
@@ -58,6 +74,9 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       const std::vector<int64_t> corpus = all_rows(r.train);
       if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, all ? corpus : s.val);
       if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, all ? corpus : s.test);
+    } else if (r.similarity_eval) {
+      r.val_scored = scored_set(r.train, s.val);
+      r.test_scored = scored_set(r.train, s.test);
     }
   } else {
     r.train_rows = all_rows(r.train);
@@ -65,22 +84,21 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       if (cfg.get_string(key).empty()) continue;
       TextDataset held = read_config_dataset(cfg, key);
       report(held);
-      if (!has_pairs(held)) continue;
+      const bool val = std::string(key) == "data.val";
+      // data.columns maps every file, so a held-out file has data.train's format.
+      if (!r.retrieval_eval && !r.similarity_eval) continue;
       const std::vector<int64_t> rows = all_rows(held);
-      IrSet set = ir_set_from_pairs(held, rows, rows);
-      if (std::string(key) == "data.val") {
-        r.val_rows = held.size();
-        r.val_set = std::move(set);
-      } else {
-        r.test_rows = held.size();
-        r.test_set = std::move(set);
-      }
+      (val ? r.val_rows : r.test_rows) = held.size();
+      if (r.similarity_eval)
+        (val ? r.val_scored : r.test_scored) = scored_set(held, rows);
+      else
+        (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
     }
   }
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");
-  if (!r.retrieval_eval && cfg.get_string("eval.strategy") != "no")
+  if (!r.retrieval_eval && !r.similarity_eval && cfg.get_string("eval.strategy") != "no")
     warn0("data.train is ", data_format_name(r.train.format),
-          ": retrieval evaluation needs anchor/positive columns, so none is run");
+          ": evaluation needs anchor/positive columns or scored pairs, so none is run");
   return r;
 }
 
@@ -88,16 +106,26 @@ bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
 
-std::vector<std::string> run_metric_names(const Config& cfg) {
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format) {
+  if (format == DataFormat::Scored) {
+    SimilarityEvalOptions o;
+    o.dims = cfg.get_int_list("loss.matryoshka_dims");
+    return similarity_metric_names(o);
+  }
   IrEvalOptions o;
   o.k = cfg.get_int_list("eval.k");
   o.dims = cfg.get_int_list("loss.matryoshka_dims");
   return ir_eval_metric_names(o);
 }
 
-void check_eval_metric(const Config& cfg) {
-  const std::string& metric = cfg.get_string("eval.metric");
-  const std::vector<std::string> names = run_metric_names(cfg);
+std::string run_eval_metric(const Config& cfg, DataFormat format) {
+  if (format == DataFormat::Scored && !cfg.is_set("eval.metric")) return kSimilarityPrimaryMetric;
+  return cfg.get_string("eval.metric");
+}
+
+void check_eval_metric(const Config& cfg, DataFormat format) {
+  const std::string metric = run_eval_metric(cfg, format);
+  const std::vector<std::string> names = run_metric_names(cfg, format);
   if (std::find(names.begin(), names.end(), metric) != names.end()) return;
   std::string all;
   for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;

@@ -1,7 +1,8 @@
 // The data of a training run: the training rows, the validation and test rows, and the
 // retrieval sets built from them as the sentence-transformers recipes build them (queries:
 // the held-out anchors; corpus: the positives of every split, or with eval.corpus: split
-// those of the evaluated split only; each query relevant to its own positive).
+// those of the evaluated split only; each query relevant to its own positive). Held-out
+// scored pairs are kept as pairs with their scores, for the similarity evaluator.
 //
 // Without data.val / data.test, data.train is split by data.split (deterministic, the same
 // at every world size). With either file given, data.train is used whole for training and
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "data/ir_set.h"
+#include "data/scored_set.h"
 #include "data/text_dataset.h"
 
 namespace disttune {
@@ -25,8 +27,12 @@ struct RunData {
   TextDataset train;                 // the data.train file, every row
   std::vector<int64_t> train_rows;   // rows of `train` used for training
   IrSet val_set, test_set;           // empty when there is no such split
+  ScoredSet val_scored, test_scored; // scored pairs: the held-out rows instead
   int64_t val_rows = 0, test_rows = 0;
   bool retrieval_eval = false;       // the format has anchor/positive columns to evaluate on
+  bool similarity_eval = false;      // scored pairs: evaluated by score correlation
+  bool has_val() const { return retrieval_eval ? !val_set.queries.empty() : !val_scored.empty(); }
+  bool has_test() const { return retrieval_eval ? !test_set.queries.empty() : !test_scored.empty(); }
   std::string describe() const;      // one line for the console and the log
 };
 
@@ -37,9 +43,14 @@ RunData load_run_data(Dist& d, const Config& cfg);
 // Whether a dataset has the anchor and positive roles that retrieval evaluation needs.
 bool has_pairs(const TextDataset& d);
 
-// The retrieval metrics a run with this config computes (eval.k, loss.matryoshka_dims), and
-// a check that eval.metric is one of them, so that a typo fails before any work is done.
-std::vector<std::string> run_metric_names(const Config& cfg);
-void check_eval_metric(const Config& cfg);
+// The metrics a run with this config computes on data of `format`: retrieval metrics
+// (eval.k) for pairs and triplets, correlations for scored pairs; both over
+// loss.matryoshka_dims too.
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format);
+// The metric that selects the best model: eval.metric where given; otherwise its default for
+// retrieval, and the similarity evaluator's primary metric (spearman_cosine) for scored pairs.
+std::string run_eval_metric(const Config& cfg, DataFormat format);
+// A check that that metric is among run_metric_names, so that a typo fails before any work.
+void check_eval_metric(const Config& cfg, DataFormat format);
 
 }  // namespace disttune

@@ -77,7 +77,7 @@ class Trainer {
   bool finished() const;
   void train_step(const std::vector<int64_t>& batch);
   at::Tensor embed_ids(const std::vector<std::vector<int32_t>>& ids);
-  std::map<std::string, double> evaluate(Embedder& emb, const IrSet& set, const std::string& label);
+  std::map<std::string, double> evaluate(Embedder& emb, bool test, const std::string& label);
   void eval_and_save(bool eval_due, bool save_due);
   void save_checkpoint();
   bool resume();
@@ -194,12 +194,13 @@ Trainer::Trainer(Dist& d, const Config& cfg)
 
   eval_opt_.ir.k = cfg.get_int_list("eval.k");
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
+  eval_opt_.similarity.dims = eval_opt_.ir.dims;
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
   eval_opt_.query_prompt = query_prompt(cfg, model_);
-  metric_ = cfg.get_string("eval.metric");
-  if (data_.retrieval_eval) check_eval_metric(cfg);
+  metric_ = run_eval_metric(cfg, data_.train.format);
+  if (data_.retrieval_eval || data_.similarity_eval) check_eval_metric(cfg, data_.train.format);
 }
 
 void Trainer::setup_device() {
@@ -391,16 +392,18 @@ void Trainer::log_train_window() {
   win_start_ = Clock::now();
 }
 
-std::map<std::string, double> Trainer::evaluate(Embedder& emb, const IrSet& set,
-                                                const std::string& label) {
+// The validation or the test split, by retrieval or, for scored pairs, by score correlation.
+std::map<std::string, double> Trainer::evaluate(Embedder& emb, bool test, const std::string& label) {
   ModelEvalOptions o = eval_opt_;
   if (d_.is_root() && !bar_) o.progress = label;
-  return evaluate_model(d_, emb, set, o);
+  if (data_.similarity_eval)
+    return evaluate_model_similarity(d_, emb, test ? data_.test_scored : data_.val_scored, o);
+  return evaluate_model(d_, emb, test ? data_.test_set : data_.val_set, o);
 }
 
 void Trainer::eval_and_save(bool eval_due, bool save_due) {
-  if (eval_due && data_.retrieval_eval && !data_.val_set.queries.empty()) {
-    last_eval_ = evaluate(*embedder_, data_.val_set, "eval");
+  if (eval_due && data_.has_val()) {
+    last_eval_ = evaluate(*embedder_, false, "eval");
     json row = metrics_json(last_eval_);
     row["step"] = st_.step;
     row["epoch"] = st_.epoch + static_cast<double>(st_.batch_in_epoch) /
@@ -594,17 +597,21 @@ void Trainer::finish() {
   d_.comm->barrier();
   print0("exported ", final_dir);
 
-  if (!cfg_.get_bool("eval.test") || !data_.retrieval_eval || data_.test_set.queries.empty()) return;
+  if (!cfg_.get_bool("eval.test") || !data_.has_test()) return;
   ReportInput rep;
-  rep.metrics = ir_eval_metric_names(eval_opt_.ir);
-  rep.tuned = evaluate(*embedder_, data_.test_set, "test (fine-tuned)");
+  rep.metrics = data_.similarity_eval ? similarity_metric_names(eval_opt_.similarity)
+                                      : ir_eval_metric_names(eval_opt_.ir);
+  rep.tuned = evaluate(*embedder_, true, "test (fine-tuned)");
   {
     SentenceModel base = model_from_config(cfg_);
     if (device_.is_cuda()) base.to(device_);
     Embedder base_emb(base, Embedder::tokenizer_for(base));
-    rep.base = evaluate(base_emb, data_.test_set, "test (base)");
+    rep.base = evaluate(base_emb, true, "test (base)");
   }
-  if (cfg_.get_bool("eval.bm25_baseline")) {
+  if (cfg_.get_bool("eval.bm25_baseline") && data_.similarity_eval)
+    warn0("eval.bm25_baseline: BM25 ranks documents for a query; scored pairs have none, so the "
+          "report has no BM25 column");
+  if (cfg_.get_bool("eval.bm25_baseline") && data_.retrieval_eval) {
     const IrSet& t = data_.test_set;
     Bm25Index index(t.corpus);
     const IrCutoffs cut = ir_cutoffs_from_k(eval_opt_.ir.k);
@@ -615,8 +622,11 @@ void Trainer::finish() {
     }
     rep.bm25 = ir_metric_map(compute_ir_metrics(ranked, t.relevant, cut));
   }
-  rep.split_description = str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
-                                  data_.test_set.corpus.size(), " documents");
+  rep.split_description =
+      data_.similarity_eval
+          ? str_cat("test split: ", data_.test_scored.scores.size(), " scored pairs")
+          : str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
+                    data_.test_set.corpus.size(), " documents");
   for (const auto& [name, m] : std::vector<std::pair<std::string, const std::map<std::string, double>*>>{
            {"base", &rep.base}, {"fine-tuned", &rep.tuned}, {"bm25", &rep.bm25}}) {
     if (m->empty()) continue;
