@@ -4,6 +4,7 @@
 
 #include "data/ir_set.h"
 #include "data/scored_set.h"
+#include "data/triplet_set.h"
 #include "dist/dist.h"
 #include "embed/embedder.h"
 
@@ -24,17 +25,43 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
   return evaluate_ir(d, set, queries, docs.embeddings, docs.indices, opt.ir, stats);
 }
 
-std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
-                                                        const ScoredSet& set,
-                                                        const ModelEvalOptions& opt) {
+namespace {
+
+// The texts of one role of held-out pairs or triplets, on every rank, without prompts.
+at::Tensor encode_role(Dist& d, Embedder& embedder, const std::vector<std::string>& texts,
+                       const ModelEvalOptions& opt, const char* role) {
   EncodeOptions e;
   e.batch_size = opt.batch_size;
   e.max_length = opt.max_length;
-  if (!opt.progress.empty()) e.progress = opt.progress + " sentence1";
-  const at::Tensor first = embedder.encode_all(d, set.sentence1, e);
-  if (!opt.progress.empty()) e.progress = opt.progress + " sentence2";
-  const at::Tensor second = embedder.encode_all(d, set.sentence2, e);
+  if (!opt.progress.empty()) e.progress = opt.progress + " " + role;
+  return embedder.encode_all(d, texts, e);
+}
+
+}  // namespace
+
+std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
+                                                        const ScoredSet& set,
+                                                        const ModelEvalOptions& opt) {
+  const at::Tensor first = encode_role(d, embedder, set.sentence1, opt, "sentence1");
+  const at::Tensor second = encode_role(d, embedder, set.sentence2, opt, "sentence2");
   return evaluate_similarity(first, second, set.scores, opt.similarity);
+}
+
+std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
+                                                      const TripletSet& set,
+                                                      const ModelEvalOptions& opt) {
+  const at::Tensor anchors = encode_role(d, embedder, set.anchors, opt, "anchors");
+  const at::Tensor positives = encode_role(d, embedder, set.positives, opt, "positives");
+  // All negative columns in one job: negative j of row i is row j * n + i.
+  std::vector<std::string> texts;
+  for (const auto& column : set.negatives) texts.insert(texts.end(), column.begin(), column.end());
+  const at::Tensor negatives = encode_role(d, embedder, texts, opt, "negatives");
+  const int64_t k = static_cast<int64_t>(set.negatives.size());
+  const at::Tensor a = anchors.repeat({k, 1}), p = positives.repeat({k, 1});
+  // Each rank counts a block of the triplets; evaluate_triplets sums the counts.
+  const int64_t n = a.size(0), lo = n * d.rank / d.world_size, hi = n * (d.rank + 1) / d.world_size;
+  return evaluate_triplets(d, a.narrow(0, lo, hi - lo), p.narrow(0, lo, hi - lo),
+                           negatives.narrow(0, lo, hi - lo), opt.triplet);
 }
 
 }  // namespace disttune

@@ -10,20 +10,23 @@
 
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
+#include "eval/triplet_evaluator.h"
 
 namespace disttune {
 
 struct Dist;
 struct IrSet;
 struct ScoredSet;
+struct TripletSet;
 class Embedder;
 
 struct ModelEvalOptions {
   IrEvalOptions ir;
   SimilarityEvalOptions similarity;
+  TripletEvalOptions triplet;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's
-  std::string query_prompt;    // prepended to queries (e.g. "query: "); not to scored pairs
+  std::string query_prompt;    // prepended to queries (e.g. "query: "); not to scored pairs or triplets
   std::string corpus_prompt;   // prepended to documents
   std::string progress;        // progress-bar label prefix on rank 0; empty: none
 };
@@ -38,5 +41,11 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
 std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
                                                         const ScoredSet& set,
                                                         const ModelEvalOptions& opt);
+
+// Every text of the triplets embedded as above (no prompts, as sentence-transformers'
+// TripletEvaluator), then evaluate_triplets over all of them, each rank counting a block.
+std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
+                                                      const TripletSet& set,
+                                                      const ModelEvalOptions& opt);
 
 }  // namespace disttune

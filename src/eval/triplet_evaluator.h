@@ -20,6 +20,9 @@ struct TripletEvalOptions {
   std::string name;            // prefix "<name>_"
 };
 
+// The names evaluate_triplets returns, sorted.
+std::vector<std::string> triplet_metric_names(const TripletEvalOptions& opt);
+
 // anchors, positives, negatives: [n_local, D] each, this rank's triplets. A collective.
 // The accuracy is rounded to float32 as sentence-transformers' `.float().mean()` does.
 std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& anchors,

@@ -12,6 +12,7 @@
 #include "dist/dist.h"
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
+#include "eval/triplet_evaluator.h"
 
 namespace disttune {
 namespace {
@@ -30,6 +31,23 @@ ScoredSet scored_set(const TextDataset& d, const std::vector<int64_t>& rows) {
     s.sentence1.push_back(first[r]);
     s.sentence2.push_back(second[r]);
     s.scores.push_back(d.scores[r]);
+  }
+  return s;
+}
+
+TripletSet triplet_set(const TextDataset& d, const std::vector<int64_t>& rows) {
+  TripletSet s;
+  const auto& anchors = d.column("anchor");
+  const auto& positives = d.column("positive");
+  for (const auto& role : d.roles) {
+    if (role == "anchor" || role == "positive") continue;
+    const auto& column = d.column(role);
+    s.negatives.emplace_back();
+    for (int64_t r : rows) s.negatives.back().push_back(column[r]);
+  }
+  for (int64_t r : rows) {
+    s.anchors.push_back(anchors[r]);
+    s.positives.push_back(positives[r]);
   }
   return s;
 }
@@ -74,6 +92,10 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       const std::vector<int64_t> corpus = all_rows(r.train);
       if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, all ? corpus : s.val);
       if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, all ? corpus : s.test);
+      if (r.train.format == DataFormat::Triplets) {
+        r.val_triplets = triplet_set(r.train, s.val);
+        r.test_triplets = triplet_set(r.train, s.test);
+      }
     } else if (r.similarity_eval) {
       r.val_scored = scored_set(r.train, s.val);
       r.test_scored = scored_set(r.train, s.test);
@@ -93,6 +115,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
         (val ? r.val_scored : r.test_scored) = scored_set(held, rows);
       else
         (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
+      if (held.format == DataFormat::Triplets) (val ? r.val_triplets : r.test_triplets) = triplet_set(held, rows);
     }
   }
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");
@@ -115,7 +138,14 @@ std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format) 
   IrEvalOptions o;
   o.k = cfg.get_int_list("eval.k");
   o.dims = cfg.get_int_list("loss.matryoshka_dims");
-  return ir_eval_metric_names(o);
+  std::vector<std::string> names = ir_eval_metric_names(o);
+  if (format == DataFormat::Triplets) {
+    TripletEvalOptions t;
+    t.dims = o.dims;
+    for (auto& n : triplet_metric_names(t)) names.push_back(std::move(n));
+    std::sort(names.begin(), names.end());
+  }
+  return names;
 }
 
 std::string run_eval_metric(const Config& cfg, DataFormat format) {

@@ -2,7 +2,8 @@
 // retrieval sets built from them as the sentence-transformers recipes build them (queries:
 // the held-out anchors; corpus: the positives of every split, or with eval.corpus: split
 // those of the evaluated split only; each query relevant to its own positive). Held-out
-// scored pairs are kept as pairs with their scores, for the similarity evaluator.
+// scored pairs are kept as pairs with their scores, for the similarity evaluator; held-out
+// triplets are also kept as triplets, for the triplet evaluator.
 //
 // Without data.val / data.test, data.train is split by data.split (deterministic, the same
 // at every world size). With either file given, data.train is used whole for training and
@@ -17,6 +18,7 @@
 #include "data/ir_set.h"
 #include "data/scored_set.h"
 #include "data/text_dataset.h"
+#include "data/triplet_set.h"
 
 namespace disttune {
 
@@ -28,6 +30,7 @@ struct RunData {
   std::vector<int64_t> train_rows;   // rows of `train` used for training
   IrSet val_set, test_set;           // empty when there is no such split
   ScoredSet val_scored, test_scored; // scored pairs: the held-out rows instead
+  TripletSet val_triplets, test_triplets;  // triplets: the held-out rows as triplets too
   int64_t val_rows = 0, test_rows = 0;
   bool retrieval_eval = false;       // the format has anchor/positive columns to evaluate on
   bool similarity_eval = false;      // scored pairs: evaluated by score correlation
@@ -44,8 +47,8 @@ RunData load_run_data(Dist& d, const Config& cfg);
 bool has_pairs(const TextDataset& d);
 
 // The metrics a run with this config computes on data of `format`: retrieval metrics
-// (eval.k) for pairs and triplets, correlations for scored pairs; both over
-// loss.matryoshka_dims too.
+// (eval.k) for pairs, those and the triplet accuracy for triplets, correlations for scored
+// pairs; all over loss.matryoshka_dims too.
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format);
 // The metric that selects the best model: eval.metric where given; otherwise its default for
 // retrieval, and the similarity evaluator's primary metric (spearman_cosine) for scored pairs.

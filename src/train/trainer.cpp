@@ -195,6 +195,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.k = cfg.get_int_list("eval.k");
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
   eval_opt_.similarity.dims = eval_opt_.ir.dims;
+  eval_opt_.triplet.dims = eval_opt_.ir.dims;
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
@@ -392,13 +393,17 @@ void Trainer::log_train_window() {
   win_start_ = Clock::now();
 }
 
-// The validation or the test split, by retrieval or, for scored pairs, by score correlation.
+// The validation or the test split: by retrieval (and triplet accuracy for triplets) or, for
+// scored pairs, by score correlation.
 std::map<std::string, double> Trainer::evaluate(Embedder& emb, bool test, const std::string& label) {
   ModelEvalOptions o = eval_opt_;
   if (d_.is_root() && !bar_) o.progress = label;
   if (data_.similarity_eval)
     return evaluate_model_similarity(d_, emb, test ? data_.test_scored : data_.val_scored, o);
-  return evaluate_model(d_, emb, test ? data_.test_set : data_.val_set, o);
+  std::map<std::string, double> m = evaluate_model(d_, emb, test ? data_.test_set : data_.val_set, o);
+  const TripletSet& triplets = test ? data_.test_triplets : data_.val_triplets;
+  if (!triplets.empty()) m.merge(evaluate_model_triplets(d_, emb, triplets, o));
+  return m;
 }
 
 void Trainer::eval_and_save(bool eval_due, bool save_due) {
@@ -599,8 +604,7 @@ void Trainer::finish() {
 
   if (!cfg_.get_bool("eval.test") || !data_.has_test()) return;
   ReportInput rep;
-  rep.metrics = data_.similarity_eval ? similarity_metric_names(eval_opt_.similarity)
-                                      : ir_eval_metric_names(eval_opt_.ir);
+  rep.metrics = run_metric_names(cfg_, data_.train.format);
   rep.tuned = evaluate(*embedder_, true, "test (fine-tuned)");
   {
     SentenceModel base = model_from_config(cfg_);
@@ -626,7 +630,10 @@ void Trainer::finish() {
       data_.similarity_eval
           ? str_cat("test split: ", data_.test_scored.scores.size(), " scored pairs")
           : str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
-                    data_.test_set.corpus.size(), " documents");
+                    data_.test_set.corpus.size(), " documents",
+                    data_.test_triplets.empty() ? ""
+                        : str_cat(", ", data_.test_triplets.anchors.size() * data_.test_triplets.negatives.size(),
+                                  " triplets"));
   for (const auto& [name, m] : std::vector<std::pair<std::string, const std::map<std::string, double>*>>{
            {"base", &rep.base}, {"fine-tuned", &rep.tuned}, {"bm25", &rep.bm25}}) {
     if (m->empty()) continue;
