@@ -27,12 +27,13 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
 
 namespace {
 
-// The texts of one role of held-out pairs or triplets, on every rank, without prompts.
+// The texts of one role of held-out pairs or triplets, on every rank.
 at::Tensor encode_role(Dist& d, Embedder& embedder, const std::vector<std::string>& texts,
-                       const ModelEvalOptions& opt, const char* role) {
+                       const ModelEvalOptions& opt, const char* role, const std::string& prompt = "") {
   EncodeOptions e;
   e.batch_size = opt.batch_size;
   e.max_length = opt.max_length;
+  e.prefix = prompt;
   if (!opt.progress.empty()) e.progress = opt.progress + " " + role;
   return embedder.encode_all(d, texts, e);
 }
@@ -50,12 +51,12 @@ std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embed
 std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
                                                       const TripletSet& set,
                                                       const ModelEvalOptions& opt) {
-  const at::Tensor anchors = encode_role(d, embedder, set.anchors, opt, "anchors");
-  const at::Tensor positives = encode_role(d, embedder, set.positives, opt, "positives");
+  const at::Tensor anchors = encode_role(d, embedder, set.anchors, opt, "anchors", opt.query_prompt);
+  const at::Tensor positives = encode_role(d, embedder, set.positives, opt, "positives", opt.corpus_prompt);
   // All negative columns in one job: negative j of row i is row j * n + i.
   std::vector<std::string> texts;
   for (const auto& column : set.negatives) texts.insert(texts.end(), column.begin(), column.end());
-  const at::Tensor negatives = encode_role(d, embedder, texts, opt, "negatives");
+  const at::Tensor negatives = encode_role(d, embedder, texts, opt, "negatives", opt.corpus_prompt);
   const int64_t k = static_cast<int64_t>(set.negatives.size());
   const at::Tensor a = anchors.repeat({k, 1}), p = positives.repeat({k, 1});
   // Each rank counts a block of the triplets; evaluate_triplets sums the counts.

@@ -26,8 +26,8 @@ struct ModelEvalOptions {
   TripletEvalOptions triplet;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's
-  std::string query_prompt;    // prepended to queries (e.g. "query: "); not to scored pairs or triplets
-  std::string corpus_prompt;   // prepended to documents
+  std::string query_prompt;    // prepended to queries and triplet anchors (e.g. "query: ")
+  std::string corpus_prompt;   // prepended to documents, triplet positives and negatives
   std::string progress;        // progress-bar label prefix on rank 0; empty: none
 };
 
@@ -42,8 +42,9 @@ std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embed
                                                         const ScoredSet& set,
                                                         const ModelEvalOptions& opt);
 
-// Every text of the triplets embedded as above (no prompts, as sentence-transformers'
-// TripletEvaluator), then evaluate_triplets over all of them, each rank counting a block.
+// Every text of the triplets embedded as above, anchors with the query prompt and the others
+// with the document prompt (as sentence-transformers' TripletEvaluator embeds them with
+// encode_query / encode_document), then evaluate_triplets, each rank counting a block.
 std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
                                                       const TripletSet& set,
                                                       const ModelEvalOptions& opt);
