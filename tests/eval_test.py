@@ -2,7 +2,8 @@
 embeddings `disttune encode` writes, and sentence-transformers' metric definitions written
 out here: binary relevance, ndcg with the ideal DCG over min(k, #relevant), map@k divided by
 min(k, #relevant)), the same metrics for 1, 2, 3 and 4 ranks on BEIR SciFact, Matryoshka dims,
-the JSON output, counted qrels problems and clear errors."""
+the JSON output, counted qrels problems and clear errors; and --scored / --triplets files
+against numpy on the same embeddings."""
 import json
 import math
 import os
@@ -29,6 +30,25 @@ def model_config(path, seed=3, max_len=64):
         f.write(f"model:\n  init: {{vocab: {VOCAB}, hidden_size: 32, num_layers: 1, num_heads: 2,"
                 f" intermediate_size: 64, seed: {seed}}}\n  max_seq_length: {max_len}\n")
     return path
+
+
+def average_ranks(x):
+    """Ranks 1..n, tied values sharing the mean of theirs (what scipy.stats.rankdata gives)."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def cosines(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1), 1e-12) / np.maximum(np.linalg.norm(b, axis=1), 1e-12)
 
 
 def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100):
@@ -176,6 +196,43 @@ class Eval(dt.TempDirTest):
         rel = [{pos[x] for x in relevant[qids[i]]} for i in keep]
         self.assert_metrics_close(got, brute_force(q[keep], d, rel))
 
+    def test_scored_pairs_and_triplets_equal_numpy(self):
+        """--scored: Pearson and Spearman (average ranks for ties) of the gold scores against
+        the cosine of each pair's embeddings; --triplets: the fraction with cos(a, p) >
+        cos(a, n), as float32. Both at 2 ranks, on embeddings `disttune encode` writes."""
+        rng = random.Random(9)
+        texts = lambda n: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 14))) for _ in range(n)]
+        s1, s2, s3 = texts(40), texts(40), texts(40)
+        scores = [float(rng.randint(0, 5)) for _ in range(40)]  # integer scores: ties
+        scored = self.write_jsonl("scored.jsonl", [{"sentence1": a, "sentence2": b, "score": s}
+                                                   for a, b, s in zip(s1, s2, scores)])
+        triplets = self.write_jsonl("triplets.jsonl", [{"anchor": a, "positive": b, "negative": c}
+                                                       for a, b, c in zip(s1, s2, s3)])
+        emb = []
+        for i, t in enumerate((s1, s2, s3)):
+            path = self.write_jsonl(f"t{i}.jsonl", [{"_id": str(j), "text": x} for j, x in enumerate(t)])
+            emb.append(self.encode(path, self.path(f"t{i}.h5"))[0])
+        out = self.path("m.json")
+        r = self.eval("--scored", scored, "--dims", "16", "--batch-size", "7", "--output", out, np=2)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("40 scored pairs", r.out)
+        with open(out) as f:
+            got = json.load(f)
+        self.assertEqual(set(got), {"pearson_cosine", "spearman_cosine", "dim_16_pearson_cosine", "dim_16_spearman_cosine"})
+        for prefix, dim in (("", 32), ("dim_16_", 16)):
+            cos = cosines(emb[0][:, :dim], emb[1][:, :dim])
+            self.assertAlmostEqual(got[prefix + "pearson_cosine"], np.corrcoef(scores, cos)[0, 1], delta=1e-6)
+            self.assertAlmostEqual(got[prefix + "spearman_cosine"],
+                                   np.corrcoef(average_ranks(scores), average_ranks(cos))[0, 1], delta=1e-6)
+        r = self.eval("--triplets", triplets, "--output", out, np=2)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("40 triplets", r.out)
+        with open(out) as f:
+            got = json.load(f)
+        right = int((cosines(emb[0], emb[1]) > cosines(emb[0], emb[2])).sum())
+        self.assertEqual(got, {"cosine_accuracy": float(np.float32(right / 40))})
+        self.assertTrue(0 < right < 40, right)
+
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()
 
@@ -198,6 +255,10 @@ class Eval(dt.TempDirTest):
         one_error(self.eval("--corpus", dup, "--queries", queries, "--qrels", qrels, np=2), "dup.jsonl:2")
         one_error(self.eval("--corpus", corpus, "--queries", queries, "--qrels", qrels,
                             "--output", self.tmp.name), "--output", "directory")
+        one_error(self.eval("--scored", corpus, "--triplets", corpus), "give one of")
+        one_error(self.eval("--beir", self.tmp.name, "--scored", corpus), "give one of")
+        one_error(self.eval("--scored", corpus, "--k", "3"), "--k applies to retrieval evaluation only")
+        one_error(self.eval("--triplets", corpus), "corpus.jsonl:1", "anchor")
 
 
 if __name__ == "__main__":

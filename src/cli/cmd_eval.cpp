@@ -3,9 +3,12 @@
 // metrics and names. Every rank reads the set; the queries are embedded sharded and
 // gathered, the corpus stays sharded, and the per-rank top-k lists are merged
 // (eval/model_evaluator.h), so the metrics are the same for any number of ranks.
+// With --scored or --triplets instead, a file of scored pairs or triplets is evaluated as
+// sentence-transformers' EmbeddingSimilarityEvaluator or TripletEvaluator would.
 // Rank 0 prints the table and writes --output (JSON: metric name -> value) atomically.
 #include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -15,6 +18,8 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "data/beir.h"
+#include "data/row_sets.h"
+#include "data/text_dataset.h"
 #include "dist/dist.h"
 #include "embed/embedder.h"
 #include "eval/ir_metrics.h"
@@ -26,11 +31,27 @@ namespace {
 
 constexpr const char* kEvalCmd = "disttune eval";
 
-IrSet read_set(const Args& args, IrReadReport* report) {
+// Which evaluation the flags ask for; the flags of another are refused.
+enum class EvalKind { Retrieval, Scored, Triplets };
+
+EvalKind eval_kind(const Args& args) {
   const bool beir = args.has("beir");
   const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
   if (beir && files)
     DT_FAIL(kEvalCmd, ": give --beir DIR, or --corpus, --queries and --qrels, not both");
+  const int kinds = (beir || files) + args.has("scored") + args.has("triplets");
+  if (kinds > 1)
+    DT_FAIL(kEvalCmd, ": give one of --beir DIR (or --corpus, --queries and --qrels), "
+                      "--scored FILE and --triplets FILE");
+  if (kinds == 0 || beir || files) return EvalKind::Retrieval;
+  for (const char* f : {"k", "split"})
+    if (args.has(f)) DT_FAIL(kEvalCmd, ": --", f, " applies to retrieval evaluation only");
+  return args.has("scored") ? EvalKind::Scored : EvalKind::Triplets;
+}
+
+IrSet read_set(const Args& args, IrReadReport* report) {
+  const bool beir = args.has("beir");
+  const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
   if (beir) return read_beir(args.get("beir"), args.get("split"), report);
   if (args.has("split") && !beir) DT_FAIL(kEvalCmd, ": --split applies to --beir only");
   for (const char* f : {"corpus", "queries", "qrels"})
@@ -38,6 +59,19 @@ IrSet read_set(const Args& args, IrReadReport* report) {
       DT_FAIL(kEvalCmd, ": --", f, " FILE is required (or give --beir DIR)",
               files ? "" : "; see disttune eval --help");
   return read_ir_files(args.get("corpus"), args.get("queries"), args.get("qrels"), report);
+}
+
+// Every row of the --scored or --triplets file, its columns named as the roles.
+TextDataset read_rows(const Args& args, EvalKind kind) {
+  using Columns = std::map<std::string, std::string>;
+  const bool scored = kind == EvalKind::Scored;
+  const Columns columns =
+      scored ? Columns{{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}}
+             : Columns{{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"}};
+  TextDataset ds = read_text_dataset(args.get(scored ? "scored" : "triplets"), columns, BadRowPolicy::Error);
+  print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
+  if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
+  return ds;
 }
 
 // Order of the table: full dimension first, then each Matryoshka dim as given; within one,
@@ -66,26 +100,58 @@ int run_eval(Dist& d, const Args& args) {
   opt.ir.k = args.get_int_list("k");
   ir_cutoffs_from_k(opt.ir.k, "--k");  // checks the list before any work
   if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
+  opt.similarity.dims = opt.triplet.dims = opt.ir.dims;
+  const EvalKind kind = eval_kind(args);
   if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
 
   IrReadReport report;
-  const IrSet set = read_set(args, &report);
-  print0("data: ", report.summary());
-  if (set.queries.empty()) DT_FAIL(kEvalCmd, ": no query to evaluate (", report.summary(), ")");
-  if (!report.clean())
-    warn0("some qrels rows could not be used (see above); queries without a relevant document "
-          "are skipped, as sentence-transformers skips them");
+  IrSet set;
+  ScoredSet scored;
+  TripletSet triplets;
+  if (kind == EvalKind::Retrieval) {
+    set = read_set(args, &report);
+    print0("data: ", report.summary());
+    if (set.queries.empty()) DT_FAIL(kEvalCmd, ": no query to evaluate (", report.summary(), ")");
+    if (!report.clean())
+      warn0("some qrels rows could not be used (see above); queries without a relevant document "
+            "are skipped, as sentence-transformers skips them");
+  } else {
+    const TextDataset ds = read_rows(args, kind);
+    std::vector<int64_t> rows(static_cast<size_t>(ds.size()));
+    std::iota(rows.begin(), rows.end(), int64_t{0});
+    if (kind == EvalKind::Scored)
+      scored = scored_set_from_rows(ds, rows);
+    else
+      triplets = triplet_set_from_rows(ds, rows);
+  }
 
   SentenceModel model = load_model_arg(kEvalCmd, "--model", args.get("model"));
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
   opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : model.prompt("query");
-  if (!opt.query_prompt.empty()) print0("query prompt: \"", opt.query_prompt, "\"");
+  if (!opt.query_prompt.empty() && kind != EvalKind::Scored)
+    print0("query prompt: \"", opt.query_prompt, "\"");
   Embedder embedder(model, Embedder::tokenizer_for(model));
   opt.progress = "eval";
   IrEvalStats stats;
-  const std::map<std::string, double> metrics = evaluate_model(d, embedder, set, opt, &stats);
+  std::map<std::string, double> metrics;
+  std::string header;
+  if (kind == EvalKind::Scored) {
+    metrics = evaluate_model_similarity(d, embedder, scored, opt);
+    header = str_cat(scored.scores.size(), " scored pairs\n");
+  } else if (kind == EvalKind::Triplets) {
+    metrics = evaluate_model_triplets(d, embedder, triplets, opt);
+    header = str_cat(triplets.triplets(), " triplets\n");
+  } else {
+    metrics = evaluate_model(d, embedder, set, opt, &stats);
+    header = str_cat(stats.queries, " queries over ", stats.corpus, " documents",
+                     stats.queries_without_relevant
+                         ? str_cat(" (", stats.queries_without_relevant,
+                                   " without a relevant document skipped)")
+                         : std::string(),
+                     "\n");
+  }
 
   std::vector<std::string> names;
   for (const auto& [name, value] : metrics) names.push_back(name);
@@ -94,12 +160,7 @@ int run_eval(Dist& d, const Args& args) {
   });
   size_t width = 0;
   for (const auto& n : names) width = std::max(width, n.size());
-  std::string table = str_cat(stats.queries, " queries over ", stats.corpus, " documents",
-                              stats.queries_without_relevant
-                                  ? str_cat(" (", stats.queries_without_relevant,
-                                            " without a relevant document skipped)")
-                                  : std::string(),
-                              "\n");
+  std::string table = header;
   for (const auto& n : names) {
     char value[32];
     std::snprintf(value, sizeof value, "%.4f", metrics.at(n));

@@ -47,13 +47,16 @@ std::vector<Command> build_commands() {
                  kLogDir}},
                run_tokenize});
   c.push_back({{"eval", "", 0, 0,
-                "Retrieval evaluation (InformationRetrievalEvaluator metrics), sharded over ranks.",
+                "Retrieval evaluation (InformationRetrievalEvaluator metrics), sharded over ranks; "
+                "or a file of scored pairs or triplets (EmbeddingSimilarityEvaluator, TripletEvaluator).",
                 {{"model", "DIR", "model directory", "", true},
                  {"beir", "DIR", "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/)", ""},
                  {"split", "NAME", "qrels split with --beir", "test"},
                  {"corpus", "FILE", "corpus file (instead of --beir)", ""},
                  {"queries", "FILE", "queries file (instead of --beir)", ""},
                  {"qrels", "FILE", "qrels TSV (instead of --beir)", ""},
+                 {"scored", "FILE", "sentence1, sentence2, score rows: pearson/spearman_cosine", ""},
+                 {"triplets", "FILE", "anchor, positive, negative rows: cosine_accuracy", ""},
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncate + renormalise)", ""},
                  {"batch-size", "N", "texts per forward pass", "64"},

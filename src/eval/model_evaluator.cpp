@@ -3,8 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "data/ir_set.h"
-#include "data/scored_set.h"
-#include "data/triplet_set.h"
+#include "data/row_sets.h"
 #include "dist/dist.h"
 #include "embed/embedder.h"
 

@@ -23,35 +23,6 @@ std::vector<int64_t> all_rows(const TextDataset& d) {
   return r;
 }
 
-ScoredSet scored_set(const TextDataset& d, const std::vector<int64_t>& rows) {
-  ScoredSet s;
-  const auto& first = d.column("sentence1");
-  const auto& second = d.column("sentence2");
-  for (int64_t r : rows) {
-    s.sentence1.push_back(first[r]);
-    s.sentence2.push_back(second[r]);
-    s.scores.push_back(d.scores[r]);
-  }
-  return s;
-}
-
-TripletSet triplet_set(const TextDataset& d, const std::vector<int64_t>& rows) {
-  TripletSet s;
-  const auto& anchors = d.column("anchor");
-  const auto& positives = d.column("positive");
-  for (const auto& role : d.roles) {
-    if (role == "anchor" || role == "positive") continue;
-    const auto& column = d.column(role);
-    s.negatives.emplace_back();
-    for (int64_t r : rows) s.negatives.back().push_back(column[r]);
-  }
-  for (int64_t r : rows) {
-    s.anchors.push_back(anchors[r]);
-    s.positives.push_back(positives[r]);
-  }
-  return s;
-}
-
 void report(const TextDataset& d) {
   print0("data: ", d.source, ": ", data_format_name(d.format), ", ", d.report.summary());
 }
@@ -93,12 +64,12 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, all ? corpus : s.val);
       if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, all ? corpus : s.test);
       if (r.train.format == DataFormat::Triplets) {
-        r.val_triplets = triplet_set(r.train, s.val);
-        r.test_triplets = triplet_set(r.train, s.test);
+        r.val_triplets = triplet_set_from_rows(r.train, s.val);
+        r.test_triplets = triplet_set_from_rows(r.train, s.test);
       }
     } else if (r.similarity_eval) {
-      r.val_scored = scored_set(r.train, s.val);
-      r.test_scored = scored_set(r.train, s.test);
+      r.val_scored = scored_set_from_rows(r.train, s.val);
+      r.test_scored = scored_set_from_rows(r.train, s.test);
     }
   } else {
     r.train_rows = all_rows(r.train);
@@ -106,16 +77,18 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       if (cfg.get_string(key).empty()) continue;
       TextDataset held = read_config_dataset(cfg, key);
       report(held);
-      const bool val = std::string(key) == "data.val";
       // data.columns maps every file, so a held-out file has data.train's format.
       if (!r.retrieval_eval && !r.similarity_eval) continue;
+      const bool val = std::string(key) == "data.val";
       const std::vector<int64_t> rows = all_rows(held);
       (val ? r.val_rows : r.test_rows) = held.size();
-      if (r.similarity_eval)
-        (val ? r.val_scored : r.test_scored) = scored_set(held, rows);
-      else
-        (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
-      if (held.format == DataFormat::Triplets) (val ? r.val_triplets : r.test_triplets) = triplet_set(held, rows);
+      if (r.similarity_eval) {
+        (val ? r.val_scored : r.test_scored) = scored_set_from_rows(held, rows);
+        continue;
+      }
+      (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
+      if (held.format == DataFormat::Triplets)
+        (val ? r.val_triplets : r.test_triplets) = triplet_set_from_rows(held, rows);
     }
   }
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");

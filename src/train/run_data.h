@@ -16,9 +16,8 @@
 #include <vector>
 
 #include "data/ir_set.h"
-#include "data/scored_set.h"
+#include "data/row_sets.h"
 #include "data/text_dataset.h"
-#include "data/triplet_set.h"
 
 namespace disttune {
 

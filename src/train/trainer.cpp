@@ -632,8 +632,7 @@ void Trainer::finish() {
           : str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
                     data_.test_set.corpus.size(), " documents",
                     data_.test_triplets.empty() ? ""
-                        : str_cat(", ", data_.test_triplets.anchors.size() * data_.test_triplets.negatives.size(),
-                                  " triplets"));
+                        : str_cat(", ", data_.test_triplets.triplets(), " triplets"));
   for (const auto& [name, m] : std::vector<std::pair<std::string, const std::map<std::string, double>*>>{
            {"base", &rep.base}, {"fine-tuned", &rep.tuned}, {"bm25", &rep.bm25}}) {
     if (m->empty()) continue;

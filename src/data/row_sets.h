@@ -1,0 +1,35 @@
+// Held-out rows kept as rows for the evaluators that score them row by row (the
+// retrieval sets are in ir_set.h):
+// - ScoredSet: sentence pairs with gold similarity scores (the scored-pairs format), for the
+//   similarity evaluator (sentence-transformers' EmbeddingSimilarityEvaluator);
+// - TripletSet: (anchor, positive, negative[, negative_2 ...]) rows, for the triplet
+//   evaluator (its TripletEvaluator). A row with k negatives is k triplets, as
+//   mine_hard_negatives' "triplet" output would write it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace disttune {
+
+struct TextDataset;
+
+struct ScoredSet {
+  std::vector<std::string> sentence1, sentence2;  // pair i: sentence1[i], sentence2[i]
+  std::vector<float> scores;                      // the gold score of pair i
+  bool empty() const { return scores.empty(); }
+};
+
+struct TripletSet {
+  std::vector<std::string> anchors, positives;      // row i: anchors[i], positives[i]
+  std::vector<std::vector<std::string>> negatives;  // negatives[j][i]: row i's (j+1)-th negative
+  bool empty() const { return anchors.empty(); }
+  int64_t triplets() const { return static_cast<int64_t>(anchors.size() * negatives.size()); }
+};
+
+// The given rows of a scored-pairs / triplets dataset (InternalError for another format).
+ScoredSet scored_set_from_rows(const TextDataset& d, const std::vector<int64_t>& rows);
+TripletSet triplet_set_from_rows(const TextDataset& d, const std::vector<int64_t>& rows);
+
+}  // namespace disttune
