@@ -204,8 +204,10 @@ class Eval(dt.TempDirTest):
         texts = lambda n: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 14))) for _ in range(n)]
         s1, s2, s3 = texts(40), texts(40), texts(40)
         scores = [float(rng.randint(0, 5)) for _ in range(40)]  # integer scores: ties
+        # Row 41 has an empty sentence: an error naming it, or with --on-bad-row skip, skipped.
         scored = self.write_jsonl("scored.jsonl", [{"sentence1": a, "sentence2": b, "score": s}
-                                                   for a, b, s in zip(s1, s2, scores)])
+                                                   for a, b, s in zip(s1, s2, scores)] +
+                                  [{"sentence1": " ", "sentence2": "cell", "score": 1.0}])
         triplets = self.write_jsonl("triplets.jsonl", [{"anchor": a, "positive": b, "negative": c}
                                                        for a, b, c in zip(s1, s2, s3)])
         emb = []
@@ -213,8 +215,13 @@ class Eval(dt.TempDirTest):
             path = self.write_jsonl(f"t{i}.jsonl", [{"_id": str(j), "text": x} for j, x in enumerate(t)])
             emb.append(self.encode(path, self.path(f"t{i}.h5"))[0])
         out = self.path("m.json")
-        r = self.eval("--scored", scored, "--dims", "16", "--batch-size", "7", "--output", out, np=2)
+        r = self.eval("--scored", scored, "--output", out)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("scored.jsonl:41: column 'sentence1': empty text", r.err)
+        r = self.eval("--scored", scored, "--dims", "16", "--batch-size", "7", "--output", out,
+                      "--on-bad-row", "skip", np=2)
         self.assertEqual(r.rc, 0, r)
+        self.assertIn("41 rows read, 40 kept, 1 skipped", r.out)
         self.assertIn("40 scored pairs", r.out)
         with open(out) as f:
             got = json.load(f)
@@ -259,6 +266,8 @@ class Eval(dt.TempDirTest):
         one_error(self.eval("--beir", self.tmp.name, "--scored", corpus), "give one of")
         one_error(self.eval("--scored", corpus, "--k", "3"), "--k applies to retrieval evaluation only")
         one_error(self.eval("--triplets", corpus), "corpus.jsonl:1", "anchor")
+        one_error(self.eval("--beir", self.tmp.name, "--on-bad-row", "skip"), "--on-bad-row applies to")
+        one_error(self.eval("--triplets", corpus, "--on-bad-row", "drop"), "--on-bad-row", "drop")
 
 
 if __name__ == "__main__":

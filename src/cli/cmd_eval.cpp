@@ -43,7 +43,10 @@ EvalKind eval_kind(const Args& args) {
   if (kinds > 1)
     DT_FAIL(kEvalCmd, ": give one of --beir DIR (or --corpus, --queries and --qrels), "
                       "--scored FILE and --triplets FILE");
-  if (kinds == 0 || beir || files) return EvalKind::Retrieval;
+  if (kinds == 0 || beir || files) {
+    if (args.has("on-bad-row")) DT_FAIL(kEvalCmd, ": --on-bad-row applies to --scored and --triplets only");
+    return EvalKind::Retrieval;
+  }
   for (const char* f : {"k", "split"})
     if (args.has(f)) DT_FAIL(kEvalCmd, ": --", f, " applies to retrieval evaluation only");
   return args.has("scored") ? EvalKind::Scored : EvalKind::Triplets;
@@ -68,7 +71,11 @@ TextDataset read_rows(const Args& args, EvalKind kind) {
   const Columns columns =
       scored ? Columns{{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}}
              : Columns{{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"}};
-  TextDataset ds = read_text_dataset(args.get(scored ? "scored" : "triplets"), columns, BadRowPolicy::Error);
+  const std::string policy = args.get("on-bad-row");
+  if (policy != "error" && policy != "skip")
+    DT_FAIL(kEvalCmd, ": --on-bad-row: expected error or skip, got '", policy, "'");
+  TextDataset ds = read_text_dataset(args.get(scored ? "scored" : "triplets"), columns,
+                                     parse_bad_row_policy(policy));
   print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
   if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
   return ds;

@@ -57,6 +57,7 @@ std::vector<Command> build_commands() {
                  {"qrels", "FILE", "qrels TSV (instead of --beir)", ""},
                  {"scored", "FILE", "sentence1, sentence2, score rows: pearson/spearman_cosine", ""},
                  {"triplets", "FILE", "anchor, positive, negative rows: cosine_accuracy", ""},
+                 {"on-bad-row", "POLICY", "with --scored / --triplets: error | skip", "error"},
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncate + renormalise)", ""},
                  {"batch-size", "N", "texts per forward pass", "64"},
