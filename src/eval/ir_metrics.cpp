@@ -184,6 +184,20 @@ std::vector<MatryoshkaVariant> matryoshka_variants(const std::string& evaluator,
   return v;
 }
 
+std::vector<std::string> matryoshka_metric_names(const std::vector<std::string>& metrics,
+                                                 const std::vector<int64_t>& dims,
+                                                 const std::string& name) {
+  const std::string base = name.empty() ? "" : name + "_";
+  std::vector<std::string> names;
+  for (const auto& m : metrics) {
+    names.push_back(base + m);
+    for (int64_t dim : dims) names.push_back(base + matryoshka_prefix(dim) + m);
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 std::pair<int64_t, std::string> split_matryoshka_prefix(const std::string& name) {
   if (name.rfind("dim_", 0) == 0) {
     const size_t end = name.find_first_not_of("0123456789", 4);

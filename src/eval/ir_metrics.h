@@ -78,6 +78,10 @@ struct MatryoshkaVariant {
 std::vector<MatryoshkaVariant> matryoshka_variants(const std::string& evaluator, int64_t full,
                                                    const std::vector<int64_t>& dims,
                                                    const std::string& name);
+// The names such an evaluator returns: each of `metrics` under each of those prefixes, sorted.
+std::vector<std::string> matryoshka_metric_names(const std::vector<std::string>& metrics,
+                                                 const std::vector<int64_t>& dims,
+                                                 const std::string& name);
 
 // numpy's float64 mean (np.mean): pairwise summation in blocks of 8192, divided by n.
 // Exposed for tests.

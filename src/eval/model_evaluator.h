@@ -1,8 +1,8 @@
 // Retrieval evaluation of a model: the queries are embedded on every rank (sharded, then
 // gathered), the corpus stays sharded (each rank embeds and scores only its batches), and
 // the sharded top-k produces sentence-transformers' metrics, identical on every rank.
-// Used by `disttune eval` and by evaluation during training, which evaluates held-out
-// scored pairs with evaluate_model_similarity instead.
+// Used by `disttune eval` and by evaluation during training. Scored pairs and triplets go
+// through evaluate_model_similarity and evaluate_model_triplets below.
 #pragma once
 
 #include <map>

@@ -61,15 +61,7 @@ double spearman_correlation(const std::vector<double>& x, const std::vector<doub
 }
 
 std::vector<std::string> similarity_metric_names(const SimilarityEvalOptions& opt) {
-  const std::string name = opt.name.empty() ? "" : opt.name + "_";
-  std::vector<std::string> names;
-  for (const char* m : {"pearson_cosine", "spearman_cosine"}) {
-    names.push_back(name + m);
-    for (int64_t dim : opt.dims) names.push_back(name + matryoshka_prefix(dim) + m);
-  }
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
+  return matryoshka_metric_names({"pearson_cosine", "spearman_cosine"}, opt.dims, opt.name);
 }
 
 std::map<std::string, double> evaluate_similarity(const at::Tensor& first, const at::Tensor& second,

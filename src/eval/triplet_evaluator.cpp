@@ -2,8 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include <algorithm>
-
 #include "common/check.h"
 #include "eval/dot_kernel.h"
 #include "eval/ir_metrics.h"
@@ -12,12 +10,7 @@
 namespace disttune {
 
 std::vector<std::string> triplet_metric_names(const TripletEvalOptions& opt) {
-  const std::string name = opt.name.empty() ? "" : opt.name + "_";
-  std::vector<std::string> names = {name + "cosine_accuracy"};
-  for (int64_t dim : opt.dims) names.push_back(name + matryoshka_prefix(dim) + "cosine_accuracy");
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
+  return matryoshka_metric_names({"cosine_accuracy"}, opt.dims, opt.name);
 }
 
 std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& anchors,
