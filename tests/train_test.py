@@ -344,6 +344,22 @@ class Train(unittest.TestCase):
         self.assertIn("train 320 rows, val 24 scored pairs, test 16 scored pairs", r.out)
         self.assertEqual(len(metrics_rows(run, "val")), 1)
         self.assertEqual(load_json(f"{run}/report.json")["split"], "test split: 16 scored pairs")
+        # One validation pair has no correlation (NaN, written null): no model is the best, and
+        # a run resumed from a checkpoint holding those metrics goes on.
+        one = os.path.join(self.tmp.name, "scored_one.jsonl")
+        with open(one, "w") as g:
+            g.write(lines[0])
+        sets = [f"data.train={data}", columns, f"data.val={one}", "training.max_steps=6", "eval.strategy=steps",
+                "eval.steps=3", "checkpoint.save_strategy=steps", "checkpoint.save_steps=3"]
+        cfg, run = self.config("scored_nan", "loss:\n  name: cosent\n")
+        r = self.train(cfg, sets=sets)
+        self.assertIn("eval step 6: spearman_cosine nan (no best yet)", r.out)
+        self.assertEqual([x["spearman_cosine"] for x in metrics_rows(run, "val")], [None, None])
+        os.remove(f"{run}/checkpoints/step-00000006.h5")
+        shutil.rmtree(f"{run}/final")
+        r = self.train(cfg, sets=sets)
+        self.assertIn("resumed from", r.out)
+        self.assertTrue(os.path.exists(f"{run}/final/model.safetensors"))
         # eval.metric must be one the scored pairs give.
         cfg, run = self.config("scored_bad_metric", "loss:\n  name: cosent\n")
         r = dt.run([dt.DISTTUNE, "train", cfg, "--set", f"data.train={data}", "--set", columns,

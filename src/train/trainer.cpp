@@ -426,8 +426,9 @@ void Trainer::eval_and_save(bool eval_due, bool save_due) {
       }
     }
     const std::string msg = str_cat("eval step ", st_.step, ": ", metric_, " ", fmt_metric(v),
-                                    " (best ", fmt_metric(st_.best_metric), " at step ",
-                                    st_.best_step, ")");
+                                    st_.best_step < 0 ? std::string(" (no best yet)")
+                                                      : str_cat(" (best ", fmt_metric(st_.best_metric),
+                                                                " at step ", st_.best_step, ")"));
     if (bar_) bar_->set_postfix(msg);
     if (d_.is_root() && !isatty(fileno(stdout))) print0(msg);
   }
@@ -517,8 +518,9 @@ bool Trainer::resume() {
   }
   if (!c.metrics_json.empty()) {
     json m = json::parse(c.metrics_json, nullptr, false);
+    // An undefined figure (a correlation over constant values: NaN) was written as null.
     if (m.is_object())
-      for (auto& [k, v] : m.items()) last_eval_[k] = v.get<double>();
+      for (auto& [k, v] : m.items()) last_eval_[k] = v.is_number() ? v.get<double>() : std::nan("");
   }
   log_.truncate_after(st_.step);
   if (c.world_size != d_.world_size)
