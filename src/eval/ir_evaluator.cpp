@@ -16,8 +16,6 @@ IrCutoffs cutoffs_of(const IrEvalOptions& opt) {
   return opt.cutoffs ? *opt.cutoffs : ir_cutoffs_from_k(opt.k);
 }
 
-std::string name_prefix(const IrEvalOptions& opt) { return opt.name.empty() ? "" : opt.name + "_"; }
-
 // Every corpus index held by exactly one rank: the sharding the caller promises. A count
 // per document summed over the ranks (4 bytes per document, once per evaluation).
 void check_sharding(Communicator& comm, const at::Tensor& idx, int64_t corpus) {
@@ -40,13 +38,7 @@ void check_sharding(Communicator& comm, const at::Tensor& idx, int64_t corpus) {
 }  // namespace
 
 std::vector<std::string> ir_eval_metric_names(const IrEvalOptions& opt) {
-  const IrCutoffs c = cutoffs_of(opt);
-  std::vector<std::string> names = ir_metric_names(c, name_prefix(opt));
-  for (int64_t dim : opt.dims)
-    for (auto& n : ir_metric_names(c, name_prefix(opt) + matryoshka_prefix(dim))) names.push_back(n);
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
+  return matryoshka_metric_names(ir_metric_names(cutoffs_of(opt)), opt.dims, opt.name);
 }
 
 std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::Tensor& query_emb,
@@ -67,10 +59,7 @@ std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::T
              "IR evaluation: ", local_doc_emb.size(0), " document embeddings but ",
              local_doc_indices.numel(), " indices");
   DT_REQUIRE(opt.chunk_rows >= 1, "IR evaluation: chunk_rows must be >= 1, got ", opt.chunk_rows);
-  const int64_t full_dim = query_emb.size(1);
-  for (int64_t dim : opt.dims)
-    DT_REQUIRE(dim >= 1 && dim <= full_dim, "IR evaluation: Matryoshka dimension ", dim,
-               " must be in [1, ", full_dim, "] (the embedding dimension)");
+  const auto variants = matryoshka_variants("IR evaluation", query_emb.size(1), opt.dims, opt.name);
   const IrCutoffs cutoffs = cutoffs_of(opt);
   const int64_t max_k = cutoffs.max_k();
   const at::Tensor idx = local_doc_indices.to(at::kCPU, at::kLong).contiguous();
@@ -85,12 +74,11 @@ std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::T
   const at::Tensor queries = query_emb.to(at::kCPU).index_select(0, scored_rows);
 
   std::map<std::string, double> out;
-  std::vector<int64_t> dims = {full_dim};
-  for (int64_t dim : opt.dims) dims.push_back(dim);
   std::map<int64_t, IrMetricValues> done;
   IrMetricValues last;
-  for (size_t di = 0; di < dims.size(); ++di) {
-    const int64_t dim = dims[di];
+  // The full dimension first, unprefixed; then each Matryoshka dimension (the full one again
+  // when listed, from the same ranking).
+  for (const auto& [dim, prefix] : variants) {
     if (!done.count(dim)) {
       TopKAccumulator acc(truncate_normalize(queries, dim), max_k, opt.chunk_rows);
       for (int64_t s = 0; s < local_doc_emb.size(0); s += opt.chunk_rows) {
@@ -106,15 +94,12 @@ std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::T
       done[dim] = compute_ir_metrics(ranked, set.relevant, cutoffs);
     }
     last = done[dim];
-    // The full dimension first, unprefixed; then each Matryoshka dimension (the full one
-    // again when listed, from the same ranking).
-    const std::string prefix = name_prefix(opt) + (di == 0 ? std::string() : matryoshka_prefix(dim));
     for (const auto& [name, value] : ir_metric_map(last, prefix)) out[name] = value;
   }
   LOG(INFO) << "IR evaluation" << (opt.name.empty() ? "" : " " + opt.name) << ": " << last.queries
             << " queries, " << last.queries_without_relevant
             << " skipped without a relevant document, corpus " << corpus << ", dims "
-            << dims.size();
+            << variants.size();
   if (stats) *stats = {last.queries, last.queries_without_relevant, corpus};
   return out;
 }

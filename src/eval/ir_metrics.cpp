@@ -178,7 +178,7 @@ std::vector<MatryoshkaVariant> matryoshka_variants(const std::string& evaluator,
   std::vector<MatryoshkaVariant> v = {{full, base}};
   for (int64_t dim : dims) {
     DT_REQUIRE(dim >= 1 && dim <= full, evaluator, ": Matryoshka dimension ", dim,
-               " must be in [1, ", full, "]");
+               " must be in [1, ", full, "] (the embedding dimension)");
     v.push_back({dim, base + matryoshka_prefix(dim)});
   }
   return v;

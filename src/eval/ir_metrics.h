@@ -67,8 +67,8 @@ std::string matryoshka_prefix(int64_t dim);
 // Its inverse: for "dim_<d>_<metric>", d and <metric>; for any other name, 0 and the name.
 std::pair<int64_t, std::string> split_matryoshka_prefix(const std::string& name);
 
-// The dimensions a pairwise evaluator (triplet, similarity) scores, each with the prefix of
-// its metric names: the full one with "<name>_" (nothing without a name), then each
+// The dimensions an evaluator (IR, triplet, similarity) scores, each with the prefix of its
+// metric names: the full one with "<name>_" (nothing without a name), then each
 // Matryoshka dimension with "<name>_dim_<d>_". UserError, naming `evaluator`, for a
 // dimension outside [1, full].
 struct MatryoshkaVariant {
