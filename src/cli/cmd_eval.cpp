@@ -8,7 +8,6 @@
 // Rank 0 prints the table and writes --output (JSON: metric name -> value) atomically.
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -124,12 +123,10 @@ int run_eval(Dist& d, const Args& args) {
             "are skipped, as sentence-transformers skips them");
   } else {
     const TextDataset ds = read_rows(args, kind);
-    std::vector<int64_t> rows(static_cast<size_t>(ds.size()));
-    std::iota(rows.begin(), rows.end(), int64_t{0});
     if (kind == EvalKind::Scored)
-      scored = scored_set_from_rows(ds, rows);
+      scored = scored_set_from_rows(ds, ds.all_rows());
     else
-      triplets = triplet_set_from_rows(ds, rows);
+      triplets = triplet_set_from_rows(ds, ds.all_rows());
   }
 
   SentenceModel model = load_model_arg(kEvalCmd, "--model", args.get("model"));

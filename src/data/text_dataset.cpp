@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 #include "common/check.h"
@@ -56,6 +57,12 @@ const char* data_format_name(DataFormat f) {
     case DataFormat::Texts: return "texts";
   }
   return "?";
+}
+
+std::vector<int64_t> TextDataset::all_rows() const {
+  std::vector<int64_t> r(static_cast<size_t>(size()));
+  std::iota(r.begin(), r.end(), int64_t{0});
+  return r;
 }
 
 int TextDataset::role_index(const std::string& role) const {

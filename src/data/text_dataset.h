@@ -60,6 +60,7 @@ struct TextDataset {
   ReadReport report;
 
   int64_t size() const { return static_cast<int64_t>(lines.size()); }
+  std::vector<int64_t> all_rows() const;  // 0 .. size() - 1
   // Index of `role` in roles, or -1.
   int role_index(const std::string& role) const;
   // The texts of `role`; InternalError when the dataset has no such role.

@@ -47,18 +47,12 @@ TokenStoreSpec spec_for(const std::string& cache, int max_length = 16) {
   return s;
 }
 
-std::vector<int64_t> all_rows(int64_t n) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
-  return v;
-}
-
 void expect_rows_match(const TokenStore& s, const TextDataset& data, const Tokenizer& tok,
                        int max_length) {
   ASSERT_EQ(s.num_rows(), data.size());
   ASSERT_EQ(s.roles(), data.roles);
   for (size_t k = 0; k < data.roles.size(); ++k) {
-    const auto got = s.rows(data.roles[k], all_rows(data.size()));
+    const auto got = s.rows(data.roles[k], data.all_rows());
     for (int64_t i = 0; i < data.size(); ++i)
       ASSERT_EQ(got[static_cast<size_t>(i)], tok.encode(data.columns[k][static_cast<size_t>(i)], max_length))
           << data.roles[k] << " row " << i;
@@ -316,7 +310,7 @@ TEST(DataTokenStoreReal, FinancialRagEveryRowEqualsTheTokenizer) {
   EXPECT_EQ(s.num_rows(), 6998);
   for (size_t k = 0; k < 2; ++k) {
     const auto want = tok.encode_batch(data.columns[k], 128);
-    const auto got = s.rows(data.roles[k], all_rows(data.size()));
+    const auto got = s.rows(data.roles[k], data.all_rows());
     EXPECT_TRUE(got == want) << data.roles[k];
   }
 }
@@ -345,7 +339,7 @@ TEST(MpiTokenStore, BuildsOnceAcrossRanksAndEveryRankReadsTheSameRows) {
 
   std::string digest;
   for (const auto& role : data.roles)
-    for (const auto& row : s.rows(role, all_rows(data.size())))
+    for (const auto& row : s.rows(role, data.all_rows()))
       digest += hex64(xxh64(row.data(), row.size() * 4));
   const auto all = d.comm->all_gather_bytes(digest);
   for (const auto& x : all) EXPECT_EQ(x, all[0]);

@@ -1,7 +1,6 @@
 #include "train/run_data.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "common/check.h"
 #include "common/log.h"
@@ -16,12 +15,6 @@
 
 namespace disttune {
 namespace {
-
-std::vector<int64_t> all_rows(const TextDataset& d) {
-  std::vector<int64_t> r(static_cast<size_t>(d.size()));
-  std::iota(r.begin(), r.end(), 0);
-  return r;
-}
 
 void report(const TextDataset& d) {
   print0("data: ", d.source, ": ", data_format_name(d.format), ", ", d.report.summary());
@@ -60,7 +53,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       // eval.corpus: split keeps evaluation cheap where the full corpus would dominate the
       // run time (the quickstart); the recipes search every positive.
       const bool all = cfg.get_string("eval.corpus") == "all";
-      const std::vector<int64_t> corpus = all_rows(r.train);
+      const std::vector<int64_t> corpus = r.train.all_rows();
       if (!s.val.empty()) r.val_set = ir_set_from_pairs(r.train, s.val, all ? corpus : s.val);
       if (!s.test.empty()) r.test_set = ir_set_from_pairs(r.train, s.test, all ? corpus : s.test);
       if (r.train.format == DataFormat::Triplets) {
@@ -72,7 +65,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       r.test_scored = scored_set_from_rows(r.train, s.test);
     }
   } else {
-    r.train_rows = all_rows(r.train);
+    r.train_rows = r.train.all_rows();
     for (const char* key : {"data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
       TextDataset held = read_config_dataset(cfg, key);
@@ -80,7 +73,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       // data.columns maps every file, so a held-out file has data.train's format.
       if (!r.retrieval_eval && !r.similarity_eval) continue;
       const bool val = std::string(key) == "data.val";
-      const std::vector<int64_t> rows = all_rows(held);
+      const std::vector<int64_t> rows = held.all_rows();
       (val ? r.val_rows : r.test_rows) = held.size();
       if (r.similarity_eval) {
         (val ? r.val_scored : r.test_scored) = scored_set_from_rows(held, rows);
