@@ -70,11 +70,8 @@ TextDataset read_rows(const Args& args, EvalKind kind) {
   const Columns columns =
       scored ? Columns{{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}}
              : Columns{{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"}};
-  const std::string policy = args.get("on-bad-row");
-  if (policy != "error" && policy != "skip")
-    DT_FAIL(kEvalCmd, ": --on-bad-row: expected error or skip, got '", policy, "'");
   TextDataset ds = read_text_dataset(args.get(scored ? "scored" : "triplets"), columns,
-                                     parse_bad_row_policy(policy));
+                                     bad_row_policy_arg(kEvalCmd, args));
   print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
   if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
   return ds;

@@ -155,10 +155,7 @@ MiningJob job_from_flags(const Args& args) {
   j.output = args.get("output");
   j.corpus = args.get("corpus");
   j.columns = {{"anchor", args.get("anchor")}, {"positive", args.get("positive")}};
-  const std::string policy = args.get("on-bad-row");
-  if (policy != "error" && policy != "skip")
-    DT_FAIL(kCmd, ": --on-bad-row: expected error or skip, got '", policy, "'");
-  j.policy = parse_bad_row_policy(policy);
+  j.policy = bad_row_policy_arg(kCmd, args);
   j.method = args.get("method");
   if (j.method != "bm25" && j.method != "model")
     DT_FAIL(kCmd, ": --method: expected bm25 or model, got '", j.method, "'");

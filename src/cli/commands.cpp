@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "config/options.h"
@@ -133,6 +134,13 @@ bool looks_like_config(const std::string& a) {
 }
 
 }  // namespace
+
+BadRowPolicy bad_row_policy_arg(const std::string& command, const Args& args) {
+  const std::string policy = args.get("on-bad-row");
+  if (policy != "error" && policy != "skip")
+    DT_FAIL(command, ": --on-bad-row: expected error or skip, got '", policy, "'");
+  return parse_bad_row_policy(policy);
+}
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = build_commands();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "data/text_dataset.h"
 
 namespace disttune {
 
@@ -41,5 +42,9 @@ Config load_run_config(Dist& d, const Args& args);
 // checked against the registry, but not the cross-key run checks): for commands that use a
 // few sections of a run config.
 Config load_config(Dist& d, const Args& args);
+
+// The --on-bad-row flag of a command that reads rows: error or skip. UserError naming
+// `command` otherwise.
+BadRowPolicy bad_row_policy_arg(const std::string& command, const Args& args);
 
 }  // namespace disttune
