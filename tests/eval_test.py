@@ -51,6 +51,33 @@ def cosines(a, b):
     return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1), 1e-12) / np.maximum(np.linalg.norm(b, axis=1), 1e-12)
 
 
+def binary_classification(sim, labels):
+    """sentence-transformers' BinaryClassificationEvaluator figures from their definitions,
+    for similarities without ties: the best accuracy and the best F1 over the thresholds that
+    call the top 1..n-1 pairs positive (the first best, from the top; the threshold halfway to
+    the next pair), precision and recall at that F1, the Matthews correlation of that
+    prediction, and average precision as the mean over positives of the precision at their
+    rank."""
+    order = np.argsort(-sim, kind="stable")
+    s, y = sim[order], labels[order]
+    assert len(set(s)) == len(s)
+    out = {"accuracy": 0.0, "f1": 0.0}
+    for top in range(1, len(s)):
+        pred = np.arange(len(s)) < top
+        tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+        fn, tn = int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
+        acc, threshold = (tp + tn) / len(s), (s[top - 1] + s[top]) / 2
+        if acc > out["accuracy"]:
+            out["accuracy"], out["accuracy_threshold"] = acc, threshold
+        f1 = 2 * tp / (2 * tp + fp + fn)
+        if f1 > out["f1"]:
+            mcc = (tp * tn - fp * fn) / np.sqrt(float((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+            out.update(f1=f1, f1_threshold=threshold, precision=tp / (tp + fp), recall=tp / (tp + fn), mcc=mcc)
+    hits = np.cumsum(y)
+    out["ap"] = float(np.mean([hits[i] / (i + 1) for i in range(len(y)) if y[i] == 1]))
+    return out
+
+
 def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100):
     """sentence-transformers' InformationRetrievalEvaluator metrics, from the definitions."""
     qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
@@ -198,8 +225,9 @@ class Eval(dt.TempDirTest):
 
     def test_scored_pairs_and_triplets_equal_numpy(self):
         """--scored: Pearson and Spearman (average ranks for ties) of the gold scores against
-        the cosine of each pair's embeddings; --triplets: the fraction with cos(a, p) >
-        cos(a, n), as float32. Both at 2 ranks, on embeddings `disttune encode` writes."""
+        the cosine of each pair's embeddings, and with 0/1 scores the binary classification
+        figures; --triplets: the fraction with cos(a, p) > cos(a, n), as float32. All at 2
+        ranks, on embeddings `disttune encode` writes."""
         rng = random.Random(9)
         texts = lambda n: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 14))) for _ in range(n)]
         s1, s2, s3 = texts(40), texts(40), texts(40)
@@ -231,6 +259,23 @@ class Eval(dt.TempDirTest):
             self.assertAlmostEqual(got[prefix + "pearson_cosine"], np.corrcoef(scores, cos)[0, 1], delta=1e-6)
             self.assertAlmostEqual(got[prefix + "spearman_cosine"],
                                    np.corrcoef(average_ranks(scores), average_ranks(cos))[0, 1], delta=1e-6)
+        # Scores that are all 0 or 1 are labels: the binary classification metrics come too.
+        cos = cosines(emb[0], emb[1])
+        labels = [int(c + rng.gauss(0, 0.05) > np.median(cos)) for c in cos]
+        binary = self.write_jsonl("binary.jsonl", [{"sentence1": a, "sentence2": b, "score": float(y)}
+                                                   for a, b, y in zip(s1, s2, labels)])
+        r = self.eval("--scored", binary, "--dims", "16", "--output", out, np=2)
+        self.assertEqual(r.rc, 0, r)
+        with open(out) as f:
+            got = json.load(f)
+        kinds = ["accuracy", "accuracy_threshold", "f1", "f1_threshold", "precision", "recall", "ap", "mcc"]
+        self.assertEqual(set(got), {p + n for p in ("", "dim_16_") for n in
+                                    ["pearson_cosine", "spearman_cosine"] + ["cosine_" + k for k in kinds]})
+        for prefix, dim in (("", 32), ("dim_16_", 16)):
+            want = binary_classification(cosines(emb[0][:, :dim], emb[1][:, :dim]), np.array(labels))
+            for k in kinds:
+                self.assertAlmostEqual(got[prefix + "cosine_" + k], want[k], delta=1e-6, msg=prefix + k)
+        self.assertTrue(0.5 < got["cosine_accuracy"] < 1 and 0 < got["cosine_mcc"] < 1, got)
         r = self.eval("--triplets", triplets, "--output", out, np=2)
         self.assertEqual(r.rc, 0, r)
         self.assertIn("40 triplets", r.out)

@@ -1,12 +1,16 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json_fwd.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace disttune::test {
 
@@ -32,6 +36,15 @@ class TempDir {
 
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
+
+// A golden file under tests/golden/ (e.g. "eval/similarity.json"), parsed once.
+const nlohmann::json& golden_json(const std::string& rel);
+// A float32 [n, d] tensor from a golden file's list of n lists of d numbers.
+at::Tensor float_matrix(const nlohmann::json& rows);
+// Expects `got` to hold exactly the names of a golden {name: value} object, each value
+// within tol of its golden one; returns the names, sorted.
+std::vector<std::string> expect_metrics_near(const std::map<std::string, double>& got,
+                                             const nlohmann::json& want, double tol);
 
 // The message of the UserError that fn throws, or "<no error>".
 std::string error_of(const std::function<void()>& fn);

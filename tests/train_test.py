@@ -278,8 +278,10 @@ class Train(unittest.TestCase):
         command line at np 2 on pairs whose label is whether they share a key: the loss falls,
         each epoch evaluates the held-out pairs as sentence-transformers'
         EmbeddingSimilarityEvaluator does (Pearson / Spearman of the cosine against the
-        score, spearman_cosine selecting the best model), and the report compares the base
-        and the fine-tuned model on the test pairs."""
+        score, spearman_cosine selecting the best model) and, the scores being 0/1 labels, as
+        its BinaryClassificationEvaluator does (cosine_ap selecting the best model when
+        eval.metric says so); the report compares the base and the fine-tuned model on the
+        test pairs."""
         data = os.path.join(self.tmp.name, "scored.jsonl")
         rng = random.Random(11)
         keys = [" ".join(rng.choice(WORDS) for _ in range(2)) for _ in range(40)]
@@ -291,10 +293,12 @@ class Train(unittest.TestCase):
                                     "sentence2": " ".join(rng.choice(WORDS) for _ in range(8)) +
                                     f" {k if same else other}.", "score": 1.0 if same else 0.0}) + "\n")
         columns = "data.columns={sentence1: sentence1, sentence2: sentence2, score: score}"
-        for loss in ("cosent", "contrastive"):
+        binary = ["cosine_" + k for k in ("accuracy", "accuracy_threshold", "f1", "f1_threshold",
+                                          "precision", "recall", "ap", "mcc")]
+        for loss, metric in (("cosent", "spearman_cosine"), ("contrastive", "cosine_ap")):
             cfg, run = self.config(f"scored_{loss}", f"loss:\n  name: {loss}\n", epochs=4)
-            r = self.train(cfg, np=2, sets=[f"data.train={data}", columns,
-                                            "loss.matryoshka_dims=[16]"])
+            r = self.train(cfg, np=2, sets=[f"data.train={data}", columns, "loss.matryoshka_dims=[16]"] +
+                           (["eval.metric=cosine_ap"] if loss == "contrastive" else []))
             self.assertIn("train 256 rows, val 32 scored pairs, test 32 scored pairs", r.out)
             self.assertNotIn("no evaluation", r.out + r.err)
             losses = [x["loss"] for x in metrics_rows(run, "train")]
@@ -302,17 +306,21 @@ class Train(unittest.TestCase):
             # The last epoch's 16 steps against the first's (cosent 3.64 -> 0.06, contrastive
             # 0.030 -> 0.012 when written).
             self.assertLess(np.mean(losses[-16:]), 0.6 * np.mean(losses[:16]), f"{loss}: {losses}")
-            names = {"pearson_cosine", "spearman_cosine", "dim_16_pearson_cosine", "dim_16_spearman_cosine"}
+            names = {p + n for p in ("", "dim_16_") for n in ["pearson_cosine", "spearman_cosine"] + binary}
             val = metrics_rows(run, "val")
             self.assertEqual([x["epoch"] for x in val], [1, 2, 3, 4])  # eval.strategy: epoch
             for row in val:
                 self.assertEqual(set(row) - {"step", "epoch", "split"}, names)
-            # The best validation spearman_cosine is the model exported: its checkpoint's
-            # metrics are those of the best row.
-            best = max(val, key=lambda x: x["spearman_cosine"])
+                # Counts over the 32 held-out pairs; F1 from the precision and recall beside it.
+                self.assertAlmostEqual(row["cosine_accuracy"] * 32, round(row["cosine_accuracy"] * 32), places=9)
+                p, rc = row["cosine_precision"], row["cosine_recall"]
+                self.assertAlmostEqual(row["cosine_f1"], 2 * p * rc / (p + rc), places=12)
+            # The best validation figure of the selecting metric is the model exported: its
+            # checkpoint's metrics are those of the best row.
+            best = max(val, key=lambda x: x[metric])
             with h5py.File(f"{run}/checkpoints/step-{best['step']:08d}.h5", "r") as f:
                 saved = json.loads(f.attrs["metrics"])
-            self.assertEqual(saved["spearman_cosine"], best["spearman_cosine"])
+            self.assertEqual(saved[metric], best[metric])
             rep = load_json(f"{run}/report.json")
             self.assertEqual(rep["split"], "test split: 32 scored pairs")
             self.assertEqual(set(rep["metrics"]), names)
@@ -321,7 +329,12 @@ class Train(unittest.TestCase):
             # random model's embeddings together).
             self.assertGreater(tuned, base + 0.15, f"{loss}: {rep}")
             self.assertGreater(tuned, 0.8, f"{loss}: {rep}")
+            # Written: cosine_ap 0.80 -> 0.99 (cosent), 0.80 -> 1.00 (contrastive).
+            self.assertGreater(rep["metrics"]["cosine_ap"]["fine_tuned"], rep["metrics"]["cosine_ap"]["base"])
+            self.assertGreater(rep["metrics"]["cosine_ap"]["fine_tuned"], 0.9, f"{loss}: {rep}")
             self.assertIn("| spearman_cosine |", r.out)
+            self.assertIn("| cosine_ap |", r.out)
+            self.assertRegex(r.out, r"\| cosine_f1_threshold \| [-0-9.]+ \| [-0-9.]+ \|  \|")
             test = metrics_rows(run, "test")
             self.assertEqual(sorted(x["model"] for x in test), ["base", "fine-tuned"])
             self.assertTrue(os.path.exists(f"{run}/final/model.safetensors"))
@@ -332,18 +345,30 @@ class Train(unittest.TestCase):
         one = load_json(f"{run}/report.json")["metrics"]
         for name, v in rep["metrics"].items():
             self.assertEqual(one[name]["base"], v["base"], name)
-        # Held-out files (data.val, data.test) instead of a split of data.train.
+        # Held-out files (data.val, data.test) instead of a split of data.train. A graded score
+        # (0.5) in one of them: the scores are no longer labels, so only the correlations are
+        # evaluated, and a binary classification metric cannot select the best model.
         val, test = os.path.join(self.tmp.name, "scored_val.jsonl"), os.path.join(self.tmp.name, "scored_test.jsonl")
         with open(data) as f:
             lines = f.readlines()
-        for path, part in ((val, lines[:24]), (test, lines[24:40])):
+        graded = json.loads(lines[25])
+        graded["score"] = 0.5
+        for path, part in ((val, lines[:24]), (test, lines[24:25] + [json.dumps(graded) + "\n"] + lines[26:40])):
             with open(path, "w") as g:
                 g.writelines(part)
         cfg, run = self.config("scored_files", "loss:\n  name: cosent\n", epochs=1)
-        r = self.train(cfg, sets=[f"data.train={data}", columns, f"data.val={val}", f"data.test={test}"])
+        sets = [f"data.train={data}", columns, f"data.val={val}", f"data.test={test}"]
+        r = self.train(cfg, sets=sets)
         self.assertIn("train 320 rows, val 24 scored pairs, test 16 scored pairs", r.out)
-        self.assertEqual(len(metrics_rows(run, "val")), 1)
+        self.assertEqual([set(x) - {"step", "epoch", "split"} for x in metrics_rows(run, "val")],
+                         [{"pearson_cosine", "spearman_cosine"}])
         self.assertEqual(load_json(f"{run}/report.json")["split"], "test split: 16 scored pairs")
+        for command in ("train", "validate"):
+            r = dt.run([dt.DISTTUNE, command, cfg] + [a for s in sets + ["eval.metric=cosine_ap"] for a in ("--set", s)],
+                       timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn("'cosine_ap' is a binary classification metric, evaluated only when every score in "
+                          "the data is 0 or 1", r.err)
         # One validation pair has no correlation (NaN, written null): no model is the best, and
         # a run resumed from a checkpoint holding those metrics goes on.
         one = os.path.join(self.tmp.name, "scored_one.jsonl")
@@ -366,8 +391,14 @@ class Train(unittest.TestCase):
                     "--set", "eval.metric=cosine_ndcg@10"], timeout=120)
         self.assertNotEqual(r.rc, 0)
         self.assertIn("eval.metric", r.err)
-        self.assertIn("'cosine_ndcg@10' is not among the metrics evaluated: pearson_cosine, spearman_cosine",
-                      r.err)
+        self.assertIn("'cosine_ndcg@10' is not among the metrics evaluated: cosine_accuracy, "
+                      "cosine_accuracy_threshold, cosine_ap,", r.err)
+        self.assertIn("pearson_cosine, spearman_cosine", r.err)
+        # A threshold is where the evaluator would cut, not a score to maximise.
+        r = dt.run([dt.DISTTUNE, "validate", cfg, "--set", f"data.train={data}", "--set", columns,
+                    "--set", "eval.metric=cosine_f1_threshold"], timeout=120)
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("'cosine_f1_threshold' is a similarity threshold", r.err)
 
     def test_triplet_evaluation(self):
         """Triplets are evaluated by retrieval (anchor, positive) and by sentence-transformers'

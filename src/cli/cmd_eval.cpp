@@ -78,17 +78,21 @@ TextDataset read_rows(const Args& args, EvalKind kind) {
 }
 
 // Order of the table: full dimension first, then each Matryoshka dim as given; within one,
-// sentence-transformers' order of metrics, then k ascending.
+// sentence-transformers' order of metrics (the retrieval ones by k ascending; the binary
+// classification ones as its evaluator logs them, then the correlations).
 std::tuple<int64_t, int, int64_t, std::string> table_key(const std::string& name,
                                                           const std::vector<int64_t>& dims) {
   const auto [d, rest] = split_matryoshka_prefix(name);
   const int64_t group = d > 0 ? 1 + (std::find(dims.begin(), dims.end(), d) - dims.begin()) : 0;
-  static const char* kOrder[] = {"accuracy", "precision", "recall", "ndcg", "mrr", "map"};
+  static const std::vector<std::string> kOrder = {
+      "accuracy", "precision", "recall", "ndcg", "mrr", "map",                   // @k
+      "accuracy", "accuracy_threshold", "f1", "f1_threshold", "precision", "recall", "ap", "mcc"};
   const size_t at = rest.find('@');
   const std::string metric = rest.substr(0, at);
-  int kind = 6;
-  for (int i = 0; i < 6; ++i)
-    if (metric == std::string("cosine_") + kOrder[i]) kind = i;
+  const size_t first = at == std::string::npos ? 6 : 0, last = at == std::string::npos ? kOrder.size() : 6;
+  int kind = static_cast<int>(kOrder.size());
+  for (size_t i = first; i < last; ++i)
+    if (metric == "cosine_" + kOrder[i]) kind = static_cast<int>(i);
   const int64_t k = at == std::string::npos ? 0 : std::stoll(rest.substr(at + 1));
   return {group, kind, k, name};
 }
@@ -103,7 +107,7 @@ int run_eval(Dist& d, const Args& args) {
   opt.ir.k = args.get_int_list("k");
   ir_cutoffs_from_k(opt.ir.k, "--k");  // checks the list before any work
   if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
-  opt.similarity.dims = opt.triplet.dims = opt.ir.dims;
+  opt.similarity.dims = opt.triplet.dims = opt.binary.dims = opt.ir.dims;
   const EvalKind kind = eval_kind(args);
   if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
 
@@ -120,10 +124,13 @@ int run_eval(Dist& d, const Args& args) {
             "are skipped, as sentence-transformers skips them");
   } else {
     const TextDataset ds = read_rows(args, kind);
-    if (kind == EvalKind::Scored)
+    if (kind == EvalKind::Scored) {
       scored = scored_set_from_rows(ds, ds.all_rows());
-    else
+      // Labels rather than graded scores: evaluated as binary classification too.
+      opt.classify = binary_labels(scored.scores);
+    } else {
       triplets = triplet_set_from_rows(ds, ds.all_rows());
+    }
   }
 
   SentenceModel model = load_model_arg(kEvalCmd, "--model", args.get("model"));

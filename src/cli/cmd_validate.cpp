@@ -12,6 +12,7 @@
 #include "data/config_dataset.h"
 #include "data/split.h"
 #include "dist/dist.h"
+#include "eval/binary_classification_evaluator.h"
 #include "train/run_data.h"
 
 namespace disttune {
@@ -85,12 +86,16 @@ int run_validate(Dist& d, const Args& args) {
   if (d.is_root()) {
     // The data files are read (rank 0 only): bad rows are reported as training would.
     std::string data_lines;
+    DataFormat format = DataFormat::Texts;
+    bool evaluated = false, binary = true;  // as load_run_data decides them
     for (const char* key : {"data.train", "data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
       const TextDataset ds = read_config_dataset(cfg, key);
-      if (std::string(key) == "data.train" && (has_pairs(ds) || ds.format == DataFormat::Scored) &&
-          cfg.get_string("eval.strategy") != "no")
-        check_eval_metric(cfg, ds.format);
+      if (std::string(key) == "data.train") {
+        format = ds.format;
+        evaluated = has_pairs(ds) || ds.format == DataFormat::Scored;
+      }
+      binary = binary && format == DataFormat::Scored && binary_labels(ds.scores);
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {
@@ -101,6 +106,7 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
+    if (evaluated && cfg.get_string("eval.strategy") != "no") check_eval_metric(cfg, format, binary);
     std::fputs(cfg.to_yaml().c_str(), stdout);
     std::fputs(data_lines.c_str(), stdout);
     std::printf("# %s: valid for %d rank(s)\n", cfg.source().c_str(), d.world_size);

@@ -123,7 +123,7 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
       opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),
       opt_str("eval.metric", "cosine_ndcg@10",
-              "metric that selects the best checkpoint; unset with scored pairs: spearman_cosine"),
+              "metric that selects the best checkpoint; unset with scored pairs: spearman_cosine (0/1 labels may use cosine_ap)"),
       opt_ints("eval.k", "[1, 3, 5, 10, 100]", 1, 1e6,
                "cut-offs: map@largest, mrr/ndcg@second largest, accuracy/precision/recall@the "
                "others (the default = sentence-transformers' metrics; docs/evaluation.md)"),

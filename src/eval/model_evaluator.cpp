@@ -44,7 +44,9 @@ std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embed
                                                         const ModelEvalOptions& opt) {
   const at::Tensor first = encode_role(d, embedder, set.sentence1, opt, "sentence1");
   const at::Tensor second = encode_role(d, embedder, set.sentence2, opt, "sentence2");
-  return evaluate_similarity(first, second, set.scores, opt.similarity);
+  std::map<std::string, double> m = evaluate_similarity(first, second, set.scores, opt.similarity);
+  if (opt.classify) m.merge(evaluate_binary_classification(first, second, set.scores, opt.binary));
+  return m;
 }
 
 std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "eval/binary_classification_evaluator.h"
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
 #include "eval/triplet_evaluator.h"
@@ -23,6 +24,8 @@ class Embedder;
 struct ModelEvalOptions {
   IrEvalOptions ir;
   SimilarityEvalOptions similarity;
+  BinaryClassificationOptions binary;
+  bool classify = false;       // scored pairs labelled 0/1: also the binary classification metrics
   TripletEvalOptions triplet;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's
@@ -36,8 +39,9 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
                                              IrEvalStats* stats = nullptr);
 
 // Both sentences of every pair embedded (sharded over the ranks, then gathered, without
-// prompts: sentence-transformers' evaluator uses none), then evaluate_similarity: the same
-// figures on every rank.
+// prompts: sentence-transformers' evaluators use none), then evaluate_similarity, and with
+// opt.classify evaluate_binary_classification on the same embeddings: the same figures on
+// every rank.
 std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
                                                         const ScoredSet& set,
                                                         const ModelEvalOptions& opt);

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "eval/dot_kernel.h"
 
 namespace disttune {
 
@@ -28,6 +29,17 @@ at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
       for (int64_t k = 0; k < dim; ++k) o[r * dim + k] = row[k] / norm;
     }
   });
+  return out;
+}
+
+std::vector<float> pairwise_cosine(const at::Tensor& first, const at::Tensor& second, int64_t dim) {
+  DT_REQUIRE(first.dim() == 2 && second.sizes() == first.sizes(), "pairwise cosine: ",
+             first.sizes(), " and ", second.sizes(), " must have the same [n, dim] shape");
+  if (dim <= 0) dim = first.size(1);
+  const at::Tensor a = truncate_normalize(first, dim), b = truncate_normalize(second, dim);
+  std::vector<float> out(static_cast<size_t>(a.size(0)));
+  for (int64_t r = 0; r < a.size(0); ++r)
+    out[static_cast<size_t>(r)] = reference_dot(a.data_ptr<float>() + r * dim, b.data_ptr<float>() + r * dim, dim);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace disttune {
 
@@ -13,5 +14,10 @@ namespace disttune {
 // CPU. A row's result depends on that row alone (its norm is summed sequentially in
 // double), not on how many rows come with it or on the thread count.
 at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim = 0);
+
+// The cosine similarity of each row pair of first and second [n, D] on their first `dim`
+// columns, in float32 as sentence-transformers' pairwise_cos_sim: normalised as above, then
+// the row-wise dot product (reference_dot).
+std::vector<float> pairwise_cosine(const at::Tensor& first, const at::Tensor& second, int64_t dim = 0);
 
 }  // namespace disttune

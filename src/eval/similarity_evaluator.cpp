@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "common/check.h"
-#include "eval/dot_kernel.h"
 #include "eval/ir_metrics.h"
 #include "eval/normalize.h"
 
@@ -75,11 +74,8 @@ std::map<std::string, double> evaluate_similarity(const at::Tensor& first, const
   std::map<std::string, double> out;
   const auto variants = matryoshka_variants("similarity evaluation", first.size(1), opt.dims, opt.name);
   for (const auto& [dim, prefix] : variants) {
-    const at::Tensor a = truncate_normalize(first, dim);
-    const at::Tensor b = truncate_normalize(second, dim);
-    std::vector<double> cosine(static_cast<size_t>(n));
-    for (int64_t r = 0; r < n; ++r)
-      cosine[r] = reference_dot(a.data_ptr<float>() + r * dim, b.data_ptr<float>() + r * dim, dim);
+    const std::vector<float> sim = pairwise_cosine(first, second, dim);
+    const std::vector<double> cosine(sim.begin(), sim.end());
     out[prefix + "pearson_cosine"] = pearson_correlation(gold, cosine);
     out[prefix + "spearman_cosine"] = spearman_correlation(gold, cosine);
   }

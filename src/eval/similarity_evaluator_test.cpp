@@ -15,19 +15,7 @@
 namespace disttune {
 namespace {
 
-const nlohmann::json& golden() {
-  static const nlohmann::json g = nlohmann::json::parse(
-      test::read_text(test::source_dir() + "/tests/golden/eval/similarity.json"));
-  return g;
-}
-
-at::Tensor matrix(const nlohmann::json& rows) {
-  const auto v = rows.get<std::vector<std::vector<float>>>();
-  at::Tensor t = at::empty({static_cast<int64_t>(v.size()), static_cast<int64_t>(v[0].size())});
-  for (size_t i = 0; i < v.size(); ++i)
-    for (size_t j = 0; j < v[i].size(); ++j) t[i][j] = v[i][j];
-  return t;
-}
+const nlohmann::json& golden() { return test::golden_json("eval/similarity.json"); }
 
 void expect_figure(double got, const nlohmann::json& want, double tol, const std::string& what) {
   if (want.is_null())
@@ -61,21 +49,13 @@ TEST(SimilarityEvaluator, HandWorkedTiedRanks) {
 
 TEST(SimilarityEvaluator, EmbeddingsMatchTorchAndScipy) {
   const auto& g = golden()["embedding_case"];
-  const at::Tensor a = matrix(g["a"]), b = matrix(g["b"]);
+  const at::Tensor a = test::float_matrix(g["a"]), b = test::float_matrix(g["b"]);
   SimilarityEvalOptions opt;
   opt.dims = g["dims"].get<std::vector<int64_t>>();
   const auto scores = g["scores"].get<std::vector<float>>();
   const auto m = evaluate_similarity(a, b, scores, opt);
-  ASSERT_EQ(m.size(), g["metrics"].size());
-  std::vector<std::string> names;
-  for (const auto& [name, want] : g["metrics"].items()) {
-    names.push_back(name);
-    ASSERT_TRUE(m.count(name)) << name;
-    // The similarities are float32 sums in another order than torch's: ~1e-7 apart.
-    EXPECT_NEAR(m.at(name), want.get<double>(), 1e-6) << name;
-  }
-  std::sort(names.begin(), names.end());
-  EXPECT_EQ(similarity_metric_names(opt), names);
+  // The similarities are float32 sums in another order than torch's: ~1e-7 apart.
+  EXPECT_EQ(similarity_metric_names(opt), test::expect_metrics_near(m, g["metrics"], 1e-6));
 
   // The order of the pairs does not matter (but for the order of the sums); the scale of an
   // embedding and its type do not either (but for float32 rounding of the unit vectors).

@@ -25,6 +25,10 @@ std::string change(double base, double tuned) {
   return b;
 }
 
+// A classification threshold (cosine_f1_threshold, ...) is where the evaluator cuts, not a
+// score: its relative change says nothing, so none is shown.
+bool is_threshold(const std::string& metric) { return metric.find("_threshold") != std::string::npos; }
+
 double get(const std::map<std::string, double>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? std::nan("") : it->second;
@@ -59,7 +63,7 @@ std::string report_markdown(const ReportInput& in) {
   s += bm25 ? "| --- | ---: | ---: | ---: | ---: |\n" : "| --- | ---: | ---: | ---: |\n";
   for (const auto& m : display_order(in.metrics)) {
     const double b = get(in.base, m), t = get(in.tuned, m);
-    s += "| " + m + " | " + fmt(b) + " | " + fmt(t) + " | " + change(b, t) + " |";
+    s += "| " + m + " | " + fmt(b) + " | " + fmt(t) + " | " + (is_threshold(m) ? "" : change(b, t)) + " |";
     s += bm25 ? " " + fmt(bm25_value(in.bm25, m)) + " |\n" : "\n";
   }
   if (!in.split_description.empty()) s += "\n" + in.split_description + "\n";
@@ -74,7 +78,9 @@ nlohmann::json report_json(const ReportInput& in) {
   for (const auto& m : in.metrics) {
     const double b = get(in.base, m), t = get(in.tuned, m);
     nlohmann::json row = {{"base", num(b)}, {"fine_tuned", num(t)}};
-    row["relative_change"] = b != 0 ? num((t - b) / std::abs(b)) : nlohmann::json(0.0);
+    row["relative_change"] = is_threshold(m) ? nlohmann::json(nullptr)
+                             : b != 0      ? num((t - b) / std::abs(b))
+                                           : nlohmann::json(0.0);
     if (!in.bm25.empty()) row["bm25"] = num(bm25_value(in.bm25, m));
     j["metrics"][m] = row;
   }

@@ -39,5 +39,21 @@ TEST(Report, NoBm25ColumnWithoutBm25) {
   EXPECT_FALSE(report_json(in)["metrics"]["cosine_ndcg@10"].contains("bm25"));
 }
 
+// A threshold of the binary classification evaluator has no relative change: it is where
+// the classifier cuts, and a lower one is not worse.
+TEST(Report, ThresholdsHaveNoChange) {
+  ReportInput in;
+  in.metrics = {"cosine_ap", "cosine_f1_threshold", "dim_8_cosine_accuracy_threshold"};
+  in.base = {{"cosine_ap", 0.5}, {"cosine_f1_threshold", 0.8}, {"dim_8_cosine_accuracy_threshold", 0.6}};
+  in.tuned = {{"cosine_ap", 0.75}, {"cosine_f1_threshold", 0.4}, {"dim_8_cosine_accuracy_threshold", 0.3}};
+  const std::string md = report_markdown(in);
+  EXPECT_NE(md.find("| cosine_ap | 0.5000 | 0.7500 | +50.0% |\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cosine_f1_threshold | 0.8000 | 0.4000 |  |\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("| dim_8_cosine_accuracy_threshold | 0.6000 | 0.3000 |  |\n"), std::string::npos) << md;
+  const nlohmann::json j = report_json(in);
+  EXPECT_TRUE(j["metrics"]["cosine_f1_threshold"]["relative_change"].is_null());
+  EXPECT_DOUBLE_EQ(j["metrics"]["cosine_ap"]["relative_change"].get<double>(), 0.5);
+}
+
 }  // namespace
 }  // namespace disttune

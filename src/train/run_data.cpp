@@ -9,6 +9,7 @@
 #include "data/ir_from_pairs.h"
 #include "data/split.h"
 #include "dist/dist.h"
+#include "eval/binary_classification_evaluator.h"
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
 #include "eval/triplet_evaluator.h"
@@ -40,6 +41,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
   if (r.train.size() == 0) cfg.fail("data.train", "no usable rows");
   r.retrieval_eval = has_pairs(r.train);
   r.similarity_eval = r.train.format == DataFormat::Scored;
+  r.binary_labels = r.similarity_eval && binary_labels(r.train.scores);
   const bool separate = !cfg.get_string("data.val").empty() || !cfg.get_string("data.test").empty();
   if (!separate) {
     const SplitIndices s = make_split(r.train.size(), cfg.get_float("data.split.train"),
@@ -77,6 +79,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       (val ? r.val_rows : r.test_rows) = held.size();
       if (r.similarity_eval) {
         (val ? r.val_scored : r.test_scored) = scored_set_from_rows(held, rows);
+        r.binary_labels = r.binary_labels && binary_labels(held.scores);
         continue;
       }
       (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
@@ -95,11 +98,17 @@ bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
 
-std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format) {
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels) {
   if (format == DataFormat::Scored) {
     SimilarityEvalOptions o;
     o.dims = cfg.get_int_list("loss.matryoshka_dims");
-    return similarity_metric_names(o);
+    std::vector<std::string> names = similarity_metric_names(o);
+    if (!binary_labels) return names;
+    BinaryClassificationOptions b;
+    b.dims = o.dims;
+    for (auto& n : binary_classification_metric_names(b)) names.push_back(std::move(n));
+    std::sort(names.begin(), names.end());
+    return names;
   }
   IrEvalOptions o;
   o.k = cfg.get_int_list("eval.k");
@@ -119,12 +128,22 @@ std::string run_eval_metric(const Config& cfg, DataFormat format) {
   return cfg.get_string("eval.metric");
 }
 
-void check_eval_metric(const Config& cfg, DataFormat format) {
+void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels) {
   const std::string metric = run_eval_metric(cfg, format);
-  const std::vector<std::string> names = run_metric_names(cfg, format);
-  if (std::find(names.begin(), names.end(), metric) != names.end()) return;
+  const std::vector<std::string> names = run_metric_names(cfg, format, binary_labels);
+  auto listed = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), metric) != v.end(); };
   std::string all;
   for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  if (listed(names)) {
+    // The evaluator reports where it would cut; a best model needs a score to maximise.
+    if (metric.find("_threshold") == std::string::npos) return;
+    cfg.fail("eval.metric", str_cat("'", metric, "' is a similarity threshold, not a score where higher "
+                                    "is better; choose e.g. cosine_ap or cosine_f1"));
+  }
+  if (format == DataFormat::Scored && !binary_labels && listed(run_metric_names(cfg, format, true)))
+    cfg.fail("eval.metric", str_cat("'", metric, "' is a binary classification metric, evaluated only when "
+                                    "every score in the data is 0 or 1, and this data has other scores; "
+                                    "the metrics evaluated are ", all));
   cfg.fail("eval.metric", str_cat("'", metric, "' is not among the metrics evaluated: ", all));
 }
 

@@ -33,6 +33,8 @@ struct RunData {
   int64_t val_rows = 0, test_rows = 0;
   bool retrieval_eval = false;       // the format has anchor/positive columns to evaluate on
   bool similarity_eval = false;      // scored pairs: evaluated by score correlation
+  bool binary_labels = false;        // scored pairs, every score of every file 0 or 1: also
+                                     // evaluated as binary classification
   bool has_val() const { return retrieval_eval ? !val_set.queries.empty() : !val_scored.empty(); }
   bool has_test() const { return retrieval_eval ? !test_set.queries.empty() : !test_scored.empty(); }
   std::string describe() const;      // one line for the console and the log
@@ -47,12 +49,14 @@ bool has_pairs(const TextDataset& d);
 
 // The metrics a run with this config computes on data of `format`: retrieval metrics
 // (eval.k) for pairs, those and the triplet accuracy for triplets, correlations for scored
-// pairs; all over loss.matryoshka_dims too.
-std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format);
+// pairs and with `binary_labels` the binary classification metrics too; all over
+// loss.matryoshka_dims too.
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels);
 // The metric that selects the best model: eval.metric where given; otherwise its default for
 // retrieval, and the similarity evaluator's primary metric (spearman_cosine) for scored pairs.
 std::string run_eval_metric(const Config& cfg, DataFormat format);
-// A check that that metric is among run_metric_names, so that a typo fails before any work.
-void check_eval_metric(const Config& cfg, DataFormat format);
+// A check that that metric is among run_metric_names and is a score (not a threshold), so
+// that a typo fails before any work.
+void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels);
 
 }  // namespace disttune

@@ -196,12 +196,15 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
   eval_opt_.similarity.dims = eval_opt_.ir.dims;
   eval_opt_.triplet.dims = eval_opt_.ir.dims;
+  eval_opt_.binary.dims = eval_opt_.ir.dims;
+  eval_opt_.classify = data_.binary_labels;
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
   eval_opt_.query_prompt = query_prompt(cfg, model_);
   metric_ = run_eval_metric(cfg, data_.train.format);
-  if (data_.retrieval_eval || data_.similarity_eval) check_eval_metric(cfg, data_.train.format);
+  if (data_.retrieval_eval || data_.similarity_eval)
+    check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
 
 void Trainer::setup_device() {
@@ -606,7 +609,7 @@ void Trainer::finish() {
 
   if (!cfg_.get_bool("eval.test") || !data_.has_test()) return;
   ReportInput rep;
-  rep.metrics = run_metric_names(cfg_, data_.train.format);
+  rep.metrics = run_metric_names(cfg_, data_.train.format, data_.binary_labels);
   rep.tuned = evaluate(*embedder_, true, "test (fine-tuned)");
   {
     SentenceModel base = model_from_config(cfg_);
