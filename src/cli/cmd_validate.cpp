@@ -93,9 +93,9 @@ int run_validate(Dist& d, const Args& args) {
       const TextDataset ds = read_config_dataset(cfg, key);
       if (std::string(key) == "data.train") {
         format = ds.format;
-        evaluated = has_pairs(ds) || ds.format == DataFormat::Scored;
+        evaluated = evaluates(ds);
       }
-      binary = binary && format == DataFormat::Scored && binary_labels(ds.scores);
+      binary = binary && binary_labels(ds.scores);  // no scores: not scored pairs
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {

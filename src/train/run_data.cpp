@@ -73,7 +73,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       TextDataset held = read_config_dataset(cfg, key);
       report(held);
       // data.columns maps every file, so a held-out file has data.train's format.
-      if (!r.retrieval_eval && !r.similarity_eval) continue;
+      if (!r.evaluated()) continue;
       const bool val = std::string(key) == "data.val";
       const std::vector<int64_t> rows = held.all_rows();
       (val ? r.val_rows : r.test_rows) = held.size();
@@ -88,7 +88,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     }
   }
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");
-  if (!r.retrieval_eval && !r.similarity_eval && cfg.get_string("eval.strategy") != "no")
+  if (!r.evaluated() && cfg.get_string("eval.strategy") != "no")
     warn0("data.train is ", data_format_name(r.train.format),
           ": evaluation needs anchor/positive columns or scored pairs, so none is run");
   return r;
@@ -97,6 +97,8 @@ RunData load_run_data(Dist& d, const Config& cfg) {
 bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
+
+bool evaluates(const TextDataset& train) { return has_pairs(train) || train.format == DataFormat::Scored; }
 
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels) {
   if (format == DataFormat::Scored) {

@@ -35,6 +35,7 @@ struct RunData {
   bool similarity_eval = false;      // scored pairs: evaluated by score correlation
   bool binary_labels = false;        // scored pairs, every score of every file 0 or 1: also
                                      // evaluated as binary classification
+  bool evaluated() const { return retrieval_eval || similarity_eval; }
   bool has_val() const { return retrieval_eval ? !val_set.queries.empty() : !val_scored.empty(); }
   bool has_test() const { return retrieval_eval ? !test_set.queries.empty() : !test_scored.empty(); }
   std::string describe() const;      // one line for the console and the log
@@ -46,6 +47,9 @@ RunData load_run_data(Dist& d, const Config& cfg);
 
 // Whether a dataset has the anchor and positive roles that retrieval evaluation needs.
 bool has_pairs(const TextDataset& d);
+// Whether a run on this data.train evaluates at all: retrieval (pairs, triplets) or
+// similarity (scored pairs); other formats train without evaluation.
+bool evaluates(const TextDataset& train);
 
 // The metrics a run with this config computes on data of `format`: retrieval metrics
 // (eval.k) for pairs, those and the triplet accuracy for triplets, correlations for scored

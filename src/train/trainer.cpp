@@ -203,8 +203,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.max_length = max_len_;
   eval_opt_.query_prompt = query_prompt(cfg, model_);
   metric_ = run_eval_metric(cfg, data_.train.format);
-  if (data_.retrieval_eval || data_.similarity_eval)
-    check_eval_metric(cfg, data_.train.format, data_.binary_labels);
+  if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
 
 void Trainer::setup_device() {
