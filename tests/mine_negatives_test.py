@@ -155,12 +155,58 @@ class MineNegatives(unittest.TestCase):
         self.assertTrue(rows)
         self.assertTrue(all(list(r) == ["anchor", "positive", "negative", "negative_2"] for r in rows))
         self.assertIn(f"wrote {len(rows)} rows to {out}", r.out)
-        cfg = self.config(f"model:\n  init: {{vocab: {VOCAB}}}\ndata:\n  train: {out}\n"
-                          "  columns: {anchor: anchor, positive: positive, negative: negative, "
-                          "negative_2: negative_2}\ntraining:\n  global_batch_size: 8\n", "val.yaml")
+        self.validates(out, "{anchor: anchor, positive: positive, negative: negative, negative_2: negative_2}",
+                       f"triplets, {len(rows)} rows read, all kept")
+
+    def validates(self, data, columns, summary):
+        """`disttune validate` of a config training on `data` with `columns` passes and reads
+        it as `summary` says; returns the config."""
+        cfg = self.config(f"model:\n  init: {{vocab: {VOCAB}}}\ndata:\n  train: {data}\n  columns: {columns}\n"
+                          "training:\n  global_batch_size: 8\n", "val.yaml")
         v = dt.run([dt.DISTTUNE, "validate", cfg])
         self.assertEqual(v.rc, 0, v)
-        self.assertIn(f"# data.train: triplets, {len(rows)} rows read, all kept\n", v.out)
+        self.assertIn(f"# data.train: {summary}\n", v.out)
+        return cfg
+
+    def test_labeled_pairs_read_back_as_scored_pairs(self):
+        """--format labeled-pair: each row's (question, context) scored 1, then its question's
+        negatives scored 0 (once per distinct question), as sentence2 of scored pairs; they
+        read back as scored pairs, evaluate as binary classification, and the default
+        (anchor, positive) mapping refuses them rather than reading them as pairs."""
+        out, tri = self.path("l.jsonl"), self.path("t.jsonl")
+        flags = ["--input", self.data, "--anchor", "question", "--positive", "context", "--num-negatives", "2"]
+        r = dt.run([dt.DISTTUNE, "mine-negatives", "--output", out, "--format", "labeled-pair"] + flags, np=2)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("output rows (labeled-pair):", r.out)
+        self.assertEqual(dt.run([dt.DISTTUNE, "mine-negatives", "--output", tri] + flags).rc, 0)
+        with open(out) as f:
+            rows = [json.loads(l) for l in f]
+        with open(self.data) as f:
+            inputs = [json.loads(l) for l in f]
+        with open(tri) as f:
+            triplets = [json.loads(l) for l in f]
+        self.assertIn(f"wrote {len(rows)} rows to {out}", r.out)
+        self.assertTrue(all(list(x) == ["sentence1", "sentence2", "score"] for x in rows))
+        # The positives, in input order, each followed by the negatives the triplet output
+        # gives that row.
+        ones = [(x["sentence1"], x["sentence2"]) for x in rows if x["score"] == 1]
+        self.assertEqual(ones, [(x["question"], x["context"]) for x in inputs])
+        want = []
+        for x in inputs:
+            want.append((x["question"], x["context"], 1))
+            negs = [t["negative"] for t in triplets if t["anchor"] == x["question"] and t["positive"] == x["context"]]
+            want += [(x["question"], n, 0) for n in negs]
+        self.assertEqual([(x["sentence1"], x["sentence2"], x["score"]) for x in rows], want)
+        self.assertEqual(sum(x["score"] == 0 for x in rows), len(triplets))  # no repeated question here
+        cfg = self.validates(out, "{sentence1: sentence1, sentence2: sentence2, score: score}",
+                             f"scored pairs, {len(rows)} rows read, all kept")
+        e = dt.run([dt.DISTTUNE, "eval", "--model", cfg, "--scored", out])
+        self.assertEqual(e.rc, 0, e)
+        self.assertIn("cosine_ap", e.out)
+        bad = self.config(f"model:\n  init: {{vocab: {VOCAB}}}\ndata:\n  train: {out}\n", "pairs.yaml")
+        v = dt.run([dt.DISTTUNE, "validate", bad])
+        self.assertNotEqual(v.rc, 0)
+        self.assertIn(f"{out}:1: column 'anchor': missing", v.err)
 
     def test_errors_name_the_flag_or_the_key(self):
         out = self.path("o.jsonl")
@@ -187,7 +233,7 @@ class MineNegatives(unittest.TestCase):
              "disttune mine-negatives: --range-max: 5 must be greater than range_min (5), or 0 for "
              "the automatic range"),
             (base + ["--format", "pairs"],
-             "disttune mine-negatives: --format: expected triplet or n-tuple, got 'pairs'"),
+             "disttune mine-negatives: --format: expected triplet, n-tuple or labeled-pair, got 'pairs'"),
             (base + ["--relative-margin", "1.5"],
              "disttune mine-negatives: --relative-margin: 1.5 is outside [0, 1)"),
             ([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", self.path("o.csv")],

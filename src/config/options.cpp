@@ -165,8 +165,9 @@ std::vector<OptionSpec> build_registry() {
       opt_str("mining.min_score", "none", "drop candidates scoring below this (number or none)"),
       opt_choice("mining.sampling", "top", "top|random",
                  "top: the best remaining candidates; random: a seeded draw among them"),
-      opt_choice("mining.format", "triplet", "triplet|n-tuple",
-                 "one row per negative, or one row with negative, negative_2, ... per anchor"),
+      opt_choice("mining.format", "triplet", "triplet|n-tuple|labeled-pair",
+                 "one row per negative; one row with negative, negative_2, ... per anchor; or scored "
+                 "pairs (sentence1, sentence2, score 1 / 0)"),
       opt_int("mining.seed", "42", 0, kBig, "seed of random sampling"),
       opt_int("mining.batch_size", "64", 1, 1 << 20, "method model: texts per encoder forward pass"),
       // ---- distributed ----

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/atomic_file.h"
 #include "common/check.h"
@@ -111,7 +112,17 @@ MiningSampling parse_mining_sampling(const std::string& s) {
 MiningFormat parse_mining_format(const std::string& s) {
   if (s == "triplet" || s == "triplets") return MiningFormat::Triplet;
   if (s == "n-tuple" || s == "ntuple") return MiningFormat::NTuple;
-  DT_FAIL("format '", s, "': expected triplet or n-tuple");
+  if (s == "labeled-pair") return MiningFormat::LabeledPair;
+  DT_FAIL("format '", s, "': expected triplet, n-tuple or labeled-pair");
+}
+
+const char* mining_format_name(MiningFormat f) {
+  switch (f) {
+    case MiningFormat::Triplet: return "triplet";
+    case MiningFormat::NTuple: return "n-tuple";
+    case MiningFormat::LabeledPair: return "labeled-pair";
+  }
+  return "?";
 }
 
 std::string MiningStats::summary(const MiningOptions& o) const {
@@ -131,7 +142,7 @@ std::string MiningStats::summary(const MiningOptions& o) const {
                with_ratio(rows_short, rows), " (", rows_without, " with none)\n");
   s += str_cat("mean score: positive ", fmt(mean_positive_score), ", negative ",
                fmt(mean_negative_score), "\n");
-  s += str_cat("output rows (", o.format == MiningFormat::Triplet ? "triplet" : "n-tuple", "): ",
+  s += str_cat("output rows (", mining_format_name(o.format), "): ",
                output_rows);
   if (rows_short > 0)
     s += str_cat("\nsome rows have fewer negatives than wanted: consider a larger range_max",
@@ -244,7 +255,12 @@ MiningResult mine_hard_negatives(Dist& d, const std::vector<std::string>& anchor
     st.negatives += found;
     if (found < o.num_negatives) ++st.rows_short;
     if (found == 0) ++st.rows_without;
-    st.output_rows += o.format == MiningFormat::Triplet ? found : (found == o.num_negatives ? 1 : 0);
+    const bool first_of_anchor = query_rows[static_cast<size_t>(row_query[i])].front() == static_cast<int64_t>(i);
+    switch (o.format) {
+      case MiningFormat::Triplet: st.output_rows += found; break;
+      case MiningFormat::NTuple: st.output_rows += found == o.num_negatives ? 1 : 0; break;
+      case MiningFormat::LabeledPair: st.output_rows += 1 + (first_of_anchor ? found : 0); break;
+    }
   }
   st.mean_positive_score = pos_sum / static_cast<double>(rows);
   st.mean_negative_score = st.negatives > 0 ? neg_sum / static_cast<double>(st.negatives) : 0;
@@ -266,8 +282,21 @@ int64_t write_mined_jsonl(const std::string& path, const std::vector<std::string
     f.append(line);
     ++written;
   };
+  std::unordered_set<std::string_view> labeled;  // anchors whose negatives are written
   for (size_t i = 0; i < res.negatives.size() && f.status().ok(); ++i) {
     const auto& neg = res.negatives[i];
+    if (o.format == MiningFormat::LabeledPair) {
+      const std::string head = "{\"sentence1\": " + q(anchors[i]) + ", \"sentence2\": ";
+      line = head + q(positives[i]) + ", \"score\": 1}\n";
+      emit();
+      // Rows sharing an anchor share its negatives: written once, as the anchor's.
+      if (!labeled.insert(anchors[i]).second) continue;
+      for (int64_t doc : neg) {
+        line = head + q(res.corpus[static_cast<size_t>(doc)]) + ", \"score\": 0}\n";
+        emit();
+      }
+      continue;
+    }
     const std::string head = "{\"anchor\": " + q(anchors[i]) + ", \"positive\": " + q(positives[i]);
     if (o.format == MiningFormat::Triplet) {
       for (int64_t doc : neg) {

@@ -20,11 +20,16 @@
 //    or range_min + 10 * num_negatives + max_positives when a margin or max_score is set.
 //  - Output "triplet": one (anchor, positive, negative) row per negative found; rows with
 //    none are dropped. "n-tuple": (anchor, positive, negative, negative_2, ...) for the rows
-//    with all num_negatives found; others are dropped.
+//    with all num_negatives found; others are dropped. "labeled-pair": (anchor, positive,
+//    1) for every row, and (anchor, negative, 0) for each negative of each distinct anchor
+//    (once, after its first row), for contrastive training and binary classification.
 //
 // Differences from sentence-transformers: output rows keep the input order (it groups rows
 // by distinct anchor, which differs only when anchors repeat); n-tuple columns are the role
-// names disttune reads back (negative, negative_2, ...) rather than negative_1, negative_2;
+// names disttune reads back (negative, negative_2, ...) rather than negative_1, negative_2,
+// and labeled pairs are scored pairs (sentence1, sentence2, score) rather than (anchor,
+// positive, label), so that they read back as such and cannot pass for (anchor, positive)
+// pairs under the default data.columns;
 // ties in score go to the lower document index; "random" uses disttune's portable generator
 // seeded per anchor (derive_seed(seed, "mining"), then the anchor's index), so results do not
 // depend on the world size or the platform.
@@ -64,7 +69,7 @@ class NegativeScorer {
 };
 
 enum class MiningSampling { Top, Random };
-enum class MiningFormat { Triplet, NTuple };
+enum class MiningFormat { Triplet, NTuple, LabeledPair };
 
 struct MiningOptions {
   int64_t num_negatives = 3;
@@ -77,9 +82,11 @@ struct MiningOptions {
   int64_t queries_per_step = 8192;  // distinct anchors scored per collective step
 };
 
-// "top" | "random", "triplet" | "n-tuple" (also "triplets", "ntuple"); UserError otherwise.
+// "top" | "random"; "triplet" | "n-tuple" | "labeled-pair" (also "triplets", "ntuple");
+// UserError otherwise.
 MiningSampling parse_mining_sampling(const std::string& s);
 MiningFormat parse_mining_format(const std::string& s);
+const char* mining_format_name(MiningFormat f);
 
 struct MiningStats {
   int64_t rows = 0, distinct_anchors = 0, corpus_docs = 0, max_positives = 0;

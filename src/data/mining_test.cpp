@@ -265,6 +265,7 @@ TEST(DataMining, OptionErrors) {
   EXPECT_EQ(error(o), "mining: min_score (0.9) is above max_score (0.1): no candidate could pass");
   EXPECT_THROW(parse_mining_format("pairs"), UserError);
   EXPECT_EQ(parse_mining_format("n-tuple"), MiningFormat::NTuple);
+  EXPECT_EQ(parse_mining_format("labeled-pair"), MiningFormat::LabeledPair);
   EXPECT_EQ(parse_mining_sampling("random"), MiningSampling::Random);
 }
 
@@ -354,7 +355,37 @@ TEST(DataMining, WrittenFilesReadBackAsTriplets) {
   EXPECT_EQ(m, full);
   EXPECT_EQ(u.size(), full);
   EXPECT_EQ(u.roles, (Texts{"anchor", "positive", "negative", "negative_2"}));
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 2);
+
+  // Labeled pairs: each row's positive scored 1, then its anchor's negatives scored 0, once
+  // per distinct anchor (rows 0 and 4 share one).
+  MiningOptions lp = o;
+  lp.format = MiningFormat::LabeledPair;
+  const MiningResult rl = mine_hard_negatives(dist(), anchors, positives, {}, scorer, lp);
+  const int64_t l = write_mined_jsonl(dir.file("l.jsonl"), anchors, positives, rl, lp);
+  EXPECT_EQ(l, rl.stats.output_rows);
+  const TextDataset s = read_text_dataset(
+      dir.file("l.jsonl"), {{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}},
+      BadRowPolicy::Error);
+  EXPECT_EQ(s.format, DataFormat::Scored);
+  ASSERT_EQ(s.size(), l);
+  int64_t at = 0;
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    EXPECT_EQ(s.column("sentence1")[static_cast<size_t>(at)], anchors[i]);
+    EXPECT_EQ(s.column("sentence2")[static_cast<size_t>(at)], positives[i]);
+    EXPECT_EQ(s.scores[static_cast<size_t>(at++)], 1.0f);
+    if (i == 4) {
+      EXPECT_EQ(negs(rl, 4), negs(rl, 0));  // the shared anchor's, written after row 0
+      continue;
+    }
+    for (const std::string& neg : negs(rl, i)) {
+      EXPECT_EQ(s.column("sentence1")[static_cast<size_t>(at)], anchors[i]);
+      EXPECT_EQ(s.column("sentence2")[static_cast<size_t>(at)], neg);
+      EXPECT_EQ(s.scores[static_cast<size_t>(at++)], 0.0f);
+    }
+  }
+  EXPECT_EQ(at, l);
+  EXPECT_EQ(l, static_cast<int64_t>(anchors.size()) + rl.stats.negatives - static_cast<int64_t>(negs(rl, 4).size()));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 3);
 }
 
 class FailingPublishEnv : public Env {
