@@ -107,7 +107,7 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.device", "auto", "auto|cpu|cuda",
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
-      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|triplet|cosent|contrastive",
+      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|triplet|cosent|contrastive|online_contrastive",
                  "loss (sentence-transformers names); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
@@ -116,9 +116,9 @@ std::vector<OptionSpec> build_registry() {
       opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
                  "weight per matryoshka dim (default all 1)"),
       opt_float("loss.margin", "-1", -1, 1e6,
-                "triplet/contrastive margin; -1 = the sentence-transformers default (5 / 0.5)"),
+                "triplet/(online_)contrastive margin; -1 = the sentence-transformers default (5 / 0.5)"),
       opt_choice("loss.distance", "auto", "auto|euclidean|cosine|manhattan",
-                 "triplet/contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
+                 "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
       // ---- eval ----
       opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
       opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),

@@ -36,16 +36,16 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
 std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
   const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
-  const bool pairwise = name == "triplet" || name == "contrastive";
+  const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   // Keys that only some losses read: set for another loss they would be silently ignored.
   if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent"))
     cfg.fail("loss.scale", "only mnrl, cached_mnrl and cosent have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise)
-    cfg.fail("loss.margin", "only triplet and contrastive have a margin, not " + name);
+    cfg.fail("loss.margin", "only triplet, contrastive and online_contrastive have a margin, not " + name);
   if (cfg.get_string("loss.distance") != "auto" && !pairwise)
-    cfg.fail("loss.distance", "only triplet and contrastive take a distance, not " + name);
+    cfg.fail("loss.distance", "only triplet, contrastive and online_contrastive take a distance, not " + name);
   if (cfg.get_int("training.mini_batch_size") > 0 && name != "cached_mnrl")
     cfg.fail("training.mini_batch_size",
              "only loss.name: cached_mnrl embeds in mini-batches (leave it 0 for " + name + ")");
@@ -62,6 +62,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   } else if (name == "contrastive") {
     loss = std::make_unique<Contrastive>(distance == "auto" ? Distance::Cosine : parse_distance(distance),
                                          margin < 0 ? 0.5 : margin);
+  } else if (name == "online_contrastive") {
+    loss = std::make_unique<OnlineContrastive>(distance == "auto" ? Distance::Cosine : parse_distance(distance),
+                                               margin < 0 ? 0.5 : margin);
   } else if (name == "cosent") {
     loss = std::make_unique<Cosent>(scale);
   } else {

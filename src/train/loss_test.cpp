@@ -144,6 +144,7 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(make_loss(loss_config({{"name", "triplet"}}))->name(), "triplet");
   EXPECT_EQ(make_loss(loss_config({{"name", "cosent"}}))->name(), "cosent");
   EXPECT_EQ(make_loss(loss_config({{"name", "contrastive"}}))->name(), "contrastive");
+  EXPECT_EQ(make_loss(loss_config({{"name", "online_contrastive"}}))->name(), "online_contrastive");
   auto mat = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {64, 768, 256}}}));
   auto& mm = dynamic_cast<Matryoshka&>(*mat);
   EXPECT_EQ(mm.dims(), (std::vector<int64_t>{768, 256, 64}));

@@ -7,7 +7,7 @@ Writes tests/golden/train/{losses,training,schedules}.json.
 Everything here is built from torch / torch.nn.functional primitives following the
 sentence-transformers loss definitions (MultipleNegativesRankingLoss,
 MultipleNegativesSymmetricRankingLoss, MatryoshkaLoss, TripletLoss, CoSENTLoss,
-ContrastiveLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
+ContrastiveLoss, OnlineContrastiveLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
 Hugging Face schedule lambdas. Losses are evaluated in float64 on float32 inputs, so that
 the goldens are the exact values the float32 C++ code approximates.
 """
@@ -82,6 +82,22 @@ def contrastive(cols, labels, distance="cosine", margin=0.5, **_):
     return losses.mean()
 
 
+def online_contrastive(cols, labels, distance="cosine", margin=0.5, **_):
+    # OnlineContrastiveLoss: the hard pairs only, summed. A negative is hard when closer than
+    # the farthest positive (the negatives' mean with fewer than two positives), a positive
+    # when farther than the closest negative (the positives' mean with fewer than two
+    # negatives); labels other than 0 and 1 take no part.
+    dist = {
+        "euclidean": lambda x, y: F.pairwise_distance(x, y, p=2),
+        "cosine": lambda x, y: 1 - F.cosine_similarity(x, y),
+    }[distance]
+    d = dist(cols[0], cols[1])
+    negs, poss = d[labels == 0], d[labels == 1]
+    hard_negs = negs[negs < (poss.max() if len(poss) > 1 else negs.mean())]
+    hard_poss = poss[poss > (negs.min() if len(negs) > 1 else poss.mean())]
+    return hard_poss.pow(2).sum() + F.relu(margin - hard_negs).pow(2).sum()
+
+
 def cosent(cols, labels, scale=20.0, **_):
     scores = pairwise_cos_sim(cols[0], cols[1]) * scale
     scores = scores[:, None] - scores[None, :]
@@ -92,7 +108,7 @@ def cosent(cols, labels, scale=20.0, **_):
 
 
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
-          "cosent": cosent}
+          "online_contrastive": online_contrastive, "cosent": cosent}
 
 
 def loss_fn(cfg):
@@ -101,7 +117,7 @@ def loss_fn(cfg):
     dims = cfg.get("matryoshka_dims", [])
 
     def plain(cols, labels):
-        return inner(cols, labels=labels, **kw) if cfg["name"] in ("contrastive", "cosent") \
+        return inner(cols, labels=labels, **kw) if cfg["name"] in ("contrastive", "online_contrastive", "cosent") \
             else inner(cols, **kw)
 
     if not dims:
@@ -163,6 +179,19 @@ def loss_cases():
                            scores7))
     cases.append(loss_case("matryoshka_cosent", {"name": "cosent", "matryoshka_dims": [16, 8]},
                            8, 16, 2, g, scores))
+    # Online contrastive: mixed labels over an uneven batch; a single positive (the
+    # negatives' mean selects them); a label that is neither 0 nor 1; euclidean; Matryoshka.
+    oc = {"name": "online_contrastive"}
+    cases.append(loss_case("online_contrastive", oc, 9, 16, 2, g,
+                           torch.tensor([1, 0, 0, 1, 0, 1, 1, 0, 0], dtype=torch.float32)))
+    cases.append(loss_case("online_contrastive_one_positive", oc, 8, 16, 2, g,
+                           torch.tensor([0, 0, 1, 0, 0, 0, 0, 0], dtype=torch.float32)))
+    cases.append(loss_case("online_contrastive_other_label", dict(oc, margin=0.8), 8, 16, 2, g,
+                           torch.tensor([1, 0, 0.5, 1, 0, 0, 1, 0], dtype=torch.float32)))
+    cases.append(loss_case("online_contrastive_euclidean", dict(oc, distance="euclidean", margin=6.0),
+                           8, 16, 2, g, torch.tensor([1, 0, 1, 0, 1, 0, 0, 1], dtype=torch.float32)))
+    cases.append(loss_case("matryoshka_online_contrastive", dict(oc, matryoshka_dims=[16, 4]), 8, 16, 2, g,
+                           torch.tensor([0, 1, 1, 0, 1, 0, 0, 1], dtype=torch.float32)))
     return cases
 
 
