@@ -402,6 +402,42 @@ class Train(unittest.TestCase):
         self.assertNotEqual(r.rc, 0)
         self.assertIn("'cosine_f1_threshold' is a similarity threshold", r.err)
 
+    def test_prompts(self):
+        """training.prompts (sentence-transformers' prompts): a run with {anchor: 'query: '}
+        is the run whose anchors literally start with 'query: ' (np 2): the same losses, and
+        the same validation and test figures, because evaluation embeds the queries with the
+        anchors' prompt. A role the data has not, or a model.query_prompt that differs, is
+        refused."""
+        literal = os.path.join(self.tmp.name, "query_pairs.jsonl")
+        with open(self.data) as f, open(literal, "w") as g:
+            for line in f:
+                row = json.loads(line)
+                row["anchor"] = "query: " + row["anchor"]
+                g.write(json.dumps(row) + "\n")
+        cfg, run = self.config("prompted", "eval:\n  bm25_baseline: false\n")
+        r = self.train(cfg, np=2, sets=["training.prompts={anchor: 'query: '}"])
+        self.assertIn("(no store yet)", r.out)
+        cfg2, run2 = self.config("literal", "eval:\n  bm25_baseline: false\n")
+        self.train(cfg2, np=2, sets=[f"data.train={literal}"])
+        strip = lambda rows: [{k: v for k, v in x.items() if k != "pairs_per_s"} for x in rows]
+        a, b = strip(metrics_rows(run)), strip(metrics_rows(run2))
+        self.assertEqual(len(a), 24 + 2 + 2)
+        self.assertEqual(a, b)
+        # Without the prompt the queries embed otherwise: other figures.
+        cfg3, run3 = self.config("unprompted", "eval:\n  bm25_baseline: false\n")
+        self.train(cfg3, np=2)
+        self.assertNotEqual(metrics_rows(run3, "val")[0]["cosine_ndcg@10"], metrics_rows(run, "val")[0]["cosine_ndcg@10"])
+        # Prompts for a role the data has not are refused (token_store_test: a change of
+        # prompts rebuilds the store).
+        for command in ("train", "validate"):
+            r = dt.run([dt.DISTTUNE, command, cfg, "--set", "training.prompts={query: 'q: '}"], timeout=120)
+            self.assertNotEqual(r.rc, 0)
+            self.assertIn("training.prompts: 'query' is not a role of data.train (its roles: anchor, positive)", r.err)
+        r = dt.run([dt.DISTTUNE, "validate", cfg, "--set", "training.prompts={anchor: 'q: '}",
+                    "--set", "model.query_prompt='a: '"], timeout=120)
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("model.query_prompt: 'a: ' differs from training.prompts.anchor ('q: ')", r.err)
+
     def test_triplet_evaluation(self):
         """Triplets are evaluated by retrieval (anchor, positive) and by sentence-transformers'
         TripletEvaluator: cosine_accuracy, the fraction of held-out triplets with

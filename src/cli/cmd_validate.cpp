@@ -13,6 +13,7 @@
 #include "data/split.h"
 #include "dist/dist.h"
 #include "eval/binary_classification_evaluator.h"
+#include "train/model_setup.h"
 #include "train/run_data.h"
 
 namespace disttune {
@@ -94,6 +95,7 @@ int run_validate(Dist& d, const Args& args) {
       if (std::string(key) == "data.train") {
         format = ds.format;
         evaluated = evaluates(ds);
+        training_prompts(cfg, ds.roles);
       }
       binary = binary && binary_labels(ds.scores);  // no scores: not scored pairs
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");

@@ -102,6 +102,9 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates",
                  "no_duplicates: no text twice in one global batch"),
       opt_int("training.logging_steps", "10", 1, kBig, "log training loss every N steps"),
+      opt_map("training.prompts", "{}",
+              "text prepended to the texts of a role, e.g. {anchor: 'query: '} (sentence-transformers' "
+              "prompts); evaluation prepends the same"),
       opt_choice("training.on_nan", "stop", "stop|skip",
                  "a NaN/inf loss or gradient: stop the job, or skip that step"),
       opt_choice("training.device", "auto", "auto|cpu|cuda",

@@ -1,6 +1,7 @@
 #include "data/token_store.h"
 
 #include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -52,7 +53,7 @@ const char* policy_name(BadRowPolicy p) { return p == BadRowPolicy::Skip ? "skip
 
 // What a store built now from this dataset would carry as root attributes.
 struct StoreAttrs {
-  std::string fingerprint, source_path, source_xxh64, columns, on_bad_row, roles;
+  std::string fingerprint, source_path, source_xxh64, columns, on_bad_row, roles, prompts;
   int64_t source_size = 0, max_length = 0, rows = 0;
 
   void write(H5File& f) const {
@@ -67,6 +68,7 @@ struct StoreAttrs {
     f.set_attr("/", "on_bad_row", on_bad_row);
     f.set_attr("/", "rows", rows);
     f.set_attr("/", "roles", roles);
+    f.set_attr("/", "prompts", prompts);
   }
 
   // Why `store` (already opened, so format and version are this build's) cannot be reused;
@@ -80,6 +82,10 @@ struct StoreAttrs {
       return str_cat("max_length changed (", s.attribute("max_length"), " -> ", max_length, ")");
     if (s.attribute("columns") != columns)
       return str_cat("the column mapping changed (", s.attribute("columns"), " -> ", columns, ")");
+    // A store from before prompts has no attribute: it was built without them.
+    if (s.attribute("prompts") != prompts)
+      return str_cat("training.prompts changed (", s.attribute("prompts").empty() ? "none" : s.attribute("prompts"),
+                     " -> ", prompts.empty() ? "none" : prompts, ")");
     if (s.attribute("on_bad_row") != on_bad_row)
       return str_cat("data.on_bad_row changed (", s.attribute("on_bad_row"), " -> ", on_bad_row, ")");
     if (s.attribute("rows") != std::to_string(rows) || s.attribute("roles") != roles)
@@ -106,16 +112,22 @@ std::string rebuild_reason(const std::string& path, const StoreAttrs& want, bool
 }
 
 // The ids of rows [begin, end) of every role: lens role-major [roles * n], ids role-major.
-void encode_slice(const TextDataset& data, const Tokenizer& tok, int max_length, int64_t begin,
-                  int64_t end, at::Tensor* lens_out, at::Tensor* ids_out) {
+// A role's prompt is prepended to each of its texts, as sentence-transformers prepends it.
+void encode_slice(const TextDataset& data, const Tokenizer& tok, const TokenStoreSpec& spec,
+                  int64_t begin, int64_t end, at::Tensor* lens_out, at::Tensor* ids_out) {
   const int64_t n = end - begin;
   const size_t roles = data.roles.size();
   const size_t un = static_cast<size_t>(n);
+  std::vector<std::string> prompt(roles);
+  for (size_t k = 0; k < roles; ++k)
+    if (auto it = spec.prompts.find(data.roles[k]); it != spec.prompts.end()) prompt[k] = it->second;
   std::vector<std::vector<int32_t>> rows(roles * un);
   at::parallel_for(0, n, 64, [&](int64_t b, int64_t e) {
     for (size_t k = 0; k < roles; ++k)
-      for (size_t i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i)
-        rows[k * un + i] = tok.encode(data.columns[k][static_cast<size_t>(begin) + i], max_length);
+      for (size_t i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
+        const std::string& text = data.columns[k][static_cast<size_t>(begin) + i];
+        rows[k * un + i] = tok.encode(prompt[k].empty() ? text : prompt[k] + text, spec.max_length);
+      }
   });
   at::Tensor lens = at::empty({static_cast<int64_t>(rows.size())}, at::kLong);
   int64_t total = 0;
@@ -187,7 +199,7 @@ void build_store(Dist& d, const TextDataset& data, const Tokenizer& tok, const T
     const int64_t b = start + r * (m / w) + std::min(r, m % w);
     const int64_t e = b + m / w + (r < m % w ? 1 : 0);
     at::Tensor lens, ids;
-    encode_slice(data, tok, spec.max_length, b, e, &lens, &ids);
+    encode_slice(data, tok, spec, b, e, &lens, &ids);
     const std::vector<at::Tensor> all_lens = d.comm->gather(lens, 0);
     const std::vector<at::Tensor> all_ids = d.comm->gather(ids, 0);
     guard([&] {
@@ -290,7 +302,8 @@ std::string TokenStore::attribute(const std::string& key) const {
   std::lock_guard<std::mutex> lock(*mu_);
   if (!file_->has_attr("/", key)) return "";
   if (key == "format" || key == "tokenizer_fingerprint" || key == "source_path" ||
-      key == "source_xxh64" || key == "columns" || key == "on_bad_row" || key == "roles")
+      key == "source_xxh64" || key == "columns" || key == "on_bad_row" || key == "roles" ||
+      key == "prompts")
     return file_->attr_string("/", key);
   return std::to_string(file_->attr_int("/", key));
 }
@@ -363,6 +376,7 @@ TokenStoreSpec token_store_spec(const Config& cfg, int max_length) {
   s.max_length = max_length;
   s.columns = cfg.get_string_map("data.columns");
   s.on_bad_row = parse_bad_row_policy(cfg.get_string("data.on_bad_row"));
+  s.prompts = cfg.get_string_map("training.prompts");
   return s;
 }
 
@@ -391,6 +405,7 @@ TokenStore open_or_build_token_store(Dist& d, const TextDataset& data, const Tok
   want.on_bad_row = policy_name(spec.on_bad_row);
   want.rows = data.size();
   want.roles = join(data.roles, ",");
+  if (!spec.prompts.empty()) want.prompts = nlohmann::json(spec.prompts).dump();
   const std::string path = token_store_path(spec.cache_dir, data.source);
 
   // Every rank must hold the same rows and tokenizer, or the slices would not fit together.

@@ -13,7 +13,8 @@
 // Root attributes (everything that decides the contents): format "disttune-token-store",
 // format_version, tokenizer_fingerprint (Tokenizer::fingerprint), source_path, source_size,
 // source_xxh64 (XXH64 of the file's bytes, hex), max_length, columns (role=column,...),
-// on_bad_row, rows, roles (comma-separated).
+// on_bad_row, rows, roles (comma-separated), prompts (a JSON object role -> prompt; absent
+// or "" without prompts).
 //
 // The store is reused when every attribute matches what the run would write and the file
 // verifies (structure, offsets, every checksum); otherwise it is rebuilt under a temporary
@@ -88,6 +89,7 @@ struct TokenStoreSpec {
   std::string cache_dir;                       // e.g. OUTPUT/cache (created when missing)
   int max_length = 256;                        // tokens per text, special tokens included
   std::map<std::string, std::string> columns;  // role -> column, as read_text_dataset got it
+  std::map<std::string, std::string> prompts;  // role -> text prepended before tokenizing
   BadRowPolicy on_bad_row = BadRowPolicy::Error;
   // Rows tokenized per collective step of a build (all ranks together). Bounds the build's
   // memory on rank 0 to about rows_per_step * roles * (ids per row) * 12 bytes.
@@ -97,8 +99,8 @@ struct TokenStoreSpec {
   bool verify_on_reuse = true;
 };
 
-// The spec a run's configuration implies: data.columns, data.on_bad_row, cache_dir =
-// output.dir/cache, and the given max_length (the model's max_seq_length).
+// The spec a run's configuration implies: data.columns, data.on_bad_row, training.prompts,
+// cache_dir = output.dir/cache, and the given max_length (the model's max_seq_length).
 TokenStoreSpec token_store_spec(const Config& cfg, int max_length);
 
 // OUTPUT/cache/<basename>-<hex8 of XXH64(absolute path)>.tokens.h5

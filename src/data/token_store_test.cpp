@@ -279,6 +279,36 @@ TEST_F(DataTokenStore, ClearErrors) {
   EXPECT_NE(e.find("cannot create directory"), std::string::npos) << e;
 }
 
+// training.prompts: a role's prompt is prepended to each of its texts before tokenizing (the
+// ids are those of prompt + text, truncated as any text), the other roles are unchanged, and
+// a change of prompts rebuilds the store.
+TEST_F(DataTokenStore, PromptsArePrependedAndDecideReuse) {
+  TokenStoreBuild b;
+  TokenStoreSpec spec = spec_for(dir.file("cache"), 24);
+  build(spec, &b);
+  EXPECT_EQ(build(spec, &b).attribute("prompts"), "");  // none: as a store from before prompts
+  EXPECT_FALSE(b.built);
+  spec.prompts = {{"anchor", "query: "}, {"negative", "passage: "}};
+  TokenStore s = build(spec, &b);
+  EXPECT_TRUE(b.built);
+  EXPECT_EQ(b.reason, "training.prompts changed (none -> {\"anchor\":\"query: \",\"negative\":\"passage: \"})");
+  for (size_t k = 0; k < data.roles.size(); ++k) {
+    const std::string& role = data.roles[k];
+    const std::string prompt = role == "anchor" ? "query: " : role == "negative" ? "passage: " : "";
+    const auto got = s.rows(role, data.all_rows());
+    for (int64_t i = 0; i < data.size(); ++i)
+      ASSERT_EQ(got[static_cast<size_t>(i)], tok.encode(prompt + data.columns[k][static_cast<size_t>(i)], 24))
+          << role << " row " << i;
+  }
+  // "query: " adds two tokens after [CLS]: "query" and ":".
+  EXPECT_EQ(s.rows("anchor", {0})[0].size(), tok.encode(data.columns[0][0], 24).size() + 2);
+  build(spec, &b);
+  EXPECT_FALSE(b.built);
+  spec.prompts.erase("negative");
+  build(spec, &b);
+  EXPECT_EQ(b.reason, "training.prompts changed ({\"anchor\":\"query: \",\"negative\":\"passage: \"} -> {\"anchor\":\"query: \"})");
+}
+
 TEST(DataTokenStoreSpec, ComesFromTheRunConfig) {
   const Config cfg = Config::from_yaml(
       "data:\n  columns: {anchor: q, positive: p, id: qid}\n  on_bad_row: skip\n"
@@ -289,6 +319,9 @@ TEST(DataTokenStoreSpec, ComesFromTheRunConfig) {
   EXPECT_EQ(s.max_length, 128);
   EXPECT_EQ(s.columns, (std::map<std::string, std::string>{{"anchor", "q"}, {"positive", "p"}, {"id", "qid"}}));
   EXPECT_EQ(s.on_bad_row, BadRowPolicy::Skip);
+  EXPECT_TRUE(s.prompts.empty());
+  const Config with = Config::from_yaml("training:\n  prompts: {anchor: 'query: '}\n", "cfg.yaml");
+  EXPECT_EQ(token_store_spec(with, 128).prompts, (std::map<std::string, std::string>{{"anchor", "query: "}}));
 }
 
 TEST(DataTokenStoreReal, FinancialRagEveryRowEqualsTheTokenizer) {

@@ -42,8 +42,8 @@ at::Tensor encode_role(Dist& d, Embedder& embedder, const std::vector<std::strin
 std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
                                                         const ScoredSet& set,
                                                         const ModelEvalOptions& opt) {
-  const at::Tensor first = encode_role(d, embedder, set.sentence1, opt, "sentence1");
-  const at::Tensor second = encode_role(d, embedder, set.sentence2, opt, "sentence2");
+  const at::Tensor first = encode_role(d, embedder, set.sentence1, opt, "sentence1", opt.sentence1_prompt);
+  const at::Tensor second = encode_role(d, embedder, set.sentence2, opt, "sentence2", opt.sentence2_prompt);
   std::map<std::string, double> m = evaluate_similarity(first, second, set.scores, opt.similarity);
   if (opt.classify) m.merge(evaluate_binary_classification(first, second, set.scores, opt.binary));
   return m;

@@ -31,6 +31,7 @@ struct ModelEvalOptions {
   int max_length = 0;          // 0: the model's
   std::string query_prompt;    // prepended to queries and triplet anchors (e.g. "query: ")
   std::string corpus_prompt;   // prepended to documents, triplet positives and negatives
+  std::string sentence1_prompt, sentence2_prompt;  // prepended to scored pairs' sentences
   std::string progress;        // progress-bar label prefix on rank 0; empty: none
 };
 
@@ -38,8 +39,9 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
                                              const ModelEvalOptions& opt,
                                              IrEvalStats* stats = nullptr);
 
-// Both sentences of every pair embedded (sharded over the ranks, then gathered, without
-// prompts: sentence-transformers' evaluators use none), then evaluate_similarity, and with
+// Both sentences of every pair embedded (sharded over the ranks, then gathered; with the
+// sentence1/sentence2 prompts, by default none as sentence-transformers' evaluators use
+// none), then evaluate_similarity, and with
 // opt.classify evaluate_binary_classification on the same embeddings: the same figures on
 // every rank.
 std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,

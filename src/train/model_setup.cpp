@@ -1,5 +1,8 @@
 #include "train/model_setup.h"
 
+#include <algorithm>
+
+#include "common/check.h"
 #include "config/config.h"
 
 namespace disttune {
@@ -30,6 +33,22 @@ SentenceModel model_from_config(const Config& cfg) {
 std::string query_prompt(const Config& cfg, const SentenceModel& model) {
   const std::string& p = cfg.get_string("model.query_prompt");
   return p.empty() ? model.prompt("query") : p;
+}
+
+std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles) {
+  const auto& prompts = cfg.get_string_map("training.prompts");
+  for (const auto& [role, text] : prompts) {
+    if (std::find(roles.begin(), roles.end(), role) != roles.end()) continue;
+    std::string all;
+    for (const auto& r : roles) all += (all.empty() ? "" : ", ") + r;
+    cfg.fail("training.prompts", str_cat("'", role, "' is not a role of data.train (its roles: ", all, ")"));
+  }
+  // Queries are evaluated as anchors are trained: two different prompts cannot both hold.
+  const std::string& query = cfg.get_string("model.query_prompt");
+  if (const auto it = prompts.find("anchor"); it != prompts.end() && !query.empty() && query != it->second)
+    cfg.fail("model.query_prompt", str_cat("'", query, "' differs from training.prompts.anchor ('", it->second,
+                                           "'): evaluation embeds queries as training embeds anchors"));
+  return prompts;
 }
 
 }  // namespace disttune

@@ -2,7 +2,9 @@
 // model.init (a randomly initialised BERT), with the model.* overrides applied.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "model/sentence_model.h"
 
@@ -15,5 +17,10 @@ SentenceModel model_from_config(const Config& cfg);
 // The query prompt for retrieval evaluation: model.query_prompt, else the model's "query"
 // prompt, else none.
 std::string query_prompt(const Config& cfg, const SentenceModel& model);
+
+// training.prompts (role -> text prepended to that role's texts), each role checked against
+// `roles`, those of data.train, and the anchors' against model.query_prompt (set, they must
+// agree): a UserError naming the key otherwise.
+std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles);
 
 }  // namespace disttune

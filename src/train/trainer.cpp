@@ -95,6 +95,7 @@ class Trainer {
   SentenceModel model_;
   std::unique_ptr<Embedder> embedder_;
   RunData data_;
+  std::map<std::string, std::string> prompts_;  // training.prompts: role -> prompt
   std::optional<TokenStore> store_;
   std::vector<std::string> roles_;
   int max_len_ = 0;
@@ -153,6 +154,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
 
   data_ = load_run_data(d, cfg);
   roles_ = data_.train.roles;
+  prompts_ = training_prompts(cfg, roles_);
   TokenStoreBuild build;
   store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
                                            token_store_spec(cfg, max_len_), &build));
@@ -201,7 +203,16 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
-  eval_opt_.query_prompt = query_prompt(cfg, model_);
+  // Evaluation embeds each role's texts as training does (training.prompts); where the
+  // anchors have none, queries get model.query_prompt or the model's query prompt.
+  auto prompt = [&](const char* role) {
+    const auto it = prompts_.find(role);
+    return it == prompts_.end() ? std::string() : it->second;
+  };
+  eval_opt_.query_prompt = prompts_.count("anchor") ? prompt("anchor") : query_prompt(cfg, model_);
+  eval_opt_.corpus_prompt = prompt("positive");
+  eval_opt_.sentence1_prompt = prompt("sentence1");
+  eval_opt_.sentence2_prompt = prompt("sentence2");
   metric_ = run_eval_metric(cfg, data_.train.format);
   if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
