@@ -396,6 +396,12 @@ class Train(unittest.TestCase):
         self.assertIn("'cosine_ndcg@10' is not among the metrics evaluated: cosine_accuracy, "
                       "cosine_accuracy_threshold, cosine_ap,", r.err)
         self.assertIn("pearson_cosine, spearman_cosine", r.err)
+        # validate lists what a run evaluates: here the binary metrics too, and which selects.
+        r = dt.run([dt.DISTTUNE, "validate", cfg, "--set", f"data.train={data}", "--set", columns], timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("# evaluated: cosine_accuracy, cosine_accuracy_threshold, cosine_ap, cosine_f1, "
+                      "cosine_f1_threshold, cosine_mcc, cosine_precision, cosine_recall, pearson_cosine, "
+                      "spearman_cosine; the best model by spearman_cosine\n", r.out)
         # A threshold is where the evaluator would cut, not a score to maximise.
         r = dt.run([dt.DISTTUNE, "validate", cfg, "--set", f"data.train={data}", "--set", columns,
                     "--set", "eval.metric=cosine_f1_threshold"], timeout=120)

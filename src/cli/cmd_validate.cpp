@@ -108,7 +108,13 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
-    if (evaluated && cfg.get_string("eval.strategy") != "no") check_eval_metric(cfg, format, binary);
+    if (evaluated && cfg.get_string("eval.strategy") != "no") {
+      check_eval_metric(cfg, format, binary);
+      // What the data decides (the label kind, the format): the names eval.metric may take.
+      std::string names;
+      for (const auto& n : run_metric_names(cfg, format, binary)) names += (names.empty() ? "" : ", ") + n;
+      data_lines += str_cat("# evaluated: ", names, "; the best model by ", run_eval_metric(cfg, format), "\n");
+    }
     std::fputs(cfg.to_yaml().c_str(), stdout);
     std::fputs(data_lines.c_str(), stdout);
     std::printf("# %s: valid for %d rank(s)\n", cfg.source().c_str(), d.world_size);
