@@ -285,6 +285,61 @@ class Eval(dt.TempDirTest):
         self.assertEqual(got, {"cosine_accuracy": float(np.float32(right / 40))})
         self.assertTrue(0 < right < 40, right)
 
+    def test_model_prompts_are_those_of_encode_query_and_encode_document(self):
+        """A model whose config_sentence_transformers.json has {"query": "q: ", "passage": "p: "}
+        is evaluated with queries prefixed "q: " and documents "p: " (sentence-transformers'
+        encode_query / encode_document): the same figures as the set with the prefixes
+        written into its texts and --query-prompt "" --corpus-prompt "". Each flag overrides."""
+        pairs = self.write_jsonl("pairs.jsonl", [{"anchor": f"{w} question", "positive": f"{w} answer text"}
+                                                 for w in WORDS[:16]])
+        cfg = self.path("train.yaml")
+        with open(self.model) as f:
+            model_section = f.read()
+        with open(cfg, "w") as f:
+            f.write(model_section + f"data:\n  train: {pairs}\n  split: {{train: 1.0, val: 0, test: 0}}\n"
+                    "training:\n  max_steps: 1\n  global_batch_size: 4\neval:\n  strategy: 'no'\n"
+                    f"checkpoint:\n  save_strategy: 'no'\noutput:\n  dir: {self.path('run')}\n")
+        r = dt.run([dt.DISTTUNE, "train", cfg])
+        self.assertEqual(r.rc, 0, r)
+        model = self.path("run/final")
+        st = os.path.join(model, "config_sentence_transformers.json")
+        with open(st) as f:
+            conf = json.load(f)
+        conf["prompts"] = {"query": "q: ", "passage": "p: "}
+        with open(st, "w") as f:
+            json.dump(conf, f)
+        corpus, queries, qrels, _ = self.small_set()
+        prefixed = {}
+        for name, path, prefix in (("corpus", corpus, "p: "), ("queries", queries, "q: ")):
+            with open(path) as f:
+                rows = [json.loads(l) for l in f]
+            for row in rows:  # the document text is title + " " + text, or text alone
+                key = "title" if row.get("title") else "text"
+                row[key] = prefix + row[key]
+            prefixed[name] = self.write_jsonl(f"{name}-prefixed.jsonl", rows)
+        run = lambda *a: dt.run([dt.DISTTUNE, "eval", "--model", model, "--qrels", qrels, *a],
+                                env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+        outs = [self.path(f"m{i}.json") for i in range(4)]
+        r = run("--corpus", corpus, "--queries", queries, "--output", outs[0])
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn('query prompt: "q: "', r.out)
+        self.assertIn('corpus prompt: "p: "', r.out)
+        r = run("--corpus", prefixed["corpus"], "--queries", prefixed["queries"], "--query-prompt", "",
+                "--corpus-prompt", "", "--output", outs[1])
+        self.assertEqual(r.rc, 0, r)
+        self.assertNotIn("prompt:", r.out)
+        r = run("--corpus", prefixed["corpus"], "--queries", queries, "--corpus-prompt", "", "--output", outs[2])
+        self.assertEqual(r.rc, 0, r)
+        r = run("--corpus", corpus, "--queries", queries, "--corpus-prompt", "", "--output", outs[3])
+        self.assertEqual(r.rc, 0, r)
+        got = []
+        for o in outs:
+            with open(o) as f:
+                got.append(json.load(f))
+        self.assertEqual(got[0], got[1])
+        self.assertEqual(got[0], got[2])
+        self.assertNotEqual(got[0], got[3])  # documents without their prompt embed otherwise
+
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()
 

@@ -137,9 +137,13 @@ int run_eval(Dist& d, const Args& args) {
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
+  // As sentence-transformers' encode_query / encode_document pick them (scored pairs: none).
   opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : model.prompt("query");
-  if (!opt.query_prompt.empty() && kind != EvalKind::Scored)
-    print0("query prompt: \"", opt.query_prompt, "\"");
+  opt.corpus_prompt = args.has("corpus-prompt") ? args.get("corpus-prompt") : model.document_prompt();
+  if (kind != EvalKind::Scored) {
+    if (!opt.query_prompt.empty()) print0("query prompt: \"", opt.query_prompt, "\"");
+    if (!opt.corpus_prompt.empty()) print0("corpus prompt: \"", opt.corpus_prompt, "\"");
+  }
   Embedder embedder(model, Embedder::tokenizer_for(model));
   opt.progress = "eval";
   IrEvalStats stats;

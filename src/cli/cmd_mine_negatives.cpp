@@ -7,7 +7,8 @@
 // --method model scores candidates by the cosine similarity of a model's embeddings
 // (embed/model_scorer.h): the model of the config's model section (model.path or model.init),
 // or of --model (a directory or such a config). Anchors get the model's query prompt
-// (model.query_prompt, else the model's "query" prompt), as training and evaluation do.
+// (model.query_prompt, else the model's "query" prompt) and candidates its document prompt
+// (SentenceModel::document_prompt), as training and evaluation do.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -40,7 +41,7 @@ struct MiningJob {
   MiningOptions opt;
   // --method model only:
   std::unique_ptr<SentenceModel> model;
-  std::string query_prompt;
+  std::string query_prompt, document_prompt;
   int64_t batch_size = 64;
 };
 
@@ -119,6 +120,7 @@ MiningJob job_from_config(Dist& d, const Args& args) {
       cfg.fail("model.init.vocab", "set either model.path or model.init, not both");
     j.model = std::make_unique<SentenceModel>(model_from_config(cfg));
     j.query_prompt = query_prompt(cfg, *j.model);
+    j.document_prompt = j.model->document_prompt();
     j.batch_size = cfg.get_int("mining.batch_size");
   }
   j.opt.num_negatives = cfg.get_int("mining.num_negatives");
@@ -197,6 +199,7 @@ MiningJob job_from_flags(const Args& args) {
   if (j.method == "model") {
     j.model = std::make_unique<SentenceModel>(load_model_arg(kCmd, "--model", args.get("model")));
     j.query_prompt = j.model->prompt("query");
+    j.document_prompt = j.model->document_prompt();
   }
   return j;
 }
@@ -217,8 +220,11 @@ int run_mine_negatives(Dist& d, const Args& args) {
     embedder = std::make_unique<Embedder>(*job.model, Embedder::tokenizer_for(*job.model));
     ModelScorerOptions so;
     so.query.batch_size = so.corpus.batch_size = job.batch_size;
+    // As sentence-transformers' mine_hard_negatives embeds them (encode_query / encode_document).
     so.query.prefix = job.query_prompt;
+    so.corpus.prefix = job.document_prompt;
     if (!job.query_prompt.empty()) print0("anchor prompt: \"", job.query_prompt, "\"");
+    if (!job.document_prompt.empty()) print0("document prompt: \"", job.document_prompt, "\"");
     scorer = std::make_unique<ModelScorer>(*embedder, so);
   } else {
     scorer = std::make_unique<Bm25Scorer>();

@@ -62,7 +62,9 @@ std::vector<Command> build_commands() {
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncate + renormalise)", ""},
                  {"batch-size", "N", "texts per forward pass", "64"},
-                 {"query-prompt", "TEXT", "prefix for queries (default: the model's prompt)", ""},
+                 {"query-prompt", "TEXT", "prefix for queries (default: the model's query prompt)", ""},
+                 {"corpus-prompt", "TEXT",
+                  "prefix for documents (default: the model's document, passage or corpus prompt)", ""},
                  {"output", "FILE", "write the metrics as JSON", ""},
                  kLogDir}},
                run_eval});

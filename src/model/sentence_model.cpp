@@ -243,6 +243,12 @@ std::string SentenceModel::prompt(const std::string& name) const {
   auto it = impl_->layout.prompts.find(name);
   return it == impl_->layout.prompts.end() ? "" : it->second;
 }
+
+std::string SentenceModel::document_prompt() const {
+  for (const char* name : {"document", "passage", "corpus"})
+    if (auto it = impl_->layout.prompts.find(name); it != impl_->layout.prompts.end()) return it->second;
+  return "";
+}
 std::string SentenceModel::default_prompt_name() const { return impl_->layout.default_prompt_name; }
 std::string SentenceModel::pooling() const { return impl_->layout.pooling; }
 bool SentenceModel::normalize() const { return impl_->layout.normalize; }

@@ -68,6 +68,9 @@ class SentenceModel {
   int max_seq_length() const;
   std::string architecture() const;                   // "bert" | "mpnet"
   std::string prompt(const std::string& name) const;  // e.g. prompt("query"); "" if none
+  // The prompt sentence-transformers' encode_document uses: "document", else "passage", else
+  // "corpus"; "" if the model has none of them.
+  std::string document_prompt() const;
   std::string default_prompt_name() const;            // "" if none
   std::string pooling() const;
   bool normalize() const;

@@ -203,14 +203,16 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
-  // Evaluation embeds each role's texts as training does (training.prompts); where the
-  // anchors have none, queries get model.query_prompt or the model's query prompt.
+  // Evaluation embeds each role's texts as training does (training.prompts); a side without
+  // a training prompt gets the model's, as sentence-transformers' evaluators embed queries
+  // with encode_query and documents with encode_document (model.query_prompt, else the
+  // model's query prompt; the model's document prompt).
   auto prompt = [&](const char* role) {
     const auto it = prompts_.find(role);
     return it == prompts_.end() ? std::string() : it->second;
   };
   eval_opt_.query_prompt = prompts_.count("anchor") ? prompt("anchor") : query_prompt(cfg, model_);
-  eval_opt_.corpus_prompt = prompt("positive");
+  eval_opt_.corpus_prompt = prompts_.count("positive") ? prompt("positive") : model_.document_prompt();
   eval_opt_.sentence1_prompt = prompt("sentence1");
   eval_opt_.sentence2_prompt = prompt("sentence2");
   metric_ = run_eval_metric(cfg, data_.train.format);
