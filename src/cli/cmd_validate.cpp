@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "common/check.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "data/config_dataset.h"
@@ -111,9 +112,8 @@ int run_validate(Dist& d, const Args& args) {
     if (evaluated && cfg.get_string("eval.strategy") != "no") {
       check_eval_metric(cfg, format, binary);
       // What the data decides (the label kind, the format): the names eval.metric may take.
-      std::string names;
-      for (const auto& n : run_metric_names(cfg, format, binary)) names += (names.empty() ? "" : ", ") + n;
-      data_lines += str_cat("# evaluated: ", names, "; the best model by ", run_eval_metric(cfg, format), "\n");
+      data_lines += str_cat("# evaluated: ", join(run_metric_names(cfg, format, binary), ", "),
+                            "; the best model by ", run_eval_metric(cfg, format), "\n");
     }
     std::fputs(cfg.to_yaml().c_str(), stdout);
     std::fputs(data_lines.c_str(), stdout);

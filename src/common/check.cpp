@@ -4,6 +4,12 @@
 
 namespace disttune {
 
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
 void throw_internal(const char* file, int line, const char* cond, const std::string& msg) {
   // Strip the source directory so messages stay short and identical across checkouts.
   const char* rel = std::strstr(file, "/src/");

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace disttune {
 
@@ -36,6 +37,10 @@ std::string str_cat(const Args&... args) {
   detail::stream_all(os, args...);
   return os.str();
 }
+
+// The strings with `sep` between them, for messages that list names: join({"a", "b"}, ", ")
+// is "a, b".
+std::string join(const std::vector<std::string>& v, const char* sep);
 
 [[noreturn]] void throw_internal(const char* file, int line, const char* cond,
                                  const std::string& msg);

@@ -25,12 +25,6 @@ constexpr int64_t kIdsChunk = 4096;
 // Ids read per step by verify().
 constexpr int64_t kVerifyIds = int64_t{1} << 22;
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
-}
-
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
   size_t b = 0;

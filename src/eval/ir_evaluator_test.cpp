@@ -179,16 +179,8 @@ TEST_F(MpiIrEvaluator, SciFactScaleIdenticalForAnyWorldSize) {
 TEST_F(MpiIrEvaluator, EqualsTorchBruteForceGolden) {
   // tests/ref/gen_ir_metrics_golden.py: F.normalize, q @ d.T, a stable descending sort and
   // sentence-transformers' formulas in python3-torch, full dimension and Matryoshka 4 and 2.
-  const auto g = nlohmann::json::parse(
-      test::read_text(test::source_dir() + "/tests/golden/eval/ir_metrics.json"))["torch_case"];
-  const auto to_tensor = [](const nlohmann::json& rows) {
-    const auto v = rows.get<std::vector<std::vector<double>>>();
-    at::Tensor t = at::empty({static_cast<int64_t>(v.size()), static_cast<int64_t>(v[0].size())});
-    for (size_t i = 0; i < v.size(); ++i)
-      for (size_t j = 0; j < v[i].size(); ++j) t[i][j] = static_cast<float>(v[i][j]);
-    return t;
-  };
-  const at::Tensor q = to_tensor(g["queries"]), docs = to_tensor(g["corpus"]);
+  const auto& g = test::golden_json("eval/ir_metrics.json")["torch_case"];
+  const at::Tensor q = test::float_matrix(g["queries"]), docs = test::float_matrix(g["corpus"]);
   const int64_t nd = docs.size(0);
   const IrSet set = make_set(q.size(0), nd, g["relevant"].get<std::vector<std::vector<int64_t>>>());
   IrEvalOptions opt;

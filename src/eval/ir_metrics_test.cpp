@@ -177,12 +177,10 @@ TEST(IrMetrics, NumpyMeanSummationOrder) {
   EXPECT_NE(numpy_mean(x), seq / 17);
 }
 
-nlohmann::json load_golden() {
-  return nlohmann::json::parse(test::read_text(test::source_dir() + "/tests/golden/eval/ir_metrics.json"));
-}
+const nlohmann::json& load_golden() { return test::golden_json("eval/ir_metrics.json"); }
 
 TEST(IrMetrics, EqualsSentenceTransformersTranscriptionGolden) {
-  const auto g = load_golden();
+  const auto& g = load_golden();
   ASSERT_GE(g["st_cases"].size(), 4u);
   for (const auto& c : g["st_cases"]) {
     IrCutoffs cu = cut(c["cutoffs"]["accuracy"], c["cutoffs"]["precision_recall"],
@@ -206,7 +204,7 @@ TEST(IrMetrics, EqualsSentenceTransformersTranscriptionGolden) {
 }
 
 TEST(IrMetrics, NdcgEqualsSklearnGolden) {
-  const auto g = load_golden();
+  const auto& g = load_golden();
   ASSERT_GE(g["sklearn_cases"].size(), 2u);
   for (const auto& c : g["sklearn_cases"]) {
     const std::vector<int64_t> ks = c["ks"];

@@ -39,9 +39,8 @@ std::map<std::string, std::string> training_prompts(const Config& cfg, const std
   const auto& prompts = cfg.get_string_map("training.prompts");
   for (const auto& [role, text] : prompts) {
     if (std::find(roles.begin(), roles.end(), role) != roles.end()) continue;
-    std::string all;
-    for (const auto& r : roles) all += (all.empty() ? "" : ", ") + r;
-    cfg.fail("training.prompts", str_cat("'", role, "' is not a role of data.train (its roles: ", all, ")"));
+    cfg.fail("training.prompts",
+             str_cat("'", role, "' is not a role of data.train (its roles: ", join(roles, ", "), ")"));
   }
   // Queries are evaluated as anchors are trained: two different prompts cannot both hold.
   const std::string& query = cfg.get_string("model.query_prompt");

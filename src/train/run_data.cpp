@@ -134,8 +134,7 @@ void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels)
   const std::string metric = run_eval_metric(cfg, format);
   const std::vector<std::string> names = run_metric_names(cfg, format, binary_labels);
   auto listed = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), metric) != v.end(); };
-  std::string all;
-  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  const std::string all = join(names, ", ");
   if (listed(names)) {
     // The evaluator reports where it would cut; a best model needs a score to maximise.
     if (metric.find("_threshold") == std::string::npos) return;
