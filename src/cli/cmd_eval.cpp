@@ -107,7 +107,7 @@ int run_eval(Dist& d, const Args& args) {
   opt.ir.k = args.get_int_list("k");
   ir_cutoffs_from_k(opt.ir.k, "--k");  // checks the list before any work
   if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
-  opt.similarity.dims = opt.triplet.dims = opt.binary.dims = opt.ir.dims;
+  opt.similarity.dims = opt.triplet.dims = opt.ir.dims;
   const EvalKind kind = eval_kind(args);
   if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
 

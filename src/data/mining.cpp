@@ -255,11 +255,15 @@ MiningResult mine_hard_negatives(Dist& d, const std::vector<std::string>& anchor
     st.negatives += found;
     if (found < o.num_negatives) ++st.rows_short;
     if (found == 0) ++st.rows_without;
-    const bool first_of_anchor = query_rows[static_cast<size_t>(row_query[i])].front() == static_cast<int64_t>(i);
     switch (o.format) {
       case MiningFormat::Triplet: st.output_rows += found; break;
       case MiningFormat::NTuple: st.output_rows += found == o.num_negatives ? 1 : 0; break;
-      case MiningFormat::LabeledPair: st.output_rows += 1 + (first_of_anchor ? found : 0); break;
+      case MiningFormat::LabeledPair: {
+        // The positive, and the anchor's negatives after its first row only.
+        const bool first_of_anchor = query_rows[static_cast<size_t>(row_query[i])].front() == static_cast<int64_t>(i);
+        st.output_rows += 1 + (first_of_anchor ? found : 0);
+        break;
+      }
     }
   }
   st.mean_positive_score = pos_sum / static_cast<double>(rows);

@@ -24,8 +24,8 @@ class Embedder;
 struct ModelEvalOptions {
   IrEvalOptions ir;
   SimilarityEvalOptions similarity;
-  BinaryClassificationOptions binary;
-  bool classify = false;       // scored pairs labelled 0/1: also the binary classification metrics
+  bool classify = false;       // scored pairs labelled 0/1: also the binary classification
+                               // metrics, named and truncated as `similarity` says
   TripletEvalOptions triplet;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's

@@ -198,7 +198,6 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
   eval_opt_.similarity.dims = eval_opt_.ir.dims;
   eval_opt_.triplet.dims = eval_opt_.ir.dims;
-  eval_opt_.binary.dims = eval_opt_.ir.dims;
   eval_opt_.classify = data_.binary_labels;
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
@@ -207,12 +206,12 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   // a training prompt gets the model's, as sentence-transformers' evaluators embed queries
   // with encode_query and documents with encode_document (model.query_prompt, else the
   // model's query prompt; the model's document prompt).
-  auto prompt = [&](const char* role) {
+  auto prompt = [&](const char* role, const std::string& otherwise = "") {
     const auto it = prompts_.find(role);
-    return it == prompts_.end() ? std::string() : it->second;
+    return it == prompts_.end() ? otherwise : it->second;
   };
-  eval_opt_.query_prompt = prompts_.count("anchor") ? prompt("anchor") : query_prompt(cfg, model_);
-  eval_opt_.corpus_prompt = prompts_.count("positive") ? prompt("positive") : model_.document_prompt();
+  eval_opt_.query_prompt = prompt("anchor", query_prompt(cfg, model_));
+  eval_opt_.corpus_prompt = prompt("positive", model_.document_prompt());
   eval_opt_.sentence1_prompt = prompt("sentence1");
   eval_opt_.sentence2_prompt = prompt("sentence2");
   metric_ = run_eval_metric(cfg, data_.train.format);
