@@ -285,29 +285,43 @@ class Eval(dt.TempDirTest):
         self.assertEqual(got, {"cosine_accuracy": float(np.float32(right / 40))})
         self.assertTrue(0 < right < 40, right)
 
+    def trained_model(self, prompts=None, default=None):
+        """A model directory (one training step from the random init), its
+        config_sentence_transformers.json given `prompts` and `default_prompt_name`."""
+        model = self.path("run/final")
+        if not os.path.isdir(model):
+            pairs = self.write_jsonl("pairs.jsonl", [{"anchor": f"{w} question", "positive": f"{w} answer text"}
+                                                     for w in WORDS[:16]])
+            cfg = self.path("train.yaml")
+            with open(self.model) as f:
+                model_section = f.read()
+            with open(cfg, "w") as f:
+                f.write(model_section + f"data:\n  train: {pairs}\n  split: {{train: 1.0, val: 0, test: 0}}\n"
+                        "training:\n  max_steps: 1\n  global_batch_size: 4\neval:\n  strategy: 'no'\n"
+                        f"checkpoint:\n  save_strategy: 'no'\noutput:\n  dir: {self.path('run')}\n")
+            r = dt.run([dt.DISTTUNE, "train", cfg])
+            self.assertEqual(r.rc, 0, r)
+        st = os.path.join(model, "config_sentence_transformers.json")
+        with open(st) as f:
+            conf = json.load(f)
+        conf["prompts"], conf["default_prompt_name"] = prompts or {}, default
+        with open(st, "w") as f:
+            json.dump(conf, f)
+        return model
+
+    def run_eval(self, model, out, *args):
+        r = dt.run([dt.DISTTUNE, "eval", "--model", model, *args, "--output", out],
+                   env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+        self.assertEqual(r.rc, 0, r)
+        with open(out) as f:
+            return json.load(f), r.out
+
     def test_model_prompts_are_those_of_encode_query_and_encode_document(self):
         """A model whose config_sentence_transformers.json has {"query": "q: ", "passage": "p: "}
         is evaluated with queries prefixed "q: " and documents "p: " (sentence-transformers'
         encode_query / encode_document): the same figures as the set with the prefixes
         written into its texts and --query-prompt "" --corpus-prompt "". Each flag overrides."""
-        pairs = self.write_jsonl("pairs.jsonl", [{"anchor": f"{w} question", "positive": f"{w} answer text"}
-                                                 for w in WORDS[:16]])
-        cfg = self.path("train.yaml")
-        with open(self.model) as f:
-            model_section = f.read()
-        with open(cfg, "w") as f:
-            f.write(model_section + f"data:\n  train: {pairs}\n  split: {{train: 1.0, val: 0, test: 0}}\n"
-                    "training:\n  max_steps: 1\n  global_batch_size: 4\neval:\n  strategy: 'no'\n"
-                    f"checkpoint:\n  save_strategy: 'no'\noutput:\n  dir: {self.path('run')}\n")
-        r = dt.run([dt.DISTTUNE, "train", cfg])
-        self.assertEqual(r.rc, 0, r)
-        model = self.path("run/final")
-        st = os.path.join(model, "config_sentence_transformers.json")
-        with open(st) as f:
-            conf = json.load(f)
-        conf["prompts"] = {"query": "q: ", "passage": "p: "}
-        with open(st, "w") as f:
-            json.dump(conf, f)
+        model = self.trained_model({"query": "q: ", "passage": "p: "})
         corpus, queries, qrels, _ = self.small_set()
         prefixed = {}
         for name, path, prefix in (("corpus", corpus, "p: "), ("queries", queries, "q: ")):
@@ -317,28 +331,95 @@ class Eval(dt.TempDirTest):
                 key = "title" if row.get("title") else "text"
                 row[key] = prefix + row[key]
             prefixed[name] = self.write_jsonl(f"{name}-prefixed.jsonl", rows)
-        run = lambda *a: dt.run([dt.DISTTUNE, "eval", "--model", model, "--qrels", qrels, *a],
-                                env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
-        outs = [self.path(f"m{i}.json") for i in range(4)]
-        r = run("--corpus", corpus, "--queries", queries, "--output", outs[0])
-        self.assertEqual(r.rc, 0, r)
-        self.assertIn('query prompt: "q: "', r.out)
-        self.assertIn('corpus prompt: "p: "', r.out)
-        r = run("--corpus", prefixed["corpus"], "--queries", prefixed["queries"], "--query-prompt", "",
-                "--corpus-prompt", "", "--output", outs[1])
-        self.assertEqual(r.rc, 0, r)
-        self.assertNotIn("prompt:", r.out)
-        r = run("--corpus", prefixed["corpus"], "--queries", queries, "--corpus-prompt", "", "--output", outs[2])
-        self.assertEqual(r.rc, 0, r)
-        r = run("--corpus", corpus, "--queries", queries, "--corpus-prompt", "", "--output", outs[3])
-        self.assertEqual(r.rc, 0, r)
-        got = []
-        for o in outs:
-            with open(o) as f:
-                got.append(json.load(f))
+        run = lambda i, *a: self.run_eval(model, self.path(f"m{i}.json"), "--qrels", qrels, *a)
+        got = [None] * 4
+        got[0], out = run(0, "--corpus", corpus, "--queries", queries)
+        self.assertIn('query prompt: "q: "', out)
+        self.assertIn('corpus prompt: "p: "', out)
+        got[1], out = run(1, "--corpus", prefixed["corpus"], "--queries", prefixed["queries"], "--query-prompt", "",
+                          "--corpus-prompt", "")
+        self.assertNotIn("prompt:", out)
+        got[2], _ = run(2, "--corpus", prefixed["corpus"], "--queries", queries, "--corpus-prompt", "")
+        got[3], _ = run(3, "--corpus", corpus, "--queries", queries, "--corpus-prompt", "")
         self.assertEqual(got[0], got[1])
         self.assertEqual(got[0], got[2])
         self.assertNotEqual(got[0], got[3])  # documents without their prompt embed otherwise
+
+    def test_default_prompt_where_encode_gives_it(self):
+        """A model with a default prompt ("x: ") is evaluated as sentence-transformers'
+        evaluators embed with it: queries and documents get it where the model has no query or
+        document prompt (encode_query / encode_document fall back to it), and scored pairs and
+        all three triplet roles get it even where the model has query and passage prompts (its
+        similarity, binary and triplet evaluators call encode). Each equals the model without
+        prompts on the texts with "x: " written in."""
+        rng = random.Random(4)
+        texts = lambda n: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 10))) for _ in range(n)]
+        s1, s2, s3 = texts(200), texts(200), texts(200)  # triplets: enough that a count tells
+        labels = [float(i % 2) for i in range(30)]
+        scored, triplets = {}, {}
+        for q, p in (("", ""), ("x: ", "x: "), ("q: ", "p: ")):
+            scored[q] = self.write_jsonl(f"scored-{q[:1]}.jsonl", [{"sentence1": q + a, "sentence2": q + b, "score": y}
+                                                                   for a, b, y in zip(s1, s2, labels)])
+            triplets[q] = self.write_jsonl(f"triplets-{q[:1]}.jsonl", [{"anchor": q + a, "positive": p + b,
+                                                                        "negative": p + c} for a, b, c in zip(s1, s2, s3)])
+        corpus, queries, qrels, _ = self.small_set()
+
+        def with_x(path):
+            with open(path) as f:
+                rows = [json.loads(l) for l in f]
+            for row in rows:
+                row["title" if row.get("title") else "text"] = "x: " + row["title" if row.get("title") else "text"]
+            return self.write_jsonl("x-" + os.path.basename(path), rows)
+
+        out = self.path("m.json")
+        dims = ("--dims", "16,8,4")
+        model = self.trained_model({"query": "q: ", "passage": "p: ", "x": "x: "}, "x")
+        got_scored, log = self.run_eval(model, out, "--scored", scored[""])
+        self.assertIn('prompt: "x: "', log)
+        got_triplets, log = self.run_eval(model, out, "--triplets", triplets[""], *dims)
+        self.assertIn('anchor prompt: "x: "', log)
+        got_flags, _ = self.run_eval(model, out, "--triplets", triplets[""], *dims, "--query-prompt", "q: ",
+                                     "--corpus-prompt", "p: ")
+        got_ir_qp, _ = self.run_eval(model, out, "--corpus", corpus, "--queries", queries, "--qrels", qrels)
+        model = self.trained_model({"x": "x: "}, "x")
+        got_ir, log = self.run_eval(model, out, "--corpus", corpus, "--queries", queries, "--qrels", qrels)
+        self.assertIn('query prompt: "x: "', log)
+        self.assertIn('corpus prompt: "x: "', log)
+
+        model = self.trained_model()
+        self.assertEqual(got_scored, self.run_eval(model, out, "--scored", scored["x: "])[0])
+        self.assertIn("cosine_ap", got_scored)
+        self.assertEqual(got_triplets, self.run_eval(model, out, "--triplets", triplets["x: "], *dims)[0])
+        self.assertEqual(got_flags, self.run_eval(model, out, "--triplets", triplets["q: "], *dims)[0])
+        self.assertNotEqual(got_flags, got_triplets)
+        self.assertEqual(got_ir, self.run_eval(model, out, "--corpus", with_x(corpus), "--queries", with_x(queries),
+                                               "--qrels", qrels)[0])
+        self.assertNotEqual(got_ir_qp, got_ir)  # the query and passage prompts come before the default
+        # Training evaluates as disttune eval does: the base model's test figures in the report
+        # of a run from the model with the default prompt are those above.
+        model = self.trained_model({"query": "q: ", "passage": "p: ", "x": "x: "}, "x")
+        for data, got in ((scored[""], got_scored), (triplets[""], got_triplets)):
+            cfg = self.path("from-model.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"model:\n  path: {model}\n  max_seq_length: 64\ndata:\n  train: {data}\n  test: {data}\n"
+                        "  split: {train: 1.0, val: 0, test: 0}\ntraining:\n  max_steps: 1\n  global_batch_size: 4\n"
+                        "eval:\n  strategy: 'no'\ncheckpoint:\n  save_strategy: 'no'\n"
+                        f"output:\n  dir: {self.path('from-model')}\n")
+            sets = (["loss.name=cosent", "data.columns={sentence1: sentence1, sentence2: sentence2, score: score}"]
+                    if data == scored[""] else
+                    ["loss.name=triplet", "loss.matryoshka_dims=[16,8,4]",
+                     "data.columns={anchor: anchor, positive: positive, negative: negative}"])
+            r = dt.run([dt.DISTTUNE, "train", cfg] + [a for x in sets for a in ("--set", x)],
+                       env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+            self.assertEqual(r.rc, 0, r)
+            with open(self.path("from-model/report.json")) as f:
+                base = {k: v["base"] for k, v in json.load(f)["metrics"].items()}
+            for name in ("cosine_ap", "pearson_cosine", "cosine_accuracy", "dim_4_cosine_accuracy"):
+                if name in got:
+                    self.assertAlmostEqual(base[name], got[name], delta=1e-6, msg=name)
+        r = self.eval("--scored", scored[""], "--query-prompt", "q: ")
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("--query-prompt applies to retrieval and triplet evaluation only", r.err)
 
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()

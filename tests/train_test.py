@@ -472,6 +472,23 @@ class Train(unittest.TestCase):
         two = load_json(f"{run}/report.json")["metrics"]
         self.assertEqual(two["cosine_accuracy"]["base"], rep["cosine_accuracy"]["base"] / 2)
         self.assertEqual(two["cosine_ndcg@10"]["base"], rep["cosine_ndcg@10"]["base"])
+        # Evaluation embeds each column with its training prompt, the negatives with theirs:
+        # the run with prompts is the run with the prefixes written into the texts.
+        prompts = {"anchor": "q: ", "positive": "p: ", "negative": "n: "}
+        literal = os.path.join(self.tmp.name, "prompted_triplets.jsonl")
+        with open(self.data) as f, open(literal, "w") as g:
+            for line in f:
+                row = json.loads(line)
+                g.write(json.dumps({**row, **{k: p + row[k] for k, p in prompts.items()}}) + "\n")
+        extra = "loss:\n  name: triplet\neval:\n  bm25_baseline: false\n"
+        cfg, run = self.config("triplet_prompts", extra, epochs=1)
+        self.train(cfg, np=2, sets=TRIPLET_COLUMNS + ["training.prompts=" + json.dumps(prompts)])
+        cfg, run2 = self.config("triplet_literal", extra, epochs=1)
+        self.train(cfg, np=2, sets=TRIPLET_COLUMNS + [f"data.train={literal}"])
+        strip = lambda rows: [{k: v for k, v in x.items() if k != "pairs_per_s"} for x in rows]
+        a = strip(metrics_rows(run))
+        self.assertEqual(a, strip(metrics_rows(run2)))
+        self.assertIn("cosine_accuracy", a[-1])
 
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""

@@ -208,8 +208,8 @@ int run_encode(Dist& d, const Args& args) {
     if (opt.prefix.empty())
       DT_FAIL(kEncodeCmd, ": --prompt-name: the model in '", model_dir, "' has no prompt named '", name,
               "' (config_sentence_transformers.json \"prompts\")");
-  } else if (!model.default_prompt_name().empty()) {
-    opt.prefix = model.prompt(model.default_prompt_name());
+  } else {
+    opt.prefix = model.default_prompt();
   }
 
   const EncodeInput in = txt ? read_lines(input) : read_rows(input, ext, field, !args.has("field"), args.get("id-field"));

@@ -48,6 +48,9 @@ EvalKind eval_kind(const Args& args) {
   }
   for (const char* f : {"k", "split"})
     if (args.has(f)) DT_FAIL(kEvalCmd, ": --", f, " applies to retrieval evaluation only");
+  if (args.has("scored"))
+    for (const char* f : {"query-prompt", "corpus-prompt"})
+      if (args.has(f)) DT_FAIL(kEvalCmd, ": --", f, " applies to retrieval and triplet evaluation only");
   return args.has("scored") ? EvalKind::Scored : EvalKind::Triplets;
 }
 
@@ -137,12 +140,25 @@ int run_eval(Dist& d, const Args& args) {
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
-  // As sentence-transformers' encode_query / encode_document pick them (scored pairs: none).
-  opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : model.prompt("query");
-  opt.corpus_prompt = args.has("corpus-prompt") ? args.get("corpus-prompt") : model.document_prompt();
-  if (kind != EvalKind::Scored) {
-    if (!opt.query_prompt.empty()) print0("query prompt: \"", opt.query_prompt, "\"");
-    if (!opt.corpus_prompt.empty()) print0("corpus prompt: \"", opt.corpus_prompt, "\"");
+  // The prompts sentence-transformers' evaluators give: InformationRetrievalEvaluator embeds
+  // with encode_query / encode_document, the similarity, binary classification and triplet
+  // evaluators with encode (the default prompt). The flags override queries and triplet
+  // anchors / documents and triplet positives and negatives.
+  const std::string plain = model.default_prompt();
+  const bool retrieval = kind == EvalKind::Retrieval;
+  opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : retrieval ? model.query_prompt() : plain;
+  opt.corpus_prompt =
+      args.has("corpus-prompt") ? args.get("corpus-prompt") : retrieval ? model.document_prompt() : plain;
+  opt.anchor_prompt = opt.query_prompt;
+  opt.positive_prompt = opt.corpus_prompt;
+  opt.negative_prompts.assign(triplets.negatives.size(), opt.corpus_prompt);
+  opt.sentence1_prompt = opt.sentence2_prompt = plain;
+  if (kind == EvalKind::Scored) {
+    if (!plain.empty()) print0("prompt: \"", plain, "\"");
+  } else {
+    if (!opt.query_prompt.empty()) print0(retrieval ? "query" : "anchor", " prompt: \"", opt.query_prompt, "\"");
+    if (!opt.corpus_prompt.empty())
+      print0(retrieval ? "corpus" : "positive and negative", " prompt: \"", opt.corpus_prompt, "\"");
   }
   Embedder embedder(model, Embedder::tokenizer_for(model));
   opt.progress = "eval";

@@ -7,8 +7,9 @@
 // --method model scores candidates by the cosine similarity of a model's embeddings
 // (embed/model_scorer.h): the model of the config's model section (model.path or model.init),
 // or of --model (a directory or such a config). Anchors get the model's query prompt
-// (model.query_prompt, else the model's "query" prompt) and candidates its document prompt
-// (SentenceModel::document_prompt), as training and evaluation do.
+// (model.query_prompt, else SentenceModel::query_prompt) and candidates its document prompt
+// (SentenceModel::document_prompt), as sentence-transformers' mine_hard_negatives embeds
+// them with encode_query / encode_document.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -198,7 +199,7 @@ MiningJob job_from_flags(const Args& args) {
   });
   if (j.method == "model") {
     j.model = std::make_unique<SentenceModel>(load_model_arg(kCmd, "--model", args.get("model")));
-    j.query_prompt = j.model->prompt("query");
+    j.query_prompt = j.model->query_prompt();
     j.document_prompt = j.model->document_prompt();
   }
   return j;

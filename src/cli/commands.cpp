@@ -62,9 +62,12 @@ std::vector<Command> build_commands() {
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncate + renormalise)", ""},
                  {"batch-size", "N", "texts per forward pass", "64"},
-                 {"query-prompt", "TEXT", "prefix for queries (default: the model's query prompt)", ""},
+                 {"query-prompt", "TEXT",
+                  "prefix for queries (default: the model's query prompt) and triplet anchors "
+                  "(default: its default prompt)", ""},
                  {"corpus-prompt", "TEXT",
-                  "prefix for documents (default: the model's document, passage or corpus prompt)", ""},
+                  "prefix for documents (default: the model's document, passage or corpus prompt) and "
+                  "triplet positives and negatives (default: its default prompt)", ""},
                  {"output", "FILE", "write the metrics as JSON", ""},
                  kLogDir}},
                run_eval});

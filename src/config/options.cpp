@@ -61,7 +61,7 @@ std::vector<OptionSpec> build_registry() {
       opt_float("model.dropout", "-1", -1, 0.99,
                 "dropout for hidden states and attention; -1 = config.json, 0 = off"),
       opt_str("model.query_prompt", "\"\"",
-              "text prepended to queries; empty = the model's 'query' prompt, if any"),
+              "text prepended to retrieval queries; empty = the model's 'query' prompt, else its default prompt"),
       // ---- data ----
       opt_str("data.train", "\"\"", "training file (.jsonl, .json, .csv, .tsv)"),
       opt_str("data.val", "\"\"", "separate validation file; empty = split data.train"),

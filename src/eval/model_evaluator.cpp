@@ -53,12 +53,16 @@ std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embed
 std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
                                                       const TripletSet& set,
                                                       const ModelEvalOptions& opt) {
-  const at::Tensor anchors = encode_role(d, embedder, set.anchors, opt, "anchors", opt.query_prompt);
-  const at::Tensor positives = encode_role(d, embedder, set.positives, opt, "positives", opt.corpus_prompt);
-  // All negative columns in one job: negative j of row i is row j * n + i.
+  const at::Tensor anchors = encode_role(d, embedder, set.anchors, opt, "anchors", opt.anchor_prompt);
+  const at::Tensor positives = encode_role(d, embedder, set.positives, opt, "positives", opt.positive_prompt);
+  // All negative columns in one job, each text with its column's prompt: negative j of row i
+  // is row j * n + i.
   std::vector<std::string> texts;
-  for (const auto& column : set.negatives) texts.insert(texts.end(), column.begin(), column.end());
-  const at::Tensor negatives = encode_role(d, embedder, texts, opt, "negatives", opt.corpus_prompt);
+  for (size_t j = 0; j < set.negatives.size(); ++j) {
+    const std::string prompt = j < opt.negative_prompts.size() ? opt.negative_prompts[j] : "";
+    for (const auto& text : set.negatives[j]) texts.push_back(prompt + text);
+  }
+  const at::Tensor negatives = encode_role(d, embedder, texts, opt, "negatives");
   const int64_t k = static_cast<int64_t>(set.negatives.size());
   const at::Tensor a = anchors.repeat({k, 1}), p = positives.repeat({k, 1});
   // Each rank counts a block of the triplets; evaluate_triplets sums the counts.

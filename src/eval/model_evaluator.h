@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "eval/binary_classification_evaluator.h"
 #include "eval/ir_evaluator.h"
@@ -29,9 +30,13 @@ struct ModelEvalOptions {
   TripletEvalOptions triplet;
   int64_t batch_size = 64;
   int max_length = 0;          // 0: the model's
-  std::string query_prompt;    // prepended to queries and triplet anchors (e.g. "query: ")
-  std::string corpus_prompt;   // prepended to documents, triplet positives and negatives
-  std::string sentence1_prompt, sentence2_prompt;  // prepended to scored pairs' sentences
+  // Prepended to each role's texts (e.g. "query: "): retrieval queries and documents, scored
+  // pairs' sentences, triplets' anchors, positives and negative columns (in order; a column
+  // past the end gets none).
+  std::string query_prompt, corpus_prompt;
+  std::string sentence1_prompt, sentence2_prompt;
+  std::string anchor_prompt, positive_prompt;
+  std::vector<std::string> negative_prompts;
   std::string progress;        // progress-bar label prefix on rank 0; empty: none
 };
 
@@ -40,17 +45,14 @@ std::map<std::string, double> evaluate_model(Dist& d, Embedder& embedder, const 
                                              IrEvalStats* stats = nullptr);
 
 // Both sentences of every pair embedded (sharded over the ranks, then gathered; with the
-// sentence1/sentence2 prompts, by default none as sentence-transformers' evaluators use
-// none), then evaluate_similarity, and with
-// opt.classify evaluate_binary_classification on the same embeddings: the same figures on
-// every rank.
+// sentence1/sentence2 prompts), then evaluate_similarity, and with opt.classify
+// evaluate_binary_classification on the same embeddings: the same figures on every rank.
 std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embedder,
                                                         const ScoredSet& set,
                                                         const ModelEvalOptions& opt);
 
-// Every text of the triplets embedded as above, anchors with the query prompt and the others
-// with the document prompt (as sentence-transformers' TripletEvaluator embeds them with
-// encode_query / encode_document), then evaluate_triplets, each rank counting a block.
+// Every text of the triplets embedded as above, each role with its prompt, then
+// evaluate_triplets, each rank counting a block.
 std::map<std::string, double> evaluate_model_triplets(Dist& d, Embedder& embedder,
                                                       const TripletSet& set,
                                                       const ModelEvalOptions& opt);

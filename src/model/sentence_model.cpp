@@ -244,12 +244,19 @@ std::string SentenceModel::prompt(const std::string& name) const {
   return it == impl_->layout.prompts.end() ? "" : it->second;
 }
 
+std::string SentenceModel::default_prompt() const {
+  const std::string& name = impl_->layout.default_prompt_name;
+  return name.empty() ? "" : prompt(name);
+}
+std::string SentenceModel::query_prompt() const {
+  const auto it = impl_->layout.prompts.find("query");
+  return it == impl_->layout.prompts.end() ? default_prompt() : it->second;
+}
 std::string SentenceModel::document_prompt() const {
   for (const char* name : {"document", "passage", "corpus"})
     if (auto it = impl_->layout.prompts.find(name); it != impl_->layout.prompts.end()) return it->second;
-  return "";
+  return default_prompt();
 }
-std::string SentenceModel::default_prompt_name() const { return impl_->layout.default_prompt_name; }
 std::string SentenceModel::pooling() const { return impl_->layout.pooling; }
 bool SentenceModel::normalize() const { return impl_->layout.normalize; }
 bool SentenceModel::do_lower_case() const { return impl_->layout.do_lower_case; }

@@ -68,10 +68,12 @@ class SentenceModel {
   int max_seq_length() const;
   std::string architecture() const;                   // "bert" | "mpnet"
   std::string prompt(const std::string& name) const;  // e.g. prompt("query"); "" if none
-  // The prompt sentence-transformers' encode_document uses: "document", else "passage", else
-  // "corpus"; "" if the model has none of them.
+  // The prompts sentence-transformers' encode methods prepend when given none: encode the
+  // default prompt (default_prompt_name's); encode_query "query", else the default;
+  // encode_document "document", else "passage", else "corpus", else the default. "" if none.
+  std::string default_prompt() const;
+  std::string query_prompt() const;
   std::string document_prompt() const;
-  std::string default_prompt_name() const;            // "" if none
   std::string pooling() const;
   bool normalize() const;
   bool do_lower_case() const;                 // sentence_bert_config.json do_lower_case

@@ -255,6 +255,29 @@ TEST(SentenceModel, InferenceSlicesGiveTheSameResults) {
   EXPECT_LE(max_diff(m.forward(ids.narrow(0, 70, 1), mask.narrow(0, 70, 1)), whole.narrow(0, 70, 1)), kTol);
 }
 
+// As sentence-transformers' encode / encode_query / encode_document pick a prompt when given
+// none (SentenceTransformer.py): the named one first, the default prompt otherwise.
+TEST(SentenceModel, PromptsOfEncodeQueryAndEncodeDocument) {
+  test::TempDir tmp;
+  const std::string dir = case_copy_of("bert_f16", tmp);
+  const auto with = [&](const std::string& config) {
+    test::write_text(dir + "/config_sentence_transformers.json", config);
+    return SentenceModel::load(dir);
+  };
+  SentenceModel none = with(R"({"prompts": {"query": "q: "}})");
+  EXPECT_EQ(none.default_prompt(), "");
+  EXPECT_EQ(none.query_prompt(), "q: ");
+  EXPECT_EQ(none.document_prompt(), "");
+  SentenceModel d = with(R"({"prompts": {"query": "q: ", "x": "x: "}, "default_prompt_name": "x"})");
+  EXPECT_EQ(d.default_prompt(), "x: ");
+  EXPECT_EQ(d.query_prompt(), "q: ");
+  EXPECT_EQ(d.document_prompt(), "x: ");
+  SentenceModel docs = with(R"({"prompts": {"corpus": "c: ", "passage": "p: ", "x": "x: "}, "default_prompt_name": "x"})");
+  EXPECT_EQ(docs.query_prompt(), "x: ");
+  EXPECT_EQ(docs.document_prompt(), "p: ");  // passage before corpus
+  EXPECT_EQ(with(R"({"prompts": {"corpus": "c: ", "document": "d: "}})").document_prompt(), "d: ");
+}
+
 TEST(SentenceModel, ReportsWhatTheDirectorySays) {
   SentenceModel b = SentenceModel::load(golden_case("bert_f16") + "/model");
   EXPECT_EQ(b.architecture(), "bert");

@@ -32,7 +32,7 @@ SentenceModel model_from_config(const Config& cfg) {
 
 std::string query_prompt(const Config& cfg, const SentenceModel& model) {
   const std::string& p = cfg.get_string("model.query_prompt");
-  return p.empty() ? model.prompt("query") : p;
+  return p.empty() ? model.query_prompt() : p;
 }
 
 std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles) {

@@ -14,8 +14,8 @@ class Config;
 
 ModelOptions model_options(const Config& cfg);
 SentenceModel model_from_config(const Config& cfg);
-// The query prompt for retrieval evaluation: model.query_prompt, else the model's "query"
-// prompt, else none.
+// The query prompt for retrieval evaluation: model.query_prompt, else the model's
+// (SentenceModel::query_prompt: "query", else the default prompt), else none.
 std::string query_prompt(const Config& cfg, const SentenceModel& model);
 
 // training.prompts (role -> text prepended to that role's texts), each role checked against

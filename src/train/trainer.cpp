@@ -202,18 +202,23 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
   eval_opt_.max_length = max_len_;
-  // Evaluation embeds each role's texts as training does (training.prompts); a side without
-  // a training prompt gets the model's, as sentence-transformers' evaluators embed queries
-  // with encode_query and documents with encode_document (model.query_prompt, else the
-  // model's query prompt; the model's document prompt).
-  auto prompt = [&](const char* role, const std::string& otherwise = "") {
+  // Evaluation embeds each role's texts as training does (training.prompts); a role without
+  // a training prompt gets the prompt sentence-transformers' evaluator would give it: its
+  // IR evaluator embeds queries with encode_query (here model.query_prompt first) and
+  // documents with encode_document, the others everything with encode.
+  auto prompt = [&](const std::string& role, const std::string& otherwise) {
     const auto it = prompts_.find(role);
     return it == prompts_.end() ? otherwise : it->second;
   };
+  const std::string plain = model_.default_prompt();
   eval_opt_.query_prompt = prompt("anchor", query_prompt(cfg, model_));
   eval_opt_.corpus_prompt = prompt("positive", model_.document_prompt());
-  eval_opt_.sentence1_prompt = prompt("sentence1");
-  eval_opt_.sentence2_prompt = prompt("sentence2");
+  eval_opt_.sentence1_prompt = prompt("sentence1", plain);
+  eval_opt_.sentence2_prompt = prompt("sentence2", plain);
+  eval_opt_.anchor_prompt = prompt("anchor", plain);
+  eval_opt_.positive_prompt = prompt("positive", plain);
+  for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
+    eval_opt_.negative_prompts.push_back(prompt(data_.train.roles[k], plain));
   metric_ = run_eval_metric(cfg, data_.train.format);
   if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
