@@ -253,6 +253,52 @@ class Train(unittest.TestCase):
         same(one, final("triplet2", 2, "loss:\n  name: triplet\n", sets=TRIPLET_COLUMNS,
                         gradient_accumulation_steps=2), "triplet accumulation")
 
+    def test_gist(self):
+        """GISTEmbedLoss with a guide model (loss.guide): the loss sees the global batch, so 1
+        and 2 ranks (1 and 4 with a hard-negative column and Matryoshka) give the same run; the
+        guide's embeddings decide it (another guide, another run); the model learns; a guide
+        that tokenizes otherwise, or takes fewer tokens, is refused, as are gist's keys on
+        another loss."""
+        guides = {}
+        for name, steps in (("trained", 12), ("barely", 1)):
+            cfg, run = self.config(f"gist_guide_{name}", QUIET, max_steps=steps)
+            self.train(cfg)
+            guides[name] = f"{run}/final"
+        gist = lambda guide, extra="": f"loss:\n  name: gist\n  guide: {guides[guide]}\n{extra}"
+        one = self.final("gist1", loss=gist("trained"))
+        assert_same_run(one, self.final("gist2", 2, gist("trained")), "gist, 1 and 2 ranks")
+        other = self.final("gist_other_guide", loss=gist("barely"))
+        self.assertGreater(np.max(np.abs(other[0] - one[0])), 1e-3)
+        extra = "  margin: 0.05\n  temperature: 0.05\n  matryoshka_dims: [32, 16]\n"
+        assert_same_run(self.final("gist_mat1", loss=gist("trained", extra), sets=TRIPLET_COLUMNS),
+                        self.final("gist_mat2", 4, gist("trained", extra), sets=TRIPLET_COLUMNS),
+                        "gist with a negative and Matryoshka, 1 and 4 ranks")
+
+        cfg, run = self.config("gist_eval", gist("trained") + "eval:\n  bm25_baseline: false\n")
+        r = self.train(cfg, np=2)
+        self.assertIn(f"guide: {guides['trained']} (bert, dim 32)", r.out)
+        rep = load_json(f"{run}/report.json")["metrics"]["cosine_ndcg@10"]
+        self.assertGreater(rep["fine_tuned"], rep["base"] + 0.05, rep)
+
+        def refused(sets, *parts, command="train"):
+            r = dt.run([dt.DISTTUNE, command, cfg] + [a for x in sets for a in ("--set", x)], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            for p in parts:
+                self.assertIn(p, r.err)
+        refused(["loss.guide=''"], "loss.guide: is required by loss.name: gist", command="validate")
+        refused(["loss.name=mnrl"], "loss.guide: only gist reads it, not mnrl")
+        for name, file, key, value, message in (
+                ("cased", "tokenizer_config.json", "do_lower_case", False, "tokenizes differently from the model"),
+                ("short", "sentence_bert_config.json", "max_seq_length", 32,
+                 "takes 32 tokens, fewer than the model's 48 (model.max_seq_length)")):
+            copy = os.path.join(self.tmp.name, f"guide_{name}")
+            shutil.copytree(guides["trained"], copy)
+            conf = load_json(os.path.join(copy, file))
+            conf[key] = value
+            with open(os.path.join(copy, file), "w") as f:
+                json.dump(conf, f)
+            refused([f"loss.guide={copy}"], "loss.guide", message)
+
     def test_short_batches_under_accumulation(self):
         """An epoch's last batch is shorter than the others (192 training rows): micro-batches
         keep global_batch_size / accumulation rows and the last batch has fewer of them. At 160

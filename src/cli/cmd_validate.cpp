@@ -38,14 +38,19 @@ void check_file_key(const Config& cfg, const std::string& key, bool required) {
   if (!is_file(path)) cfg.fail(key, "'" + path + "' is not a readable file");
 }
 
+void check_model_dir_key(const Config& cfg, const std::string& key) {
+  const std::string& model = cfg.get_string(key);
+  if (model.empty()) return;
+  if (!is_dir(model)) cfg.fail(key, "'" + model + "' is not a directory");
+  if (!is_file(model + "/config.json")) cfg.fail(key, "'" + model + "' has no config.json (not a model directory)");
+}
+
 // The checks every run makes before doing work: keys, their combinations, and the files.
 void check_run_inputs(const Config& cfg) {
-  const std::string& model = cfg.get_string("model.path");
-  if (!model.empty()) {
-    if (!is_dir(model)) cfg.fail("model.path", "'" + model + "' is not a directory");
-    if (!is_file(model + "/config.json"))
-      cfg.fail("model.path", "'" + model + "' has no config.json (not a model directory)");
-  }
+  check_model_dir_key(cfg, "model.path");
+  if (cfg.get_string("loss.name") == "gist" && cfg.get_string("loss.guide").empty())
+    cfg.fail("loss.guide", "is required by loss.name: gist (the guide model's directory)");
+  check_model_dir_key(cfg, "loss.guide");
   check_file_key(cfg, "model.init.vocab", false);
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);

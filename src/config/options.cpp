@@ -110,8 +110,8 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.device", "auto", "auto|cpu|cuda",
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
-      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|triplet|cosent|contrastive|online_contrastive",
-                 "loss (sentence-transformers names); matryoshka_dims wraps it"),
+      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|triplet|cosent|contrastive|online_contrastive",
+                 "loss (sentence-transformers names; gist = GISTEmbedLoss); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
       opt_ints("loss.matryoshka_dims", "[]", 1, 65536,
@@ -119,9 +119,18 @@ std::vector<OptionSpec> build_registry() {
       opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
                  "weight per matryoshka dim (default all 1)"),
       opt_float("loss.margin", "-1", -1, 1e6,
-                "triplet/(online_)contrastive margin; -1 = the sentence-transformers default (5 / 0.5)"),
+                "triplet/(online_)contrastive/gist margin; -1 = the sentence-transformers default "
+                "(5 / 0.5 / 0)"),
       opt_choice("loss.distance", "auto", "auto|euclidean|cosine|manhattan",
                  "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
+      opt_str("loss.guide", "\"\"",
+              "gist: the guide model directory (sentence-transformers layout, the model's tokenizer)"),
+      opt_float("loss.temperature", "0.01", 1e-6, 1e6, "gist: the similarities are divided by it"),
+      opt_choice("loss.margin_strategy", "absolute", "absolute|relative",
+                 "gist: drop a candidate the guide scores above the positive's score - margin "
+                 "(absolute) or x (1 - margin) (relative)"),
+      opt_bool("loss.contrast_anchors", "true", "gist: anchors are candidates for the other anchors"),
+      opt_bool("loss.contrast_positives", "true", "gist: positives are candidates for the other positives"),
       // ---- eval ----
       opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
       opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),

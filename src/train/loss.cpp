@@ -7,6 +7,7 @@
 #include "train/cached_mnrl.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
+#include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/triplet.h"
@@ -27,6 +28,13 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
     DT_CHECK(c.dim() == 2 && c.size(0) == first.size(0) && c.size(1) == first.size(1),
              loss.name(), ": every column must be [rows, dim] of the same shape; got ",
              c.sizes(), " beside ", first.sizes());
+  if (loss.needs_guide()) {
+    DT_CHECK(batch.guide.size() == batch.columns.size(), loss.name(), ": needs the guide's embeddings of ",
+             batch.columns.size(), " columns, got ", batch.guide.size());
+    for (const at::Tensor& g : batch.guide)
+      DT_CHECK(g.dim() == 2 && g.size(0) == first.size(0) && g.size(1) == batch.guide[0].size(1),
+               loss.name(), ": every guide column must be [rows, guide dim] of the same shape; got ", g.sizes());
+  }
   if (loss.needs_labels())
     DT_CHECK(batch.labels.defined() && batch.labels.dim() == 1 &&
                  batch.labels.size(0) == first.size(0),
@@ -42,8 +50,11 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     cfg.fail("loss.scale", "only mnrl, cached_mnrl and cosent have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
-  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise)
-    cfg.fail("loss.margin", "only triplet, contrastive and online_contrastive have a margin, not " + name);
+  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && name != "gist")
+    cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and gist have a margin, not " + name);
+  for (const char* key : {"loss.guide", "loss.temperature", "loss.margin_strategy", "loss.contrast_anchors",
+                          "loss.contrast_positives"})
+    if (cfg.is_set(key) && name != "gist") cfg.fail(key, "only gist reads it, not " + name);
   if (cfg.get_string("loss.distance") != "auto" && !pairwise)
     cfg.fail("loss.distance", "only triplet, contrastive and online_contrastive take a distance, not " + name);
   if (cfg.get_int("training.mini_batch_size") > 0 && name != "cached_mnrl")
@@ -65,6 +76,14 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   } else if (name == "online_contrastive") {
     loss = std::make_unique<OnlineContrastive>(distance == "auto" ? Distance::Cosine : parse_distance(distance),
                                                margin < 0 ? 0.5 : margin);
+  } else if (name == "gist") {
+    Gist::Options o;
+    o.temperature = cfg.get_float("loss.temperature");
+    o.strategy = cfg.get_string("loss.margin_strategy") == "relative" ? Gist::Margin::Relative : Gist::Margin::Absolute;
+    o.margin = margin < 0 ? 0.0 : margin;
+    o.contrast_anchors = cfg.get_bool("loss.contrast_anchors");
+    o.contrast_positives = cfg.get_bool("loss.contrast_positives");
+    loss = std::make_unique<Gist>(o);
   } else if (name == "cosent") {
     loss = std::make_unique<Cosent>(scale);
   } else {

@@ -22,6 +22,8 @@ struct LossBatch {                  // this rank's rows
   std::vector<at::Tensor> columns;  // per role: [b, dim] embeddings (anchor, positive,
                                     // negatives...) or (sentence1, sentence2)
   at::Tensor labels;                // scored pairs / contrastive: [b] float (undefined otherwise)
+  std::vector<at::Tensor> guide;    // gist: the guide model's [b, guide dim] embeddings of
+                                    // the same texts, per role (empty otherwise)
 };
 
 class Loss {
@@ -36,11 +38,14 @@ class Loss {
   virtual int min_columns() const = 0;
   virtual int max_columns() const = 0;
   virtual bool needs_labels() const { return false; }
+  // Whether it reads batch.guide (the trainer then runs the guide model, loss.guide).
+  virtual bool needs_guide() const { return false; }
 };
 
 // The loss the loss.* keys describe (loss.name, loss.scale, loss.symmetric,
-// loss.matryoshka_dims, loss.matryoshka_weights, loss.margin, loss.distance; cached_mnrl
-// also reads training.mini_batch_size). Throws UserError naming the key for a bad
+// loss.matryoshka_dims, loss.matryoshka_weights, loss.margin, loss.distance, and gist's
+// loss.temperature, loss.margin_strategy, loss.contrast_*; cached_mnrl also reads
+// training.mini_batch_size; loss.guide is the trainer's). Throws UserError naming the key for a bad
 // combination. `cached_mnrl` returns a CachedMnrl (cached_mnrl.h), with or without
 // Matryoshka inside it.
 std::unique_ptr<Loss> make_loss(const Config& cfg);

@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "train/cached_mnrl.h"
+#include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/train_test_util.h"
@@ -40,6 +41,9 @@ CaseResult run_case(Dist& d, const json& c, Loss& loss) {
   }
   if (c.contains("labels"))
     batch.labels = tensor_from(c.at("labels")).narrow(0, out.slice.begin, out.slice.count);
+  if (c.contains("guide"))
+    for (const json& col : c.at("guide"))
+      batch.guide.push_back(tensor_from(col).narrow(0, out.slice.begin, out.slice.count));
   at::Tensor share = loss.forward(d, batch);
   EXPECT_EQ(share.scalar_type(), at::kFloat);
   torch::autograd::backward({share});
@@ -97,11 +101,11 @@ TEST(MpiLossGolden, BF16EmbeddingsAreUpcastAndTheLossIsFloat32) {
   at::Tensor p = at::randn({rows, 8}).narrow(0, 2 * d.rank, 2);
   Mnrl mnrl;
   at::Tensor ab = a.to(at::kBFloat16).requires_grad_(true);
-  at::Tensor l = mnrl.forward(d, {{ab, p.to(at::kBFloat16)}, {}});
+  at::Tensor l = mnrl.forward(d, {{ab, p.to(at::kBFloat16)}, {}, {}});
   EXPECT_EQ(l.scalar_type(), at::kFloat);
   torch::autograd::backward({l});
   EXPECT_EQ(ab.grad().scalar_type(), at::kBFloat16);
-  at::Tensor lf = mnrl.forward(d, {{a.to(at::kBFloat16).to(at::kFloat), p.to(at::kBFloat16).to(at::kFloat)}, {}});
+  at::Tensor lf = mnrl.forward(d, {{a.to(at::kBFloat16).to(at::kFloat), p.to(at::kBFloat16).to(at::kFloat)}, {}, {}});
   EXPECT_NEAR(l.item<double>(), lf.item<double>(), 1e-6);
 }
 
@@ -122,9 +126,9 @@ TEST(MpiLossGolden, RanksSeeNegativesFromOtherRanks) {
     mine.push_back(full.back().narrow(0, s.begin, s.count));
   }
   Mnrl mnrl;
-  const double share = mnrl.forward(d, {mine, {}}).item<double>();
-  const double local_only = mnrl.forward(local_dist(), {mine, {}}).item<double>();
-  const double single = mnrl.forward(local_dist(), {full, {}}).item<double>();
+  const double share = mnrl.forward(d, {mine, {}, {}}).item<double>();
+  const double local_only = mnrl.forward(local_dist(), {mine, {}, {}}).item<double>();
+  const double single = mnrl.forward(local_dist(), {full, {}, {}}).item<double>();
   // This rank's anchors, averaged: share x global rows / local rows.
   const double mine_mean = share * rows / s.count;
   if (d.world_size > 1) {
@@ -157,6 +161,16 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   // The run's first line names what GradCache wraps.
   EXPECT_EQ(cm.name(), "cached_mnrl(matryoshka(mnrl))");
   EXPECT_EQ(make_loss(loss_config({{"name", "cached_mnrl"}}))->name(), "cached_mnrl");
+  // GISTEmbedLoss's defaults: temperature 0.01, absolute margin 0, both contrasts.
+  auto gist = make_loss(loss_config({{"name", "gist"}}));
+  const Gist::Options& go = dynamic_cast<Gist&>(*gist).options();
+  EXPECT_DOUBLE_EQ(go.temperature, 0.01);
+  EXPECT_EQ(go.strategy, Gist::Margin::Absolute);
+  EXPECT_DOUBLE_EQ(go.margin, 0.0);
+  EXPECT_TRUE(go.contrast_anchors && go.contrast_positives);
+  EXPECT_TRUE(gist->needs_guide());
+  EXPECT_TRUE(make_loss(loss_config({{"name", "gist"}, {"matryoshka_dims", {8, 4}}}))->needs_guide());
+  EXPECT_FALSE(make_loss(loss_config({{"name", "mnrl"}}))->needs_guide());
 }
 
 TEST(LossConfig, BadCombinationsNameTheKey) {
@@ -177,11 +191,15 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
             }).find("loss.matryoshka_weights"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_weights", {1.0}}})); })
                 .find("loss.matryoshka_weights"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"temperature", 0.05}})); })
+                .find("loss.temperature: only gist reads it, not mnrl"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "gist"}}, {"training.mini_batch_size=4"})); })
+                .find("training.mini_batch_size"), std::string::npos);
 }
 
 TEST(LossConfig, MatryoshkaDimLargerThanTheEmbeddingFailsAtFirstUseNamingTheKey) {
   auto loss = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {32, 8}}}));
-  LossBatch b{{at::randn({2, 16}), at::randn({2, 16})}, {}};
+  LossBatch b{{at::randn({2, 16}), at::randn({2, 16})}, {}, {}};
   const std::string e = error_of([&] { loss->forward(local_dist(), b); });
   EXPECT_NE(e.find("loss.matryoshka_dims"), std::string::npos) << e;
   EXPECT_NE(e.find("32"), std::string::npos) << e;

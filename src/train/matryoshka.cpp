@@ -37,6 +37,7 @@ at::Tensor Matryoshka::forward(Dist& d, const LossBatch& batch) {
   for (size_t i = 0; i < dims_.size(); ++i) {
     LossBatch truncated;
     truncated.labels = batch.labels;
+    truncated.guide = batch.guide;  // the guide's embeddings are not the model's: whole
     for (const at::Tensor& c : batch.columns)
       truncated.columns.push_back(matryoshka_shrink(loss_dtype(c), dims_[i]));
     at::Tensor term = inner_->forward(d, truncated) * weights_[i];

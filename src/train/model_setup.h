@@ -11,12 +11,19 @@
 namespace disttune {
 
 class Config;
+class Tokenizer;
 
 ModelOptions model_options(const Config& cfg);
 SentenceModel model_from_config(const Config& cfg);
 // The query prompt for retrieval evaluation: model.query_prompt, else the model's
 // (SentenceModel::query_prompt: "query", else the default prompt), else none.
 std::string query_prompt(const Config& cfg, const SentenceModel& model);
+
+// The guide model of loss.name: gist (loss.guide), in eval mode. It embeds the model's own
+// token ids, as sentence-transformers' GISTEmbedLoss does when the two vocabularies match:
+// a guide that tokenizes otherwise (`tokenizer` is the model's) or holds fewer than
+// `max_length` tokens is a UserError naming loss.guide.
+SentenceModel guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length);
 
 // training.prompts (role -> text prepended to that role's texts), each role checked against
 // `roles`, those of data.train, and the anchors' against model.query_prompt (set, they must

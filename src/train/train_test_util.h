@@ -86,6 +86,10 @@ inline Config loss_config(const json& cfg, std::vector<std::string> extra = {}) 
   if (cfg.contains("matryoshka_dims")) o.push_back("loss.matryoshka_dims=" + cfg.at("matryoshka_dims").dump());
   if (cfg.contains("matryoshka_weights"))
     o.push_back("loss.matryoshka_weights=" + cfg.at("matryoshka_weights").dump());
+  for (const char* key : {"temperature", "contrast_anchors", "contrast_positives"})
+    if (cfg.contains(key)) o.push_back(std::string("loss.") + key + "=" + cfg.at(key).dump());
+  if (cfg.contains("margin_strategy"))
+    o.push_back("loss.margin_strategy=" + cfg.at("margin_strategy").get<std::string>());
   for (auto& e : extra) o.push_back(e);
   return Config::from_yaml("{}", "test.yaml", o);
 }

@@ -76,7 +76,7 @@ class Trainer {
   int64_t count_total_steps() const;
   bool finished() const;
   void train_step(const std::vector<int64_t>& batch);
-  at::Tensor embed_ids(const std::vector<std::vector<int32_t>>& ids);
+  at::Tensor embed_ids(SentenceModel& model, const std::vector<std::vector<int32_t>>& ids);
   std::map<std::string, double> evaluate(Embedder& emb, bool test, const std::string& label);
   void eval_and_save(bool eval_due, bool save_due);
   void save_checkpoint();
@@ -93,6 +93,7 @@ class Trainer {
   at::ScalarType compute_dtype_ = at::kFloat;
 
   SentenceModel model_;
+  std::optional<SentenceModel> guide_;  // loss.guide (gist): frozen, in eval mode
   std::unique_ptr<Embedder> embedder_;
   RunData data_;
   std::map<std::string, std::string> prompts_;  // training.prompts: role -> prompt
@@ -163,6 +164,11 @@ Trainer::Trainer(Dist& d, const Config& cfg)
 
   loss_ = make_loss(cfg);
   cached_ = dynamic_cast<CachedMnrl*>(loss_.get());
+  if (loss_->needs_guide()) {
+    guide_.emplace(guide_from_config(cfg, embedder_->tokenizer(), max_len_));
+    guide_->to(device_);
+    print0("guide: ", cfg.get_string("loss.guide"), " (", guide_->architecture(), ", dim ", guide_->dim(), ")");
+  }
   const int cols = static_cast<int>(roles_.size());
   const int max_cols = loss_->max_columns();
   if (cols < loss_->min_columns() || (max_cols >= 0 && cols > max_cols))
@@ -274,7 +280,7 @@ bool Trainer::finished() const {
   return max_steps_ > 0 ? st_.step >= max_steps_ : st_.epoch >= epochs_;
 }
 
-at::Tensor Trainer::embed_ids(const std::vector<std::vector<int32_t>>& ids) {
+at::Tensor Trainer::embed_ids(SentenceModel& model, const std::vector<std::vector<int32_t>>& ids) {
   AutocastScope ac(autocast_, compute_dtype_, device_.type());
   const int32_t pad = static_cast<int32_t>(model_.pad_token_id());
   if (ids.empty()) {
@@ -282,10 +288,10 @@ at::Tensor Trainer::embed_ids(const std::vector<std::vector<int32_t>>& ids) {
     // its backward: a zero-row slice of a real forward keeps it in the autograd graph.
     const std::vector<std::vector<int32_t>> one{embedder_->tokenizer().encode("", 2)};
     TokenBatch tb = pad_batch(one, pad);
-    return model_.forward(tb.input_ids, tb.attention_mask).narrow(0, 0, 0);
+    return model.forward(tb.input_ids, tb.attention_mask).narrow(0, 0, 0);
   }
   TokenBatch tb = pad_batch(ids, pad);
-  return model_.forward(tb.input_ids, tb.attention_mask);
+  return model.forward(tb.input_ids, tb.attention_mask);
 }
 
 void Trainer::train_step(const std::vector<int64_t>& batch) {
@@ -325,15 +331,19 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     if (cached_) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
         std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
-        return embed_ids(part);
+        return embed_ids(model_, part);
       };
       share += cached_->step(d_, fn, static_cast<int>(roles_.size()),
                              static_cast<int64_t>(local.size()), labels, grad_scale) *
                weight;
     } else {
       LossBatch lbatch;
-      for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(role_ids));
+      for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(model_, role_ids));
       lbatch.labels = labels;
+      if (guide_) {
+        at::NoGradGuard frozen;
+        for (const auto& role_ids : ids) lbatch.guide.push_back(embed_ids(*guide_, role_ids));
+      }
       at::Tensor l = loss_->forward(d_, lbatch);
       if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
       share += l.item<double>() * weight;

@@ -7,7 +7,7 @@ Writes tests/golden/train/{losses,training,schedules}.json.
 Everything here is built from torch / torch.nn.functional primitives following the
 sentence-transformers loss definitions (MultipleNegativesRankingLoss,
 MultipleNegativesSymmetricRankingLoss, MatryoshkaLoss, TripletLoss, CoSENTLoss,
-ContrastiveLoss, OnlineContrastiveLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
+ContrastiveLoss, OnlineContrastiveLoss, GISTEmbedLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
 Hugging Face schedule lambdas. Losses are evaluated in float64 on float32 inputs, so that
 the goldens are the exact values the float32 C++ code approximates.
 """
@@ -107,16 +107,52 @@ def cosent(cols, labels, scale=20.0, **_):
     return torch.logsumexp(scores, dim=0)
 
 
+def gist(cols, guide, temperature=0.01, margin_strategy="absolute", margin=0.0, contrast_anchors=True,
+         contrast_positives=True, **_):
+    # GISTEmbedLoss on one device: nn.CosineSimilarity(dim=-1) over broadcast rows; a
+    # candidate the guide scores above the guide's anchor-positive similarity (less the
+    # margin, or times 1 - margin) is set to -inf, the anchor's own positive excepted. Each
+    # negative column adds its anchor-negative block (sentence-transformers takes one).
+    def sim(x, y):
+        return F.cosine_similarity(x.unsqueeze(1), y.unsqueeze(0), dim=-1)
+    anchor, positive = cols[0], cols[1]
+    guided_ap = sim(guide[0], guide[1])
+    guided_sim = guided_ap.diagonal().view(-1, 1)
+
+    def mask_false_negatives(guided_mat, sim_mat, positive_mask=None):
+        if margin_strategy == "absolute":
+            mask = guided_mat > (guided_sim - margin)
+        else:
+            mask = guided_mat > (guided_sim * (1 - margin))
+        if positive_mask is not None:
+            mask = mask & ~positive_mask
+        return sim_mat.masked_fill(mask, -math.inf)
+
+    positive_mask = torch.eye(*guided_ap.shape, dtype=torch.bool)
+    scores = [mask_false_negatives(guided_ap, sim(anchor, positive), positive_mask)]
+    if contrast_anchors:
+        scores.append(mask_false_negatives(sim(guide[0], guide[0]), sim(anchor, anchor)))
+    if contrast_positives:
+        scores.append(mask_false_negatives(sim(guide[1], guide[1]), sim(positive, positive)))
+    for negative, negative_guide in zip(cols[2:], guide[2:]):
+        scores.append(mask_false_negatives(sim(guide[0], negative_guide), sim(anchor, negative)))
+    scores = torch.cat(scores, dim=1) / temperature
+    return F.cross_entropy(scores, torch.arange(anchor.size(0)))
+
+
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
-          "online_contrastive": online_contrastive, "cosent": cosent}
+          "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist}
 
 
 def loss_fn(cfg):
     inner = LOSSES[cfg["name"]]
-    kw = {k: cfg[k] for k in ("scale", "symmetric", "distance", "margin") if k in cfg}
+    kw = {k: cfg[k] for k in ("scale", "symmetric", "distance", "margin", "temperature", "margin_strategy",
+                              "contrast_anchors", "contrast_positives") if k in cfg}
     dims = cfg.get("matryoshka_dims", [])
 
-    def plain(cols, labels):
+    def plain(cols, labels, guide):
+        if cfg["name"] == "gist":
+            return inner(cols, guide, **kw)
         return inner(cols, labels=labels, **kw) if cfg["name"] in ("contrastive", "online_contrastive", "cosent") \
             else inner(cols, **kw)
 
@@ -125,27 +161,40 @@ def loss_fn(cfg):
     weights = cfg.get("matryoshka_weights") or [1.0] * len(dims)
     pairs = sorted(zip(dims, weights), key=lambda x: x[0], reverse=True)
 
-    def matryoshka(cols, labels):
+    def matryoshka(cols, labels, guide):  # the guide's embeddings stay whole
         total = 0.0
         for dim, w in pairs:
-            total = total + w * plain([shrink(c, dim) for c in cols], labels)
+            total = total + w * plain([shrink(c, dim) for c in cols], labels, guide)
         return total
     return matryoshka
 
 
 # ---- loss cases ----------------------------------------------------------------------------
-def loss_case(name, cfg, rows, dim, ncols, gen, labels=None):
+def loss_case(name, cfg, rows, dim, ncols, gen, labels=None, guide32=None):
     cols32 = [torch.randn(rows, dim, generator=gen) for _ in range(ncols)]
     cols = [c.to(torch.float64).requires_grad_() for c in cols32]
     lab = None if labels is None else labels.to(torch.float64)
-    loss = loss_fn(cfg)(cols, lab)
+    guide = None if guide32 is None else [g.to(torch.float64) for g in guide32]
+    loss = loss_fn(cfg)(cols, lab, guide)
     loss.backward()
     case = {"name": name, "config": cfg, "loss": float(loss),
             "columns": [tensor_json(c) for c in cols32],
             "grads": [tensor_json(c.grad) for c in cols]}
     if labels is not None:
         case["labels"] = tensor_json(labels)
+    if guide32 is not None:
+        case["guide"] = [tensor_json(g) for g in guide32]
     return case
+
+
+def guide_columns(rows, dim, ncols, gen):
+    """Guide embeddings where each row's positive is near its anchor (so the guide's
+    anchor-positive similarity is high) and rows 1 and 2 are near row 0: false negatives that
+    the guide screens out."""
+    base = torch.randn(rows, dim, generator=gen)
+    base[1:3] = base[0] + 0.3 * torch.randn(2, dim, generator=gen)
+    return [base + 0.4 * torch.randn(rows, dim, generator=gen) if c < 2 else torch.randn(rows, dim, generator=gen)
+            for c in range(ncols)]
 
 
 def loss_cases():
@@ -192,6 +241,21 @@ def loss_cases():
                            8, 16, 2, g, torch.tensor([1, 0, 1, 0, 1, 0, 0, 1], dtype=torch.float32)))
     cases.append(loss_case("matryoshka_online_contrastive", dict(oc, matryoshka_dims=[16, 4]), 8, 16, 2, g,
                            torch.tensor([0, 1, 1, 0, 1, 0, 0, 1], dtype=torch.float32)))
+    # GISTEmbedLoss: the defaults; an uneven batch with a negative and an absolute margin;
+    # two negative columns with a relative margin; no anchor-anchor / positive-positive
+    # blocks; Matryoshka (the guide stays whole).
+    gi = {"name": "gist"}
+    cases.append(loss_case("gist_pairs", gi, 8, 16, 2, g, guide32=guide_columns(8, 12, 2, g)))
+    cases.append(loss_case("gist_negative_uneven_margin", dict(gi, margin=0.1, temperature=0.05), 7, 16, 3, g,
+                           guide32=guide_columns(7, 12, 3, g)))
+    cases.append(loss_case("gist_relative_two_negatives", dict(gi, margin_strategy="relative", margin=0.05,
+                                                               temperature=0.05), 9, 16, 4, g,
+                           guide32=guide_columns(9, 10, 4, g)))
+    cases.append(loss_case("gist_no_contrast", dict(gi, contrast_anchors=False, contrast_positives=False,
+                                                    temperature=0.1), 8, 16, 2, g,
+                           guide32=guide_columns(8, 12, 2, g)))
+    cases.append(loss_case("matryoshka_gist", dict(gi, matryoshka_dims=[16, 8], temperature=0.05), 8, 16, 3, g,
+                           guide32=guide_columns(8, 12, 3, g)))
     return cases
 
 
@@ -302,7 +366,7 @@ def train_run(name, loss_cfg, steps, batch, roles, gen, scheduler="cosine", warm
         opt.zero_grad()
         cols = [tiny_embed(params, ids) for ids in batches[s]]
         lab = None if labels is None else labels[s].to(torch.float64)
-        loss = fn(cols, lab)
+        loss = fn(cols, lab, None)
         loss.backward()
         if first_grads is None:
             first_grads = {k: tensor_json(p.grad) for k, p in params.items()}
