@@ -344,6 +344,14 @@ class Eval(dt.TempDirTest):
         self.assertEqual(got[0], got[1])
         self.assertEqual(got[0], got[2])
         self.assertNotEqual(got[0], got[3])  # documents without their prompt embed otherwise
+        # A config as --model brings its model.query_prompt, as training evaluates with it.
+        cfg = self.path("eval-model.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"model:\n  path: {model}\n  query_prompt: 'z: '\n")
+        z, out = self.run_eval(cfg, self.path("z.json"), "--qrels", qrels, "--corpus", corpus, "--queries", queries)
+        self.assertIn('query prompt: "z: "', out)
+        self.assertEqual(z, run(4, "--corpus", corpus, "--queries", queries, "--query-prompt", "z: ")[0])
+        self.assertNotEqual(z, got[0])
 
     def test_default_prompt_where_encode_gives_it(self):
         """A model with a default prompt ("x: ") is evaluated as sentence-transformers'

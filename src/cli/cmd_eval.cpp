@@ -136,7 +136,8 @@ int run_eval(Dist& d, const Args& args) {
     }
   }
 
-  SentenceModel model = load_model_arg(kEvalCmd, "--model", args.get("model"));
+  ModelArg loaded = load_model_arg(kEvalCmd, "--model", args.get("model"));
+  SentenceModel& model = loaded.model;
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
@@ -146,7 +147,7 @@ int run_eval(Dist& d, const Args& args) {
   // anchors / documents and triplet positives and negatives.
   const std::string plain = model.default_prompt();
   const bool retrieval = kind == EvalKind::Retrieval;
-  opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : retrieval ? model.query_prompt() : plain;
+  opt.query_prompt = args.has("query-prompt") ? args.get("query-prompt") : retrieval ? loaded.query_prompt : plain;
   opt.corpus_prompt =
       args.has("corpus-prompt") ? args.get("corpus-prompt") : retrieval ? model.document_prompt() : plain;
   opt.anchor_prompt = opt.query_prompt;

@@ -198,8 +198,9 @@ MiningJob job_from_flags(const Args& args) {
     DT_FAIL(kCmd, ": --", what, ": ", msg);
   });
   if (j.method == "model") {
-    j.model = std::make_unique<SentenceModel>(load_model_arg(kCmd, "--model", args.get("model")));
-    j.query_prompt = j.model->query_prompt();
+    ModelArg loaded = load_model_arg(kCmd, "--model", args.get("model"));
+    j.model = std::make_unique<SentenceModel>(std::move(loaded.model));
+    j.query_prompt = loaded.query_prompt;
     j.document_prompt = j.model->document_prompt();
   }
   return j;

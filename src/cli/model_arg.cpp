@@ -16,8 +16,7 @@ bool is_yaml(const std::string& path) {
 
 }  // namespace
 
-SentenceModel load_model_arg(const std::string& command, const std::string& flag,
-                             const std::string& path) {
+ModelArg load_model_arg(const std::string& command, const std::string& flag, const std::string& path) {
   std::error_code ec;
   if (is_yaml(path) && !std::filesystem::is_directory(path, ec)) {
     // Only the model section matters here; the rest of a run config is not checked.
@@ -27,12 +26,16 @@ SentenceModel load_model_arg(const std::string& command, const std::string& flag
     if (has_path == has_init)
       DT_FAIL(command, ": ", flag, ": ", path, ": expected exactly one of model.path (a model "
               "directory) and model.init.vocab (a randomly initialised BERT)");
-    return model_from_config(cfg);
+    SentenceModel model = model_from_config(cfg);
+    std::string prompt = query_prompt(cfg, model);
+    return {std::move(model), std::move(prompt)};
   }
   if (!std::filesystem::is_directory(path, ec))
     DT_FAIL(command, ": ", flag, ": '", path, "' is not a directory (expected a sentence-transformers "
             "model directory, or a .yaml config with a model section)");
-  return SentenceModel::load(path);
+  SentenceModel model = SentenceModel::load(path);
+  std::string prompt = model.query_prompt();
+  return {std::move(model), std::move(prompt)};
 }
 
 }  // namespace disttune

@@ -9,8 +9,14 @@
 
 namespace disttune {
 
+struct ModelArg {
+  SentenceModel model;
+  // The retrieval query prompt: a config's model.query_prompt, else the model's
+  // (SentenceModel::query_prompt), as training evaluates with it.
+  std::string query_prompt;
+};
+
 // `command` and `flag` name the option in messages. Throws UserError.
-SentenceModel load_model_arg(const std::string& command, const std::string& flag,
-                             const std::string& path);
+ModelArg load_model_arg(const std::string& command, const std::string& flag, const std::string& path);
 
 }  // namespace disttune
