@@ -44,7 +44,7 @@ ALPHA_IB = 5e-6        # seconds per step across nodes
 GPUS_PER_NODE = 8
 BUCKET = 25 * 2**20    # distributed.bucket_mb default
 GATHERED_COLUMNS = 2   # symmetric MNRL (the quickstart) or pairs + one hard negative; plain MNRL: 1
-KEEP_LAST_BUDGET = 64 << 20  # CachedMnrl::kKeepLastBudget
+KEEP_LAST_BUDGET = 64 << 20  # GradCache::kKeepLastBudget
 EMB_BYTES = 4          # embeddings gathered in float32 (the loss runs in float32)
 GRAD_BYTES = 4         # gradients of fp32 master weights
 # Per-parameter memory: fp32 master (4) + grad (4) + Adam m, v (8) + bf16 weight cache (2).
@@ -169,7 +169,7 @@ def step(name, gb, p, net, ta, tp, fixes=False):
     chunks = math.ceil(local / mb) if mb else 1
     # Cached MNRL: one more forward, without a graph, before the passes with it, but for the
     # last mini-batch, whose graph disttune keeps when the loss's score matrices are at most
-    # 64 MiB (train/cached_mnrl.h); of the 2 x chunks first-pass forwards, that one is not repeated.
+    # 64 MiB (train/grad_cache.h); of the 2 x chunks first-pass forwards, that one is not repeated.
     kept = 1 if mb and 3 * 4 * local * gb * GATHERED_COLUMNS <= KEEP_LAST_BUDGET else 0
     repeated = (2 * chunks - kept) / (2 * chunks)
     ops = 2 * chunks * ops_per_encode(m, True) + ((2 * chunks - kept) * ops_per_encode(m, False) if mb else 0) + 50

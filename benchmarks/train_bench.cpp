@@ -52,7 +52,7 @@
 #include "model/linear.h"
 #include "model/sentence_model.h"
 #include "model/autocast.h"
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 #include "train/clip.h"
 #include "train/grad_reducer.h"
 #include "train/mnrl.h"
@@ -226,7 +226,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   AdamW opt(named, decays, o);
   GradReducer reducer(d, params);
   Mnrl loss(20.0);
-  CachedMnrl cached(std::make_unique<Mnrl>(20.0), mini);
+  GradCache cached(std::make_unique<Mnrl>(20.0), mini);
 
   double last_loss = 0;
   int64_t padded_tokens = 0;  // this rank's, in the last step

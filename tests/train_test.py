@@ -255,10 +255,11 @@ class Train(unittest.TestCase):
 
     def test_gist(self):
         """GISTEmbedLoss with a guide model (loss.guide): the loss sees the global batch, so 1
-        and 2 ranks (1 and 4 with a hard-negative column and Matryoshka) give the same run; the
+        and 2 ranks (1 and 4 with a hard-negative column and Matryoshka) give the same run, as
+        does cached_gist (GradCache) at mini-batches of 2; the
         guide's embeddings decide it (another guide, another run); the model learns; a guide
-        that tokenizes otherwise, or takes fewer tokens, is refused, as are gist's keys on
-        another loss."""
+        that takes fewer tokens, or tokenizes otherwise, reads the texts itself; gist's keys
+        on another loss are refused."""
         guides = {}
         for name, steps in (("trained", 12), ("barely", 1)):
             cfg, run = self.config(f"gist_guide_{name}", QUIET, max_steps=steps)
@@ -267,6 +268,9 @@ class Train(unittest.TestCase):
         gist = lambda guide, extra="": f"loss:\n  name: gist\n  guide: {guides[guide]}\n{extra}"
         one = self.final("gist1", loss=gist("trained"))
         assert_same_run(one, self.final("gist2", 2, gist("trained")), "gist, 1 and 2 ranks")
+        # GradCache around it (cached_gist) at mini-batches of 2 is the same run.
+        assert_same_run(one, self.final("cached_gist2", 2, gist("trained").replace("name: gist", "name: cached_gist"),
+                                        mini_batch_size=2), "cached_gist at mini-batch 2, 2 ranks")
         other = self.final("gist_other_guide", loss=gist("barely"))
         self.assertGreater(np.max(np.abs(other[0] - one[0])), 1e-3)
         extra = "  margin: 0.05\n  temperature: 0.05\n  matryoshka_dims: [32, 16]\n"
@@ -276,7 +280,7 @@ class Train(unittest.TestCase):
 
         cfg, run = self.config("gist_eval", gist("trained") + "eval:\n  bm25_baseline: false\n")
         r = self.train(cfg, np=2)
-        self.assertIn(f"guide: {guides['trained']} (bert, dim 32)", r.out)
+        self.assertIn(f"guide: {guides['trained']} (bert, dim 32, the model's token ids)", r.out)
         rep = load_json(f"{run}/report.json")["metrics"]["cosine_ndcg@10"]
         self.assertGreater(rep["fine_tuned"], rep["base"] + 0.05, rep)
 
@@ -286,18 +290,42 @@ class Train(unittest.TestCase):
             for p in parts:
                 self.assertIn(p, r.err)
         refused(["loss.guide=''"], "loss.guide: is required by loss.name: gist", command="validate")
-        refused(["loss.name=mnrl"], "loss.guide: only gist reads it, not mnrl")
-        for name, file, key, value, message in (
-                ("cased", "tokenizer_config.json", "do_lower_case", False, "tokenizes differently from the model"),
-                ("short", "sentence_bert_config.json", "max_seq_length", 32,
-                 "takes 32 tokens, fewer than the model's 48 (model.max_seq_length)")):
+        refused(["loss.name=mnrl"], "loss.guide: only gist and cached_gist read it, not mnrl")
+
+        # A guide that takes fewer tokens than the model, or tokenizes otherwise, reads the
+        # texts (with their training prompts) through its own tokenizer. At 40 tokens, more
+        # than any text here has, it reads the ids the model reads: the same run.
+        def guide_copy(name, edit):
             copy = os.path.join(self.tmp.name, f"guide_{name}")
             shutil.copytree(guides["trained"], copy)
-            conf = load_json(os.path.join(copy, file))
-            conf[key] = value
-            with open(os.path.join(copy, file), "w") as f:
+            edit(copy)
+            return copy
+
+        def shorter(d):
+            conf = load_json(os.path.join(d, "sentence_bert_config.json"))
+            conf["max_seq_length"] = 40
+            with open(os.path.join(d, "sentence_bert_config.json"), "w") as f:
                 json.dump(conf, f)
-            refused([f"loss.guide={copy}"], "loss.guide", message)
+
+        def swap_two_words(d):  # "revenue" and "growth" trade ids
+            with open(os.path.join(d, "vocab.txt")) as f:
+                vocab = f.read().split("\n")
+            i, j = vocab.index("revenue"), vocab.index("growth")
+            vocab[i], vocab[j] = vocab[j], vocab[i]
+            with open(os.path.join(d, "vocab.txt"), "w") as f:
+                f.write("\n".join(vocab))
+        prompts = ["training.prompts={anchor: 'query: '}"]
+        prompted = self.final("gist_prompted", loss=gist("trained"), sets=prompts)
+        self.assertGreater(np.max(np.abs(prompted[0] - one[0])), 1e-3)
+        guides["short"], guides["swapped"] = guide_copy("short", shorter), guide_copy("swapped", swap_two_words)
+        cfg, run = self.config("gist_short", QUIET + gist("short"), epochs=1)
+        r = self.train(cfg, np=2, sets=prompts)
+        self.assertIn(f"guide: {guides['short']} (bert, dim 32, its own tokenizer, 40 tokens)", r.out)
+        short = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                 dt.read_safetensors(f"{run}/final/model.safetensors"))
+        assert_same_run(prompted, short, "gist with a guide that tokenizes the texts itself")
+        swapped = self.final("gist_swapped", loss=gist("swapped"))
+        self.assertGreater(np.max(np.abs(swapped[0] - one[0])), 1e-3)
 
     def test_short_batches_under_accumulation(self):
         """An epoch's last batch is shorter than the others (192 training rows): micro-batches

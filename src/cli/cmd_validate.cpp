@@ -48,8 +48,9 @@ void check_model_dir_key(const Config& cfg, const std::string& key) {
 // The checks every run makes before doing work: keys, their combinations, and the files.
 void check_run_inputs(const Config& cfg) {
   check_model_dir_key(cfg, "model.path");
-  if (cfg.get_string("loss.name") == "gist" && cfg.get_string("loss.guide").empty())
-    cfg.fail("loss.guide", "is required by loss.name: gist (the guide model's directory)");
+  const std::string& loss = cfg.get_string("loss.name");
+  if ((loss == "gist" || loss == "cached_gist") && cfg.get_string("loss.guide").empty())
+    cfg.fail("loss.guide", "is required by loss.name: " + loss + " (the guide model's directory)");
   check_model_dir_key(cfg, "loss.guide");
   check_file_key(cfg, "model.init.vocab", false);
   check_file_key(cfg, "data.train", true);

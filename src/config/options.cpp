@@ -81,7 +81,7 @@ std::vector<OptionSpec> build_registry() {
       opt_int("training.global_batch_size", "32", 1, 1 << 24,
               "anchors per optimizer step over all ranks (must divide by world size)"),
       opt_int("training.mini_batch_size", "0", 0, 1 << 24,
-              "cached_mnrl: rows per rank embedded at once (0 = whole local batch)"),
+              "cached_mnrl/cached_gist: rows per rank embedded at once (0 = whole local batch)"),
       opt_int("training.gradient_accumulation_steps", "1", 1, 65536,
               "micro-batches per optimizer step"),
       opt_float("training.learning_rate", "2.0e-5", 0, 10, "peak learning rate"),
@@ -110,7 +110,7 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.device", "auto", "auto|cpu|cuda",
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
-      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|triplet|cosent|contrastive|online_contrastive",
+      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|contrastive|online_contrastive",
                  "loss (sentence-transformers names; gist = GISTEmbedLoss); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
@@ -124,7 +124,7 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("loss.distance", "auto", "auto|euclidean|cosine|manhattan",
                  "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
       opt_str("loss.guide", "\"\"",
-              "gist: the guide model directory (sentence-transformers layout, the model's tokenizer)"),
+              "gist: the guide model directory (sentence-transformers layout)"),
       opt_float("loss.temperature", "0.01", 1e-6, 1e6, "gist: the similarities are divided by it"),
       opt_choice("loss.margin_strategy", "absolute", "absolute|relative",
                  "gist: drop a candidate the guide scores above the positive's score - margin "

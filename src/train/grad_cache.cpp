@@ -1,4 +1,4 @@
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -10,13 +10,13 @@
 
 namespace disttune {
 
-CachedMnrl::CachedMnrl(std::unique_ptr<Loss> inner, int64_t mini_batch_size, int64_t keep_last_budget)
+GradCache::GradCache(std::unique_ptr<Loss> inner, int64_t mini_batch_size, int64_t keep_last_budget)
     : inner_(std::move(inner)), mini_batch_(mini_batch_size), keep_last_budget_(keep_last_budget) {
-  DT_CHECK(inner_ != nullptr, "CachedMnrl needs an inner loss");
-  DT_CHECK(mini_batch_ >= 0, "CachedMnrl: negative mini-batch size");
+  DT_CHECK(inner_ != nullptr, "GradCache needs an inner loss");
+  DT_CHECK(mini_batch_ >= 0, "GradCache: negative mini-batch size");
 }
 
-bool CachedMnrl::keeps_last(int64_t rows, int roles, int world_size) const {
+bool GradCache::keeps_last(int64_t rows, int roles, int world_size) const {
   // The scores of this rank's rows against every rank's candidates of each role, with their
   // probabilities and gradient (float32), once per Matryoshka dim: an upper bound.
   const auto* matryoshka = dynamic_cast<const Matryoshka*>(inner_.get());
@@ -25,14 +25,21 @@ bool CachedMnrl::keeps_last(int64_t rows, int roles, int world_size) const {
   return bytes <= static_cast<double>(keep_last_budget_);
 }
 
-at::Tensor CachedMnrl::forward(Dist& d, const LossBatch& batch) { return inner_->forward(d, batch); }
+std::string GradCache::name() const {
+  const Loss* base = inner_.get();
+  if (const auto* m = dynamic_cast<const Matryoshka*>(base)) base = &m->inner();
+  const std::string cached = "cached_" + base->name();
+  return base == inner_.get() ? cached : cached + "(" + inner_->name() + ")";
+}
 
-double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
-                        const at::Tensor& labels, double grad_scale) {
+at::Tensor GradCache::forward(Dist& d, const LossBatch& batch) { return inner_->forward(d, batch); }
+
+double GradCache::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
+                       const at::Tensor& labels, double grad_scale, const std::vector<at::Tensor>& guide) {
   DT_CHECK(roles >= inner_->min_columns() &&
                (inner_->max_columns() < 0 || roles <= inner_->max_columns()),
-           "cached_mnrl: ", roles, " roles");
-  DT_CHECK(rows >= 0, "cached_mnrl: ", rows, " rows");
+           name(), ": ", roles, " roles");
+  DT_CHECK(rows >= 0, name(), ": ", rows, " rows");
   const int64_t mb = mini_batch_ > 0 ? mini_batch_ : std::max<int64_t>(rows, 1);
   struct Chunk {
     int role;
@@ -47,6 +54,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   // in float32 on leaves of their own.
   LossBatch batch;
   batch.labels = labels;
+  batch.guide = guide;
   const bool keep = rows > 0 && keeps_last(rows, roles, d.world_size) && at::GradMode::is_enabled();
   at::Tensor kept;  // the last mini-batch's embeddings, with their graph, and its first row
   int64_t kept_begin = 0;
@@ -69,7 +77,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
         at::AutoGradMode grad_mode(last);
         emb = embed(role, b, e);
       }
-      DT_CHECK(emb.dim() == 2 && emb.size(0) == e - b, "cached_mnrl: the embed callback returned ",
+      DT_CHECK(emb.dim() == 2 && emb.size(0) == e - b, name(), ": the embed callback returned ",
                emb.sizes(), " for rows [", b, ", ", e, ")");
       if (last) {
         kept = emb;
@@ -92,7 +100,7 @@ double CachedMnrl::step(Dist& d, const EmbedFn& embed, int roles, int64_t rows,
   auto backprop = [&](const at::Tensor& emb, int role, int64_t begin, int64_t end) {
     if (!emb.requires_grad()) return;  // nothing trainable behind this role
     at::Tensor grad = batch.columns[role].grad();
-    DT_CHECK(grad.defined(), "cached_mnrl: no gradient reached role ", role);
+    DT_CHECK(grad.defined(), name(), ": no gradient reached role ", role);
     at::Tensor g = grad.narrow(0, begin, end - begin);
     if (grad_scale != 1.0) g = g * grad_scale;
     torch::autograd::backward({emb}, {g.to(emb.scalar_type())});

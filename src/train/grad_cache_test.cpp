@@ -1,7 +1,7 @@
-// GradCache: CachedMnrl::step gives the loss and parameter gradients of Mnrl on the same
+// GradCache: GradCache::step gives the loss and parameter gradients of Mnrl on the same
 // batch, for any mini-batch size, at any world size, with Matryoshka inside, and with
 // dropout (its random state is replayed).
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -34,7 +34,7 @@ Grads grads_of(Dist& d, const json& run, Loss& loss, double dropout = 0.0, int64
   for (int r = 0; r < roles; ++r)
     ids.push_back(tensor_from(run.at("batches")[0][r], at::kLong).narrow(0, s.begin, s.count));
   Grads out;
-  if (auto* cached = dynamic_cast<CachedMnrl*>(&loss)) {
+  if (auto* cached = dynamic_cast<GradCache*>(&loss)) {
     EmbedFn fn = [&](int role, int64_t b, int64_t e) { return model.embed(ids[role].narrow(0, b, e - b)); };
     out.loss = cached->step(d, fn, roles, s.count);
   } else {
@@ -60,7 +60,7 @@ void expect_same(const Grads& a, const Grads& b, const std::string& what) {
   for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_LT(rel_error(a.grads[i], b.grads[i]), 1e-5) << what << " param " << i;
 }
 
-TEST(MpiCachedMnrl, EqualsMnrlForEveryMiniBatchSize) {
+TEST(MpiGradCache, EqualsMnrlForEveryMiniBatchSize) {
   Dist& d = dist();
   json g = load_golden("training.json");
   for (const json& run : g.at("runs")) {
@@ -78,7 +78,7 @@ TEST(MpiCachedMnrl, EqualsMnrlForEveryMiniBatchSize) {
       auto cached = make_loss(loss_config(run.at("loss"), {"loss.name=cached_mnrl",
                                                            "training.mini_batch_size=" + std::to_string(mb)}));
       expect_same(grads_of(d, run, *cached), ref, name + " mini-batch " + std::to_string(mb));
-      CachedMnrl recomputing(make_loss(loss_config(run.at("loss"))), mb, 0);
+      GradCache recomputing(make_loss(loss_config(run.at("loss"))), mb, 0);
       expect_same(grads_of(d, run, recomputing), ref, name + " mini-batch " + std::to_string(mb) + ", all recomputed");
     }
   }
@@ -87,7 +87,7 @@ TEST(MpiCachedMnrl, EqualsMnrlForEveryMiniBatchSize) {
 // A short batch (an epoch's last, a no_duplicates tail, a partial accumulation micro-batch)
 // can leave ranks without rows: 1 row over 2 or 4 ranks. They still take part in the loss's
 // collectives with zero-row embeddings, and the result is MNRL's on the rows there are.
-TEST(MpiCachedMnrl, RanksWithoutRowsTakePart) {
+TEST(MpiGradCache, RanksWithoutRowsTakePart) {
   Dist& d = dist();
   json g = load_golden("training.json");
   for (const json& run : g.at("runs")) {
@@ -106,7 +106,7 @@ TEST(MpiCachedMnrl, RanksWithoutRowsTakePart) {
   }
 }
 
-TEST(MpiCachedMnrl, DropoutIsReplayedOnTheSecondPass) {
+TEST(MpiGradCache, DropoutIsReplayedOnTheSecondPass) {
   Dist& d = dist();
   json g = load_golden("training.json");
   const json& run = g.at("runs")[0];
@@ -130,7 +130,7 @@ TEST(MpiCachedMnrl, DropoutIsReplayedOnTheSecondPass) {
   EXPECT_GT(max_diff, 1e-3);
 }
 
-TEST(MpiCachedMnrl, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
+TEST(MpiGradCache, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
   json g = load_golden("training.json");
   const json& run = g.at("runs")[0];
   TinyModel model = TinyModel::from_golden(run.at("init"));
@@ -149,7 +149,7 @@ TEST(MpiCachedMnrl, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
   const int64_t rows = ids.size(0);
   for (const bool keep : {true, false}) {
     SCOPED_TRACE(keep ? "last mini-batch kept" : "every mini-batch embedded twice");
-    CachedMnrl cached(std::make_unique<Mnrl>(), 3, keep ? CachedMnrl::kKeepLastBudget : 0);
+    GradCache cached(std::make_unique<Mnrl>(), 3, keep ? GradCache::kKeepLastBudget : 0);
     ASSERT_EQ(cached.keeps_last(rows, 3, 1), keep);
     seen.clear();
     cached.step(local_dist(), fn, 3, rows);
@@ -170,14 +170,14 @@ TEST(MpiCachedMnrl, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
   }
 }
 
-TEST(MpiCachedMnrl, KeepsTheLastGraphWhenTheLossMatricesAreSmall) {
+TEST(MpiGradCache, KeepsTheLastGraphWhenTheLossMatricesAreSmall) {
   // 3 matrices x 4 bytes x local rows x global rows x roles (x Matryoshka dims).
-  const CachedMnrl plain(std::make_unique<Mnrl>(), 16);
+  const GradCache plain(std::make_unique<Mnrl>(), 16);
   EXPECT_TRUE(plain.keeps_last(64, 2, 8));       // global batch 512 on 8 ranks: 0.8 MB
   EXPECT_TRUE(plain.keeps_last(512, 2, 8));      // 4096 on 8: 50 MB
   EXPECT_FALSE(plain.keeps_last(8192, 2, 8));    // 65536 on 8: 12.9 GB
   EXPECT_FALSE(plain.keeps_last(1024, 3, 64));   // 65536 on 64 with a hard negative: 2.4 GB
-  const CachedMnrl matryoshka(
+  const GradCache matryoshka(
       std::make_unique<Matryoshka>(std::make_unique<Mnrl>(), std::vector<int64_t>{768, 512, 256, 128, 64},
                                    std::vector<double>(5, 1.0)),
       16);

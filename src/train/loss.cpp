@@ -4,7 +4,7 @@
 
 #include "common/check.h"
 #include "config/config.h"
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
 #include "train/gist.h"
@@ -44,22 +44,25 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
 std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
   const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
+  const bool gist = name == "gist" || name == "cached_gist";
+  const bool cached = name == "cached_mnrl" || name == "cached_gist";
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   // Keys that only some losses read: set for another loss they would be silently ignored.
   if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent"))
     cfg.fail("loss.scale", "only mnrl, cached_mnrl and cosent have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
-  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && name != "gist")
-    cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and gist have a margin, not " + name);
+  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
+    cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
+                                name);
   for (const char* key : {"loss.guide", "loss.temperature", "loss.margin_strategy", "loss.contrast_anchors",
                           "loss.contrast_positives"})
-    if (cfg.is_set(key) && name != "gist") cfg.fail(key, "only gist reads it, not " + name);
+    if (cfg.is_set(key) && !gist) cfg.fail(key, "only gist and cached_gist read it, not " + name);
   if (cfg.get_string("loss.distance") != "auto" && !pairwise)
     cfg.fail("loss.distance", "only triplet, contrastive and online_contrastive take a distance, not " + name);
-  if (cfg.get_int("training.mini_batch_size") > 0 && name != "cached_mnrl")
+  if (cfg.get_int("training.mini_batch_size") > 0 && !cached)
     cfg.fail("training.mini_batch_size",
-             "only loss.name: cached_mnrl embeds in mini-batches (leave it 0 for " + name + ")");
+             "only loss.name: cached_mnrl and cached_gist embed in mini-batches (leave it 0 for " + name + ")");
 
   const double scale = cfg.get_float("loss.scale");
   const double margin = cfg.get_float("loss.margin");
@@ -76,7 +79,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   } else if (name == "online_contrastive") {
     loss = std::make_unique<OnlineContrastive>(distance == "auto" ? Distance::Cosine : parse_distance(distance),
                                                margin < 0 ? 0.5 : margin);
-  } else if (name == "gist") {
+  } else if (gist) {
     Gist::Options o;
     o.temperature = cfg.get_float("loss.temperature");
     o.strategy = cfg.get_string("loss.margin_strategy") == "relative" ? Gist::Margin::Relative : Gist::Margin::Absolute;
@@ -102,8 +105,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
                                         cfg.where("loss.matryoshka_dims") + ": loss.matryoshka_dims");
   }
   // GradCache goes outside Matryoshka: the truncations are part of the loss on the cache.
-  if (name == "cached_mnrl")
-    loss = std::make_unique<CachedMnrl>(std::move(loss), cfg.get_int("training.mini_batch_size"));
+  if (cached)
+    loss = std::make_unique<GradCache>(std::move(loss), cfg.get_int("training.mini_batch_size"));
   return loss;
 }
 

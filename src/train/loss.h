@@ -46,7 +46,7 @@ class Loss {
 // loss.matryoshka_dims, loss.matryoshka_weights, loss.margin, loss.distance, and gist's
 // loss.temperature, loss.margin_strategy, loss.contrast_*; cached_mnrl also reads
 // training.mini_batch_size; loss.guide is the trainer's). Throws UserError naming the key for a bad
-// combination. `cached_mnrl` returns a CachedMnrl (cached_mnrl.h), with or without
+// combination. `cached_mnrl` returns a GradCache (grad_cache.h), with or without
 // Matryoshka inside it.
 std::unique_ptr<Loss> make_loss(const Config& cfg);
 

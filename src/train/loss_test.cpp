@@ -9,7 +9,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/check.h"
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 #include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
@@ -83,15 +83,19 @@ TEST(MpiLossGolden, EveryLossMatchesThePythonReference) {
   RecordProperty("worst_loss_abs_error", std::to_string(worst_loss));
 }
 
-TEST(MpiLossGolden, CachedMnrlOnReadyEmbeddingsIsMnrl) {
+TEST(MpiLossGolden, GradCacheOnReadyEmbeddingsIsTheLossItCaches) {
   Dist& d = dist();
   json g = load_golden("losses.json");
+  int checked = 0;
   for (const json& c : g.at("cases")) {
-    if (c.at("config").at("name") != "mnrl") continue;
-    std::unique_ptr<Loss> loss = make_loss(loss_config(c.at("config"), {"loss.name=cached_mnrl"}));
-    ASSERT_NE(dynamic_cast<CachedMnrl*>(loss.get()), nullptr);
+    const std::string name = c.at("config").at("name");
+    if (name != "mnrl" && name != "gist") continue;
+    std::unique_ptr<Loss> loss = make_loss(loss_config(c.at("config"), {"loss.name=cached_" + name}));
+    ASSERT_NE(dynamic_cast<GradCache*>(loss.get()), nullptr);
     expect_matches_golden(c, run_case(d, c, *loss));
+    ++checked;
   }
+  EXPECT_GE(checked, 12);
 }
 
 TEST(MpiLossGolden, BF16EmbeddingsAreUpcastAndTheLossIsFloat32) {
@@ -155,7 +159,7 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(mm.weights(), (std::vector<double>{1, 1, 1}));
   auto cached = make_loss(loss_config({{"name", "cached_mnrl"}, {"matryoshka_dims", {8, 4}}},
                                       {"training.mini_batch_size=16"}));
-  auto& cm = dynamic_cast<CachedMnrl&>(*cached);
+  auto& cm = dynamic_cast<GradCache&>(*cached);
   EXPECT_EQ(cm.mini_batch_size(), 16);
   EXPECT_NE(dynamic_cast<const Matryoshka*>(&cm.inner()), nullptr);
   // The run's first line names what GradCache wraps.
@@ -171,6 +175,11 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_TRUE(gist->needs_guide());
   EXPECT_TRUE(make_loss(loss_config({{"name", "gist"}, {"matryoshka_dims", {8, 4}}}))->needs_guide());
   EXPECT_FALSE(make_loss(loss_config({{"name", "mnrl"}}))->needs_guide());
+  auto cached_gist = make_loss(loss_config({{"name", "cached_gist"}, {"matryoshka_dims", {8, 4}}},
+                                           {"training.mini_batch_size=4"}));
+  EXPECT_EQ(cached_gist->name(), "cached_gist(matryoshka(gist))");
+  EXPECT_TRUE(cached_gist->needs_guide());
+  EXPECT_EQ(make_loss(loss_config({{"name", "cached_gist"}}))->name(), "cached_gist");
 }
 
 TEST(LossConfig, BadCombinationsNameTheKey) {
@@ -192,7 +201,7 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_weights", {1.0}}})); })
                 .find("loss.matryoshka_weights"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"temperature", 0.05}})); })
-                .find("loss.temperature: only gist reads it, not mnrl"), std::string::npos);
+                .find("loss.temperature: only gist and cached_gist read it, not mnrl"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "gist"}}, {"training.mini_batch_size=4"})); })
                 .find("training.mini_batch_size"), std::string::npos);
 }

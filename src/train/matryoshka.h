@@ -1,6 +1,6 @@
 // MatryoshkaLoss: sum over dims of weight x inner loss on embeddings truncated to the
 // first `dim` components and renormalised (dims sorted large to small, weights default 1),
-// as sentence-transformers does it. Wraps any loss; inside CachedMnrl it wraps the loss
+// as sentence-transformers does it. Wraps any loss; inside GradCache it wraps the loss
 // computed on the cached embeddings, which is how sentence-transformers combines the two.
 #pragma once
 

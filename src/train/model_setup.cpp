@@ -5,7 +5,6 @@
 #include "common/check.h"
 #include "config/config.h"
 #include "embed/embedder.h"
-#include "text/tokenizer.h"
 
 namespace disttune {
 
@@ -37,18 +36,15 @@ std::string query_prompt(const Config& cfg, const SentenceModel& model) {
   return p.empty() ? model.query_prompt() : p;
 }
 
-SentenceModel guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length) {
+Guide guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length) {
   const std::string& path = cfg.get_string("loss.guide");
-  if (path.empty()) cfg.fail("loss.guide", "is required by loss.name: gist (the guide model's directory)");
-  SentenceModel guide = SentenceModel::load(path);
-  if (Embedder::tokenizer_for(guide).fingerprint() != tokenizer.fingerprint())
-    cfg.fail("loss.guide", str_cat("'", path, "' tokenizes differently from the model (vocabulary, casing or special "
-                                   "tokens); the guide embeds the model's token ids, so it needs the same tokenizer"));
-  if (guide.max_seq_length() < max_length)
-    cfg.fail("loss.guide", str_cat("'", path, "' takes ", guide.max_seq_length(), " tokens, fewer than the model's ",
-                                   max_length, " (model.max_seq_length); set model.max_seq_length to at most ",
-                                   guide.max_seq_length()));
-  return guide;
+  if (path.empty())
+    cfg.fail("loss.guide", "is required by loss.name: " + cfg.get_string("loss.name") + " (the guide model's directory)");
+  Guide g{SentenceModel::load(path), std::nullopt};
+  Tokenizer own = Embedder::tokenizer_for(g.model);
+  if (own.fingerprint() != tokenizer.fingerprint() || g.model.max_seq_length() < max_length)
+    g.tokenizer.emplace(std::move(own));
+  return g;
 }
 
 std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles) {

@@ -3,15 +3,16 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/sentence_model.h"
+#include "text/tokenizer.h"
 
 namespace disttune {
 
 class Config;
-class Tokenizer;
 
 ModelOptions model_options(const Config& cfg);
 SentenceModel model_from_config(const Config& cfg);
@@ -19,11 +20,15 @@ SentenceModel model_from_config(const Config& cfg);
 // (SentenceModel::query_prompt: "query", else the default prompt), else none.
 std::string query_prompt(const Config& cfg, const SentenceModel& model);
 
-// The guide model of loss.name: gist (loss.guide), in eval mode. It embeds the model's own
-// token ids, as sentence-transformers' GISTEmbedLoss does when the two vocabularies match:
-// a guide that tokenizes otherwise (`tokenizer` is the model's) or holds fewer than
-// `max_length` tokens is a UserError naming loss.guide.
-SentenceModel guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length);
+// The guide model of loss.name: gist (loss.guide), in eval mode. As sentence-transformers'
+// GISTEmbedLoss, it embeds the model's own token ids when it tokenizes as the model does
+// (`tokenizer`, at `max_length` tokens); otherwise it reads the texts with its own
+// tokenizer, at its own max_seq_length.
+struct Guide {
+  SentenceModel model;
+  std::optional<Tokenizer> tokenizer;  // set: the guide tokenizes the texts itself
+};
+Guide guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length);
 
 // training.prompts (role -> text prepended to that role's texts), each role checked against
 // `roles`, those of data.train, and the anchors' against model.query_prompt (set, they must

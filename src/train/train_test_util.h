@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "dist/dist.h"
 #include "test_util.h"
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 #include "train/clip.h"
 #include "train/grad_reducer.h"
 #include "train/loss.h"
@@ -124,7 +124,7 @@ struct TinyModel {
 
 // One training run as the trainer will do it: per optimizer step, the global batch is cut
 // into `accum` micro-batches, each rank embeds its slice of each, the loss share (x 1/accum)
-// is backpropagated (or CachedMnrl::step does it), gradients are summed over ranks, clipped
+// is backpropagated (or GradCache::step does it), gradients are summed over ranks, clipped
 // and AdamW steps with the schedule's learning rate.
 struct RunOptions {
   int accum = 1;
@@ -141,7 +141,7 @@ inline RunResult run_training(Dist& d, const json& run, const RunOptions& opt = 
   TinyModel& model = res.model;
   Config cfg = loss_config(run.at("loss"), opt.overrides);
   std::unique_ptr<Loss> loss = make_loss(cfg);
-  auto* cached = dynamic_cast<CachedMnrl*>(loss.get());
+  auto* cached = dynamic_cast<GradCache*>(loss.get());
   AdamWOptions ao;
   ao.weight_decay = run.at("weight_decay").get<double>();
   AdamW adamw(model.params, ao);

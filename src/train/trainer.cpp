@@ -34,7 +34,7 @@
 #include "model/autocast.h"
 #include "model/linear.h"
 #include "model/sentence_model.h"
-#include "train/cached_mnrl.h"
+#include "train/grad_cache.h"
 #include "train/clip.h"
 #include "train/export.h"
 #include "train/grad_reducer.h"
@@ -76,7 +76,10 @@ class Trainer {
   int64_t count_total_steps() const;
   bool finished() const;
   void train_step(const std::vector<int64_t>& batch);
-  at::Tensor embed_ids(SentenceModel& model, const std::vector<std::vector<int32_t>>& ids);
+  at::Tensor embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
+                       const std::vector<std::vector<int32_t>>& ids);
+  at::Tensor embed_guide(size_t role, const std::vector<int64_t>& rows,
+                         const std::vector<std::vector<int32_t>>& ids);
   std::map<std::string, double> evaluate(Embedder& emb, bool test, const std::string& label);
   void eval_and_save(bool eval_due, bool save_due);
   void save_checkpoint();
@@ -93,7 +96,7 @@ class Trainer {
   at::ScalarType compute_dtype_ = at::kFloat;
 
   SentenceModel model_;
-  std::optional<SentenceModel> guide_;  // loss.guide (gist): frozen, in eval mode
+  std::optional<Guide> guide_;  // loss.guide (gist): frozen, in eval mode
   std::unique_ptr<Embedder> embedder_;
   RunData data_;
   std::map<std::string, std::string> prompts_;  // training.prompts: role -> prompt
@@ -102,7 +105,7 @@ class Trainer {
   int max_len_ = 0;
 
   std::unique_ptr<Loss> loss_;
-  CachedMnrl* cached_ = nullptr;
+  GradCache* cached_ = nullptr;
   NamedParameters trainable_;
   std::vector<at::Tensor> trainable_tensors_;
   std::unique_ptr<AdamW> opt_;
@@ -163,11 +166,13 @@ Trainer::Trainer(Dist& d, const Config& cfg)
          store_->path(), build.built ? " (" + build.reason + ")" : "");
 
   loss_ = make_loss(cfg);
-  cached_ = dynamic_cast<CachedMnrl*>(loss_.get());
+  cached_ = dynamic_cast<GradCache*>(loss_.get());
   if (loss_->needs_guide()) {
     guide_.emplace(guide_from_config(cfg, embedder_->tokenizer(), max_len_));
-    guide_->to(device_);
-    print0("guide: ", cfg.get_string("loss.guide"), " (", guide_->architecture(), ", dim ", guide_->dim(), ")");
+    guide_->model.to(device_);
+    print0("guide: ", cfg.get_string("loss.guide"), " (", guide_->model.architecture(), ", dim ", guide_->model.dim(),
+           guide_->tokenizer ? str_cat(", its own tokenizer, ", guide_->model.max_seq_length(), " tokens)")
+                             : std::string(", the model's token ids)"));
   }
   const int cols = static_cast<int>(roles_.size());
   const int max_cols = loss_->max_columns();
@@ -280,18 +285,44 @@ bool Trainer::finished() const {
   return max_steps_ > 0 ? st_.step >= max_steps_ : st_.epoch >= epochs_;
 }
 
-at::Tensor Trainer::embed_ids(SentenceModel& model, const std::vector<std::vector<int32_t>>& ids) {
+at::Tensor Trainer::embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
+                              const std::vector<std::vector<int32_t>>& ids) {
   AutocastScope ac(autocast_, compute_dtype_, device_.type());
-  const int32_t pad = static_cast<int32_t>(model_.pad_token_id());
+  const int32_t pad = static_cast<int32_t>(model.pad_token_id());
   if (ids.empty()) {
     // A rank without rows in this batch still takes part in the collectives of the loss and
     // its backward: a zero-row slice of a real forward keeps it in the autograd graph.
-    const std::vector<std::vector<int32_t>> one{embedder_->tokenizer().encode("", 2)};
+    const std::vector<std::vector<int32_t>> one{tokenizer.encode("", 2)};
     TokenBatch tb = pad_batch(one, pad);
     return model.forward(tb.input_ids, tb.attention_mask).narrow(0, 0, 0);
   }
   TokenBatch tb = pad_batch(ids, pad);
   return model.forward(tb.input_ids, tb.attention_mask);
+}
+
+// The guide's embeddings of one role of this rank's rows: of the model's token ids, or of
+// the texts (with the role's training prompt) as the guide's own tokenizer reads them; in
+// GradCache's mini-batches, so that its activations stay within theirs.
+at::Tensor Trainer::embed_guide(size_t role, const std::vector<int64_t>& rows,
+                                const std::vector<std::vector<int32_t>>& ids) {
+  at::NoGradGuard frozen;
+  std::vector<std::vector<int32_t>> own;
+  if (guide_->tokenizer) {
+    const auto it = prompts_.find(roles_[role]);
+    const std::string prompt = it == prompts_.end() ? "" : it->second;
+    std::vector<std::string> texts;
+    for (int64_t r : rows) texts.push_back(prompt + data_.train.columns[role][static_cast<size_t>(r)]);
+    own = guide_->tokenizer->encode_batch(texts, guide_->model.max_seq_length());
+  }
+  const auto& all = guide_->tokenizer ? own : ids;
+  const Tokenizer& tok = guide_->tokenizer ? *guide_->tokenizer : embedder_->tokenizer();
+  const size_t n = all.size();
+  const size_t mb = cached_ && cached_->mini_batch_size() > 0 ? static_cast<size_t>(cached_->mini_batch_size()) : n;
+  if (n <= mb) return embed_ids(guide_->model, tok, all);
+  std::vector<at::Tensor> parts;
+  for (size_t b = 0; b < n; b += mb)
+    parts.push_back(embed_ids(guide_->model, tok, {all.begin() + b, all.begin() + std::min(n, b + mb)}));
+  return at::cat(parts, 0);
 }
 
 void Trainer::train_step(const std::vector<int64_t>& batch) {
@@ -331,19 +362,19 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     if (cached_) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
         std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
-        return embed_ids(model_, part);
+        return embed_ids(model_, embedder_->tokenizer(), part);
       };
-      share += cached_->step(d_, fn, static_cast<int>(roles_.size()),
-                             static_cast<int64_t>(local.size()), labels, grad_scale) *
+      std::vector<at::Tensor> guide;
+      for (size_t k = 0; guide_ && k < ids.size(); ++k) guide.push_back(embed_guide(k, local, ids[k]));
+      share += cached_->step(d_, fn, static_cast<int>(roles_.size()), static_cast<int64_t>(local.size()), labels,
+                             grad_scale, guide) *
                weight;
     } else {
       LossBatch lbatch;
-      for (const auto& role_ids : ids) lbatch.columns.push_back(embed_ids(model_, role_ids));
+      for (const auto& role_ids : ids)
+        lbatch.columns.push_back(embed_ids(model_, embedder_->tokenizer(), role_ids));
       lbatch.labels = labels;
-      if (guide_) {
-        at::NoGradGuard frozen;
-        for (const auto& role_ids : ids) lbatch.guide.push_back(embed_ids(*guide_, role_ids));
-      }
+      for (size_t k = 0; guide_ && k < ids.size(); ++k) lbatch.guide.push_back(embed_guide(k, local, ids[k]));
       at::Tensor l = loss_->forward(d_, lbatch);
       if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
       share += l.item<double>() * weight;

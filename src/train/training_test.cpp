@@ -58,7 +58,7 @@ TEST(MpiTraining, RanksTimesSliceEqualsOneRankWithTheWholeBatch) {
   }
 }
 
-TEST(MpiTraining, CachedMnrlAtMiniBatchTwoEqualsMnrl) {
+TEST(MpiTraining, GradCacheAtMiniBatchTwoEqualsMnrl) {
   Dist& d = dist();
   json g = load_golden("training.json");
   int checked = 0;
