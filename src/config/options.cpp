@@ -110,9 +110,11 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.device", "auto", "auto|cpu|cuda",
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
-      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|contrastive|online_contrastive",
-                 "loss (sentence-transformers names; gist = GISTEmbedLoss); matryoshka_dims wraps it"),
-      opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent"),
+      opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|angle|cosine_similarity|contrastive|"
+                 "online_contrastive",
+                 "loss (sentence-transformers names; gist = GISTEmbedLoss, angle = AnglELoss, "
+                 "cosine_similarity = CosineSimilarityLoss); matryoshka_dims wraps it"),
+      opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
       opt_ints("loss.matryoshka_dims", "[]", 1, 65536,
                "non-empty: MatryoshkaLoss over these embedding sizes"),

@@ -7,6 +7,7 @@
 #include "train/grad_cache.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
+#include "train/cosine_similarity_loss.h"
 #include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
@@ -48,8 +49,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const bool cached = name == "cached_mnrl" || name == "cached_gist";
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   // Keys that only some losses read: set for another loss they would be silently ignored.
-  if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent"))
-    cfg.fail("loss.scale", "only mnrl, cached_mnrl and cosent have a similarity scale, not " + name);
+  if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent" || name == "angle"))
+    cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
@@ -87,8 +88,10 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     o.contrast_anchors = cfg.get_bool("loss.contrast_anchors");
     o.contrast_positives = cfg.get_bool("loss.contrast_positives");
     loss = std::make_unique<Gist>(o);
-  } else if (name == "cosent") {
-    loss = std::make_unique<Cosent>(scale);
+  } else if (name == "cosent" || name == "angle") {
+    loss = std::make_unique<Cosent>(scale, name == "angle");
+  } else if (name == "cosine_similarity") {
+    loss = std::make_unique<CosineSimilarityLoss>();
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }

@@ -153,6 +153,9 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(make_loss(loss_config({{"name", "cosent"}}))->name(), "cosent");
   EXPECT_EQ(make_loss(loss_config({{"name", "contrastive"}}))->name(), "contrastive");
   EXPECT_EQ(make_loss(loss_config({{"name", "online_contrastive"}}))->name(), "online_contrastive");
+  EXPECT_EQ(make_loss(loss_config({{"name", "angle"}}))->name(), "angle");
+  EXPECT_EQ(make_loss(loss_config({{"name", "cosine_similarity"}}))->name(), "cosine_similarity");
+  EXPECT_TRUE(make_loss(loss_config({{"name", "cosine_similarity"}}))->needs_labels());
   auto mat = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {64, 768, 256}}}));
   auto& mm = dynamic_cast<Matryoshka&>(*mat);
   EXPECT_EQ(mm.dims(), (std::vector<int64_t>{768, 256, 64}));
@@ -191,6 +194,13 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
                 .find("loss.distance"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "triplet"}, {"scale", 5.0}})); })
                 .find("loss.scale"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "cosine_similarity"}, {"scale", 5.0}})); })
+                .find("loss.scale"), std::string::npos);
+  // AnglE splits each embedding into real and imaginary halves.
+  EXPECT_NE(error_of([] {
+              make_loss(loss_config({{"name", "angle"}, {"matryoshka_dims", {16, 7}}}))
+                  ->forward(local_dist(), {{at::randn({2, 16}), at::randn({2, 16})}, at::zeros({2}), {}});
+            }).find("angle needs an even embedding dimension"), std::string::npos);
   EXPECT_NE(error_of([] {
               make_loss(loss_config({{"name", "mnrl"}}, {"training.mini_batch_size=4"}));
             }).find("training.mini_batch_size"), std::string::npos);

@@ -19,6 +19,20 @@ at::Tensor pairwise_cos_sim(const at::Tensor& a, const at::Tensor& b) {
   return (l2_normalize(a) * l2_normalize(b)).sum(-1);
 }
 
+at::Tensor pairwise_angle_sim(const at::Tensor& x, const at::Tensor& y) {
+  const int64_t half = x.size(1) / 2;
+  const at::Tensor a = x.narrow(1, 0, half), b = x.narrow(1, half, half);
+  const at::Tensor c = y.narrow(1, 0, half), d = y.narrow(1, half, half);
+  // The order of sentence-transformers' operations, so that rounding follows it too.
+  const at::Tensor z = (c.pow(2) + d.pow(2)).sum(1, true);
+  at::Tensor re = (a * c + b * d) / z, im = (b * c - a * d) / z;
+  const at::Tensor dz = (a.pow(2) + b.pow(2)).sum(1, true).pow(0.5);
+  const at::Tensor dw = (c.pow(2) + d.pow(2)).sum(1, true).pow(0.5);
+  re = re / (dz / dw);
+  im = im / (dz / dw);
+  return at::cat({re, im}, 1).sum(1).abs();
+}
+
 at::Tensor matryoshka_shrink(const at::Tensor& x, int64_t dim) {
   DT_CHECK(dim > 0 && dim <= x.size(-1), "matryoshka_shrink: dim ", dim, " of ", x.size(-1));
   return l2_normalize(x.narrow(-1, 0, dim));

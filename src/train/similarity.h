@@ -14,6 +14,10 @@ at::Tensor l2_normalize(const at::Tensor& x);
 at::Tensor cos_sim(const at::Tensor& a, const at::Tensor& b);
 // util.pairwise_cos_sim: cos_sim(a[i], b[i]).
 at::Tensor pairwise_cos_sim(const at::Tensor& a, const at::Tensor& b);
+// util.pairwise_angle_sim (AnglELoss): each row split into real and imaginary halves, the
+// absolute sum of the components of x[i] / y[i] as complex numbers, scaled by |y| / |x|.
+// The dimension must be even.
+at::Tensor pairwise_angle_sim(const at::Tensor& x, const at::Tensor& y);
 // MatryoshkaLoss's shrink: the first `dim` components, renormalised.
 at::Tensor matryoshka_shrink(const at::Tensor& x, int64_t dim);
 

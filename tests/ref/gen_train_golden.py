@@ -7,7 +7,8 @@ Writes tests/golden/train/{losses,training,schedules}.json.
 Everything here is built from torch / torch.nn.functional primitives following the
 sentence-transformers loss definitions (MultipleNegativesRankingLoss,
 MultipleNegativesSymmetricRankingLoss, MatryoshkaLoss, TripletLoss, CoSENTLoss,
-ContrastiveLoss, OnlineContrastiveLoss, GISTEmbedLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
+ContrastiveLoss, OnlineContrastiveLoss, GISTEmbedLoss, AnglELoss,
+CosineSimilarityLoss), torch.optim.AdamW, torch.nn.utils.clip_grad_norm_ and LambdaLR with the
 Hugging Face schedule lambdas. Losses are evaluated in float64 on float32 inputs, so that
 the goldens are the exact values the float32 C++ code approximates.
 """
@@ -98,8 +99,25 @@ def online_contrastive(cols, labels, distance="cosine", margin=0.5, **_):
     return hard_poss.pow(2).sum() + F.relu(margin - hard_negs).pow(2).sum()
 
 
-def cosent(cols, labels, scale=20.0, **_):
-    scores = pairwise_cos_sim(cols[0], cols[1]) * scale
+def pairwise_angle_sim(x, y):  # util.pairwise_angle_sim, transcribed
+    a, b = torch.chunk(x, 2, dim=1)
+    c, d = torch.chunk(y, 2, dim=1)
+    z = torch.sum(c**2 + d**2, dim=1, keepdim=True)
+    re = (a * c + b * d) / z
+    im = (b * c - a * d) / z
+    dz = torch.sum(a**2 + b**2, dim=1, keepdim=True) ** 0.5
+    dw = torch.sum(c**2 + d**2, dim=1, keepdim=True) ** 0.5
+    re = re / (dz / dw)
+    im = im / (dz / dw)
+    return torch.abs(torch.sum(torch.concat((re, im), dim=1), dim=1))
+
+
+def cosine_similarity_loss(cols, labels, **_):  # CosineSimilarityLoss: MSE of the cosine
+    return F.mse_loss(torch.cosine_similarity(cols[0], cols[1]), labels.view(-1))
+
+
+def cosent(cols, labels, scale=20.0, similarity=pairwise_cos_sim, **_):
+    scores = similarity(cols[0], cols[1]) * scale
     scores = scores[:, None] - scores[None, :]
     ordered = (labels[:, None] < labels[None, :]).to(scores.dtype)
     scores = scores - (1 - ordered) * 1e12
@@ -141,7 +159,9 @@ def gist(cols, guide, temperature=0.01, margin_strategy="absolute", margin=0.0, 
 
 
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
-          "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist}
+          "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist,
+          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss}
+LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity")
 
 
 def loss_fn(cfg):
@@ -153,8 +173,7 @@ def loss_fn(cfg):
     def plain(cols, labels, guide):
         if cfg["name"] == "gist":
             return inner(cols, guide, **kw)
-        return inner(cols, labels=labels, **kw) if cfg["name"] in ("contrastive", "online_contrastive", "cosent") \
-            else inner(cols, **kw)
+        return inner(cols, labels=labels, **kw) if cfg["name"] in LABELLED else inner(cols, **kw)
 
     if not dims:
         return plain
@@ -256,6 +275,15 @@ def loss_cases():
                            guide32=guide_columns(8, 12, 2, g)))
     cases.append(loss_case("matryoshka_gist", dict(gi, matryoshka_dims=[16, 8], temperature=0.05), 8, 16, 3, g,
                            guide32=guide_columns(8, 12, 3, g)))
+    # AnglELoss (CoSENT over the angle similarity) and CosineSimilarityLoss: graded scores
+    # with ties, an uneven batch, Matryoshka.
+    cases.append(loss_case("angle", {"name": "angle"}, 8, 16, 2, g, scores))
+    cases.append(loss_case("angle_uneven_scale_10", {"name": "angle", "scale": 10.0}, 7, 16, 2, g, scores7))
+    cases.append(loss_case("matryoshka_angle", {"name": "angle", "matryoshka_dims": [16, 8]}, 8, 16, 2, g, scores))
+    cases.append(loss_case("cosine_similarity", {"name": "cosine_similarity"}, 8, 16, 2, g, scores))
+    cases.append(loss_case("cosine_similarity_uneven_binary", {"name": "cosine_similarity"}, 7, 16, 2, g, binary7))
+    cases.append(loss_case("matryoshka_cosine_similarity", {"name": "cosine_similarity", "matryoshka_dims": [16, 4]},
+                           8, 16, 2, g, scores))
     return cases
 
 
