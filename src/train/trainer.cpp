@@ -100,6 +100,11 @@ class Trainer {
   std::unique_ptr<Embedder> embedder_;
   RunData data_;
   std::map<std::string, std::string> prompts_;  // training.prompts: role -> prompt
+  // The role's training prompt, else `otherwise`.
+  std::string role_prompt(const std::string& role, const std::string& otherwise = "") const {
+    const auto it = prompts_.find(role);
+    return it == prompts_.end() ? otherwise : it->second;
+  }
   std::optional<TokenStore> store_;
   std::vector<std::string> roles_;
   int max_len_ = 0;
@@ -217,19 +222,15 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   // a training prompt gets the prompt sentence-transformers' evaluator would give it: its
   // IR evaluator embeds queries with encode_query (here model.query_prompt first) and
   // documents with encode_document, the others everything with encode.
-  auto prompt = [&](const std::string& role, const std::string& otherwise) {
-    const auto it = prompts_.find(role);
-    return it == prompts_.end() ? otherwise : it->second;
-  };
   const std::string plain = model_.default_prompt();
-  eval_opt_.query_prompt = prompt("anchor", query_prompt(cfg, model_));
-  eval_opt_.corpus_prompt = prompt("positive", model_.document_prompt());
-  eval_opt_.sentence1_prompt = prompt("sentence1", plain);
-  eval_opt_.sentence2_prompt = prompt("sentence2", plain);
-  eval_opt_.anchor_prompt = prompt("anchor", plain);
-  eval_opt_.positive_prompt = prompt("positive", plain);
+  eval_opt_.query_prompt = role_prompt("anchor", query_prompt(cfg, model_));
+  eval_opt_.corpus_prompt = role_prompt("positive", model_.document_prompt());
+  eval_opt_.sentence1_prompt = role_prompt("sentence1", plain);
+  eval_opt_.sentence2_prompt = role_prompt("sentence2", plain);
+  eval_opt_.anchor_prompt = role_prompt("anchor", plain);
+  eval_opt_.positive_prompt = role_prompt("positive", plain);
   for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
-    eval_opt_.negative_prompts.push_back(prompt(data_.train.roles[k], plain));
+    eval_opt_.negative_prompts.push_back(role_prompt(data_.train.roles[k], plain));
   metric_ = run_eval_metric(cfg, data_.train.format);
   if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
@@ -308,8 +309,7 @@ at::Tensor Trainer::embed_guide(size_t role, const std::vector<int64_t>& rows,
   at::NoGradGuard frozen;
   std::vector<std::vector<int32_t>> own;
   if (guide_->tokenizer) {
-    const auto it = prompts_.find(roles_[role]);
-    const std::string prompt = it == prompts_.end() ? "" : it->second;
+    const std::string prompt = role_prompt(roles_[role]);
     std::vector<std::string> texts;
     for (int64_t r : rows) texts.push_back(prompt + data_.train.columns[role][static_cast<size_t>(r)]);
     own = guide_->tokenizer->encode_batch(texts, guide_->model.max_seq_length());
