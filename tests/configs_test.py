@@ -1,5 +1,6 @@
 """`disttune validate` accepts every config in configs/ (2 ranks). A model directory or
-data file that a recipe expects the user to provide is stood in for: the model by a
+data file that a recipe expects the user to provide is stood in for: the model (and a
+GISTEmbedLoss guide) by a
 directory with the all-MiniLM-L6-v2 config (../shared/data) or a from-scratch stand-in, the
 data by a small pairs file with the recipe's columns; the stand-ins are listed in the output."""
 import glob
@@ -49,6 +50,9 @@ class Configs(unittest.TestCase):
                 path = key_value(text, "model", "path")
                 if path and not os.path.isdir(os.path.join(dt.SOURCE, path)):
                     sets.append(f"model.path={model}")
+                guide = key_value(text, "loss", "guide")
+                if guide and not os.path.isdir(os.path.join(dt.SOURCE, guide)):
+                    sets.append(f"loss.guide={model}")
                 train = key_value(text, "data", "train")
                 if train and not os.path.isfile(os.path.join(dt.SOURCE, train)):
                     sets.append(f"data.train={pairs}")
