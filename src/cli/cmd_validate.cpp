@@ -14,6 +14,7 @@
 #include "data/split.h"
 #include "dist/dist.h"
 #include "eval/binary_classification_evaluator.h"
+#include "train/loss.h"
 #include "train/model_setup.h"
 #include "train/run_data.h"
 
@@ -49,7 +50,7 @@ void check_model_dir_key(const Config& cfg, const std::string& key) {
 void check_run_inputs(const Config& cfg) {
   check_model_dir_key(cfg, "model.path");
   const std::string& loss = cfg.get_string("loss.name");
-  if ((loss == "gist" || loss == "cached_gist") && cfg.get_string("loss.guide").empty())
+  if (is_gist_loss(loss) && cfg.get_string("loss.guide").empty())
     cfg.fail("loss.guide", "is required by loss.name: " + loss + " (the guide model's directory)");
   check_model_dir_key(cfg, "loss.guide");
   check_file_key(cfg, "model.init.vocab", false);

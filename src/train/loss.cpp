@@ -42,10 +42,12 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
              loss.name(), ": needs labels [", first.size(0), "]");
 }
 
+bool is_gist_loss(const std::string& name) { return name == "gist" || name == "cached_gist"; }
+
 std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
   const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
-  const bool gist = name == "gist" || name == "cached_gist";
+  const bool gist = is_gist_loss(name);
   const bool cached = name == "cached_mnrl" || name == "cached_gist";
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   // Keys that only some losses read: set for another loss they would be silently ignored.

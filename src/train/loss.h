@@ -50,6 +50,9 @@ class Loss {
 // Matryoshka inside it.
 std::unique_ptr<Loss> make_loss(const Config& cfg);
 
+// Whether loss.name `name` is GISTEmbedLoss (gist, cached_gist): it needs loss.guide.
+bool is_gist_loss(const std::string& name);
+
 // Checks `batch` against what `loss` takes; throws InternalError (the trainer builds
 // batches from a validated config).
 void check_loss_batch(const Loss& loss, const LossBatch& batch);

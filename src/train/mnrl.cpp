@@ -16,17 +16,14 @@ at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   std::vector<at::Tensor> cols;
   for (const at::Tensor& c : batch.columns) cols.push_back(loss_dtype(c));
   const int64_t b = cols[0].size(0);
-  const std::vector<int64_t> counts = gather_row_counts(d, b);
-  int64_t offset = 0, total = 0;
-  for (int r = 0; r < d.world_size; ++r) {
-    if (r < d.rank) offset += counts[r];
-    total += counts[r];
-  }
+  const GatheredRows positives = all_gather_rows(d, cols[1]);
+  const std::vector<int64_t>& counts = positives.counts;
+  const int64_t total = positives.total();
   DT_CHECK(total > 0, "mnrl: the global batch is empty");
 
-  std::vector<at::Tensor> candidates;
-  for (size_t c = 1; c < cols.size(); ++c) candidates.push_back(all_gather_with_grad(d, cols[c], counts));
-  at::Tensor labels = at::arange(offset, offset + b, cols[0].options().dtype(at::kLong));
+  std::vector<at::Tensor> candidates{positives.all};
+  for (size_t c = 2; c < cols.size(); ++c) candidates.push_back(all_gather_with_grad(d, cols[c], counts));
+  at::Tensor labels = at::arange(positives.offset, positives.offset + b, cols[0].options().dtype(at::kLong));
   // Sum over this rank's anchors / global rows: the shares add up to the global mean.
   at::Tensor scores = cos_sim(cols[0], at::cat(candidates, 0)) * scale_;
   at::Tensor loss = at::cross_entropy_loss(scores, labels, {}, at::Reduction::Sum);

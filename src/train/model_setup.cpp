@@ -38,8 +38,7 @@ std::string query_prompt(const Config& cfg, const SentenceModel& model) {
 
 Guide guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length) {
   const std::string& path = cfg.get_string("loss.guide");
-  if (path.empty())
-    cfg.fail("loss.guide", "is required by loss.name: " + cfg.get_string("loss.name") + " (the guide model's directory)");
+  DT_CHECK(!path.empty(), "loss.guide: empty (check_run_inputs refuses that before training)");
   Guide g{SentenceModel::load(path), std::nullopt};
   Tokenizer own = Embedder::tokenizer_for(g.model);
   if (own.fingerprint() != tokenizer.fingerprint() || g.model.max_seq_length() < max_length)

@@ -23,7 +23,7 @@ std::string query_prompt(const Config& cfg, const SentenceModel& model);
 // The guide model of loss.name: gist (loss.guide), in eval mode. As sentence-transformers'
 // GISTEmbedLoss, it embeds the model's own token ids when it tokenizes as the model does
 // (`tokenizer`, at `max_length` tokens); otherwise it reads the texts with its own
-// tokenizer, at its own max_seq_length.
+// tokenizer, at its own max_seq_length. loss.guide is set (the run checks refuse it empty).
 struct Guide {
   SentenceModel model;
   std::optional<Tokenizer> tokenizer;  // set: the guide tokenizes the texts itself
