@@ -48,6 +48,21 @@ class DataValidate(unittest.TestCase):
         self.assertNotEqual(r.rc, 0, r)
         self.assertIn("--set data.columns: data.columns: column mapping: needs roles anchor and positive", r.err)
 
+    def test_the_loss_is_checked_against_its_keys_and_the_data(self):
+        """validate refuses what train would refuse at its start: loss keys that the loss does not
+        read, and a loss that does not take the data's columns."""
+        for sets, error in (
+                (["loss.margin=0.3"], "loss.margin: only triplet, contrastive, online_contrastive and (cached_)gist "
+                                      "have a margin, not mnrl"),
+                (["loss.name=triplet"], "loss.name: triplet takes 3 text columns; data.columns maps 2 (pairs)"),
+                (["loss.name=cosent"], "loss.name: cosent needs scored pairs (sentence1, sentence2, score)")):
+            for command in ("validate", "train"):
+                r = dt.run([dt.DISTTUNE, command, self.cfg, "--set", "data.on_bad_row=skip"] +
+                           [a for s in sets for a in ("--set", s)], np=2)
+                self.assertNotEqual(r.rc, 0, r)
+                self.assertIn(error, r.err)
+                self.assertNotIn("tokens:", r.out)  # refused before the token store
+
 
 if __name__ == "__main__":
     sys.exit(unittest.main(verbosity=2))

@@ -53,6 +53,7 @@ void check_run_inputs(const Config& cfg) {
   if (is_gist_loss(loss) && cfg.get_string("loss.guide").empty())
     cfg.fail("loss.guide", "is required by loss.name: " + loss + " (the guide model's directory)");
   check_model_dir_key(cfg, "loss.guide");
+  make_loss(cfg);  // the loss keys' combinations, refused before the data is read
   check_file_key(cfg, "model.init.vocab", false);
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);
@@ -104,6 +105,7 @@ int run_validate(Dist& d, const Args& args) {
         format = ds.format;
         evaluated = evaluates(ds);
         training_prompts(cfg, ds.roles);
+        check_loss_takes_data(cfg, *make_loss(cfg), ds);
       }
       binary = binary && binary_labels(ds.scores);  // no scores: not scored pairs
       data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");

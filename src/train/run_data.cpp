@@ -13,6 +13,7 @@
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
 #include "eval/triplet_evaluator.h"
+#include "train/loss.h"
 
 namespace disttune {
 namespace {
@@ -146,6 +147,20 @@ void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels)
                                     "every score in the data is 0 or 1, and this data has other scores; "
                                     "the metrics evaluated are ", all));
   cfg.fail("eval.metric", str_cat("'", metric, "' is not among the metrics evaluated: ", all));
+}
+
+void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDataset& train) {
+  const int cols = static_cast<int>(train.roles.size());
+  const int max_cols = loss.max_columns();
+  if (cols < loss.min_columns() || (max_cols >= 0 && cols > max_cols))
+    cfg.fail("loss.name", str_cat(loss.name(), " takes ", loss.min_columns(),
+                                  max_cols < 0                      ? " or more"
+                                  : max_cols == loss.min_columns() ? ""
+                                                                    : str_cat(" to ", max_cols),
+                                  " text columns; data.columns maps ", cols, " (",
+                                  data_format_name(train.format), ")"));
+  if (loss.needs_labels() && train.format != DataFormat::Scored)
+    cfg.fail("loss.name", loss.name() + " needs scored pairs (sentence1, sentence2, score)");
 }
 
 }  // namespace disttune

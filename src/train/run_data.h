@@ -63,4 +63,9 @@ std::string run_eval_metric(const Config& cfg, DataFormat format);
 // that a typo fails before any work.
 void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels);
 
+class Loss;
+// A check that the loss takes the columns data.columns maps (and scores where it reads
+// labels), made by train and by validate before any work.
+void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDataset& train);
+
 }  // namespace disttune

@@ -163,6 +163,11 @@ Trainer::Trainer(Dist& d, const Config& cfg)
 
   data_ = load_run_data(d, cfg);
   roles_ = data_.train.roles;
+  loss_ = make_loss(cfg);
+  cached_ = dynamic_cast<GradCache*>(loss_.get());
+  // What the data decides is refused before the token store is built.
+  check_loss_takes_data(cfg, *loss_, data_.train);
+  if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
   prompts_ = training_prompts(cfg, roles_);
   TokenStoreBuild build;
   store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
@@ -170,8 +175,6 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   print0("data: ", data_.describe(), "; tokens: ", build.built ? "built " : "reused ",
          store_->path(), build.built ? " (" + build.reason + ")" : "");
 
-  loss_ = make_loss(cfg);
-  cached_ = dynamic_cast<GradCache*>(loss_.get());
   if (loss_->needs_guide()) {
     guide_.emplace(guide_from_config(cfg, embedder_->tokenizer(), max_len_));
     guide_->model.to(device_);
@@ -179,17 +182,6 @@ Trainer::Trainer(Dist& d, const Config& cfg)
            guide_->tokenizer ? str_cat(", its own tokenizer, ", guide_->model.max_seq_length(), " tokens)")
                              : std::string(", the model's token ids)"));
   }
-  const int cols = static_cast<int>(roles_.size());
-  const int max_cols = loss_->max_columns();
-  if (cols < loss_->min_columns() || (max_cols >= 0 && cols > max_cols))
-    cfg.fail("loss.name",
-             str_cat(loss_->name(), " takes ", loss_->min_columns(),
-                     max_cols < 0 ? " or more" : str_cat(" to ", max_cols),
-                     " text columns; data.columns maps ", cols, " (",
-                     data_format_name(data_.train.format), ")"));
-  if (loss_->needs_labels() && data_.train.format != DataFormat::Scored)
-    cfg.fail("loss.name", loss_->name() + " needs scored pairs (sentence1, sentence2, score)");
-
   for (auto& p : model_.parameters()) {
     // The pooler takes no part in sentence embeddings (as in sentence-transformers).
     if (p.name.rfind("pooler.", 0) == 0) continue;
@@ -232,7 +224,6 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
     eval_opt_.negative_prompts.push_back(role_prompt(data_.train.roles[k], plain));
   metric_ = run_eval_metric(cfg, data_.train.format);
-  if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
 }
 
 void Trainer::setup_device() {
