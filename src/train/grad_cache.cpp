@@ -17,11 +17,9 @@ GradCache::GradCache(std::unique_ptr<Loss> inner, int64_t mini_batch_size, int64
 }
 
 bool GradCache::keeps_last(int64_t rows, int roles, int world_size) const {
-  // The scores of this rank's rows against every rank's candidates of each role, with their
-  // probabilities and gradient (float32), once per Matryoshka dim: an upper bound.
-  const auto* matryoshka = dynamic_cast<const Matryoshka*>(inner_.get());
-  const double dims = matryoshka ? static_cast<double>(matryoshka->dims().size()) : 1.0;
-  const double bytes = 3.0 * 4.0 * static_cast<double>(rows) * static_cast<double>(rows) * world_size * roles * dims;
+  // The inner loss's matrices of this rank's rows against every rank's (float32).
+  const double bytes =
+      4.0 * static_cast<double>(rows) * static_cast<double>(rows) * world_size * inner_->loss_matrices(roles);
   return bytes <= static_cast<double>(keep_last_budget_);
 }
 

@@ -52,6 +52,7 @@ class GradCache final : public Loss {
   int max_columns() const override { return inner_->max_columns(); }
   bool needs_labels() const override { return inner_->needs_labels(); }
   bool needs_guide() const override { return inner_->needs_guide(); }
+  double loss_matrices(int roles) const override { return inner_->loss_matrices(roles); }
 
   // One GradCache pass over this rank's `rows` rows (0 where a short batch leaves it none)
   // of `roles` roles. Accumulates into the parameters' .grad the gradient of (this rank's

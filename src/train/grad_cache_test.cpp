@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/rng_state.h"
@@ -171,7 +172,8 @@ TEST(MpiGradCache, EachReEmbeddedMiniBatchEqualsItsFirstPass) {
 }
 
 TEST(MpiGradCache, KeepsTheLastGraphWhenTheLossMatricesAreSmall) {
-  // 3 matrices x 4 bytes x local rows x global rows x roles (x Matryoshka dims).
+  // 4 bytes x local rows x global rows x the loss's matrices (3 per role for MNRL) x
+  // Matryoshka dims.
   const GradCache plain(std::make_unique<Mnrl>(), 16);
   EXPECT_TRUE(plain.keeps_last(64, 2, 8));       // global batch 512 on 8 ranks: 0.8 MB
   EXPECT_TRUE(plain.keeps_last(512, 2, 8));      // 4096 on 8: 50 MB
@@ -183,6 +185,14 @@ TEST(MpiGradCache, KeepsTheLastGraphWhenTheLossMatricesAreSmall) {
       16);
   EXPECT_TRUE(matryoshka.keeps_last(64, 2, 8));
   EXPECT_FALSE(matryoshka.keeps_last(512, 2, 8));  // 252 MB over five dims
+  // GISTEmbedLoss: 5 matrices per block of scores, the contrasts being blocks of their own.
+  const GradCache gist(std::make_unique<Gist>(Gist::Options{}), 16);
+  EXPECT_FALSE(gist.keeps_last(512, 2, 8));  // 3 blocks: 126 MB
+  EXPECT_TRUE(gist.keeps_last(256, 2, 8));   // 31 MB
+  Gist::Options no_contrasts;
+  no_contrasts.contrast_anchors = no_contrasts.contrast_positives = false;
+  const GradCache plain_gist(std::make_unique<Gist>(no_contrasts), 16);
+  EXPECT_TRUE(plain_gist.keeps_last(512, 2, 8));  // 1 block: 42 MB
 }
 
 }  // namespace

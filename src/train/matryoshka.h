@@ -23,6 +23,7 @@ class Matryoshka final : public Loss {
   int max_columns() const override { return inner_->max_columns(); }
   bool needs_labels() const override { return inner_->needs_labels(); }
   bool needs_guide() const override { return inner_->needs_guide(); }
+  double loss_matrices(int roles) const override { return inner_->loss_matrices(roles) * dims_.size(); }
   const Loss& inner() const { return *inner_; }
   const std::vector<int64_t>& dims() const { return dims_; }
   const std::vector<double>& weights() const { return weights_; }
