@@ -8,6 +8,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -567,6 +568,39 @@ class Train(unittest.TestCase):
         a = strip(metrics_rows(run))
         self.assertEqual(a, strip(metrics_rows(run2)))
         self.assertIn("cosine_accuracy", a[-1])
+
+    def test_schedules(self):
+        """training.scheduler and training.scheduler_kwargs reach the run as Hugging Face's
+        lr_scheduler_type and lr_scheduler_kwargs would (the lambdas of the golden generator),
+        also after a resume; constant with a warmup is refused."""
+        sys.path.insert(0, os.path.join(dt.SOURCE, "tests", "ref"))
+        from gen_train_golden import hf_lambda
+        extra = ("eval:\n  strategy: no\n  test: false\n"
+                 "checkpoint:\n  save_strategy: steps\n  save_steps: 8\n  keep_last: 5\n")
+        kwargs = "{num_decay_steps: 8, decay_type: linear, min_lr_ratio: 0.1}"
+        cfg, run = self.config("wsd", extra, scheduler="warmup_stable_decay", scheduler_kwargs=kwargs)
+        self.train(cfg)
+        want = hf_lambda("warmup_stable_decay", 3, 24, 1e-3, num_decay_steps=8, decay_type="linear",
+                         min_lr_ratio=0.1)
+        lrs = [x["learning_rate"] for x in metrics_rows(run, "train")]
+        np.testing.assert_allclose(lrs, [1e-3 * want(s) for s in range(24)], rtol=1e-12, atol=0)
+        self.assertEqual(lrs[:4], [1e-4, 4e-4, 7e-4, 1e-3])  # from min_lr_ratio, warmup ceil(2.4) = 3
+        cfg2, run2 = self.config("wsd_resumed", extra, scheduler="warmup_stable_decay", scheduler_kwargs=kwargs)
+        os.makedirs(f"{run2}/checkpoints")
+        shutil.copy(f"{run}/checkpoints/step-00000008.h5", f"{run2}/checkpoints/")
+        self.assertIn("resumed from", self.train(cfg2, np=2).out)
+        self.assertEqual([x["learning_rate"] for x in metrics_rows(run2, "train")], lrs[8:])
+
+        cfg, _ = self.config("restarts", extra, scheduler="cosine_with_restarts", max_steps=2)
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.scheduler_kwargs.power=2"], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("training.scheduler_kwargs: 'power' is not an argument of the cosine_with_restarts "
+                      "schedule (it takes num_cycles)", r.err)
+        cfg, _ = self.config("constant", extra, scheduler="constant")  # warmup_ratio: 0.1 in the file
+        for command in ("train", "validate"):
+            r = dt.run([dt.DISTTUNE, command, cfg], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn("training.warmup_ratio: training.scheduler: constant has no warmup", r.err)
 
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""

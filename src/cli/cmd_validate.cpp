@@ -17,6 +17,7 @@
 #include "train/loss.h"
 #include "train/model_setup.h"
 #include "train/run_data.h"
+#include "train/scheduler.h"
 
 namespace disttune {
 namespace {
@@ -53,7 +54,10 @@ void check_run_inputs(const Config& cfg) {
   if (is_gist_loss(loss) && cfg.get_string("loss.guide").empty())
     cfg.fail("loss.guide", "is required by loss.name: " + loss + " (the guide model's directory)");
   check_model_dir_key(cfg, "loss.guide");
-  make_loss(cfg);  // the loss keys' combinations, refused before the data is read
+  // The loss's and the schedule's keys and their combinations, refused before the data is read
+  // (the number of steps, which the data decides, does not change what they accept).
+  make_loss(cfg);
+  make_schedule(cfg, 0);
   check_file_key(cfg, "model.init.vocab", false);
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);

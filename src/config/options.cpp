@@ -85,8 +85,15 @@ std::vector<OptionSpec> build_registry() {
       opt_int("training.gradient_accumulation_steps", "1", 1, 65536,
               "micro-batches per optimizer step"),
       opt_float("training.learning_rate", "2.0e-5", 0, 10, "peak learning rate"),
-      opt_choice("training.scheduler", "cosine", "linear|cosine|constant",
-                 "learning-rate schedule after warmup"),
+      opt_choice("training.scheduler", "cosine",
+                 "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt|"
+                 "cosine_with_min_lr|warmup_stable_decay",
+                 "learning-rate schedule (Hugging Face's lr_scheduler_type); all but constant start with "
+                 "the warmup"),
+      opt_map("training.scheduler_kwargs", "{}",
+              "arguments of the schedule (Hugging Face's lr_scheduler_kwargs): num_cycles; lr_end, power; "
+              "min_lr or min_lr_rate; num_decay_steps, num_stable_steps, warmup_type, decay_type, "
+              "min_lr_ratio"),
       opt_float("training.warmup_ratio", "0.1", 0, 1, "fraction of steps with linear warmup"),
       opt_int("training.warmup_steps", "0", 0, kBig, "> 0: warmup steps (overrides warmup_ratio)"),
       opt_float("training.weight_decay", "0.01", 0, 10,

@@ -2,17 +2,63 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
 
 #include "common/check.h"
 #include "config/config.h"
 
 namespace disttune {
+namespace {
+
+const std::map<std::string, ScheduleKind>& schedule_names() {
+  static const std::map<std::string, ScheduleKind> names{
+      {"linear", ScheduleKind::Linear},
+      {"cosine", ScheduleKind::Cosine},
+      {"cosine_with_restarts", ScheduleKind::CosineWithRestarts},
+      {"polynomial", ScheduleKind::Polynomial},
+      {"constant", ScheduleKind::Constant},
+      {"constant_with_warmup", ScheduleKind::ConstantWithWarmup},
+      {"inverse_sqrt", ScheduleKind::InverseSqrt},
+      {"cosine_with_min_lr", ScheduleKind::CosineWithMinLr},
+      {"warmup_stable_decay", ScheduleKind::WarmupStableDecay}};
+  return names;
+}
+
+// The lr_scheduler_kwargs each kind takes (Hugging Face passes none to the others).
+std::set<std::string> kwargs_of(ScheduleKind kind) {
+  switch (kind) {
+    case ScheduleKind::Cosine:
+    case ScheduleKind::CosineWithRestarts: return {"num_cycles"};
+    case ScheduleKind::Polynomial: return {"lr_end", "power"};
+    case ScheduleKind::CosineWithMinLr: return {"num_cycles", "min_lr", "min_lr_rate"};
+    case ScheduleKind::WarmupStableDecay:
+      return {"num_decay_steps", "num_stable_steps", "warmup_type", "decay_type", "min_lr_ratio", "num_cycles"};
+    default: return {};
+  }
+}
+
+// The shapes of warmup_stable_decay's two ramps, at progress p in [0, 1].
+double ramp_up(const std::string& type, double p) {
+  if (type == "cosine") return 0.5 * (1.0 - std::cos(M_PI * p));
+  if (type == "1-sqrt") return 1.0 - std::sqrt(1.0 - p);
+  return p;
+}
+double ramp_down(const std::string& type, double p, double num_cycles) {
+  if (type == "cosine") return 0.5 * (1.0 + std::cos(M_PI * num_cycles * 2.0 * p));
+  if (type == "1-sqrt") return 1.0 - std::sqrt(p);
+  return 1.0 - p;
+}
+
+}  // namespace
 
 ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "linear") return ScheduleKind::Linear;
-  if (name == "cosine") return ScheduleKind::Cosine;
-  if (name == "constant") return ScheduleKind::Constant;
-  DT_FAIL("unknown scheduler '", name, "' (expected linear, cosine or constant)");
+  const auto it = schedule_names().find(name);
+  if (it != schedule_names().end()) return it->second;
+  std::string all;
+  for (const auto& [n, kind] : schedule_names()) all += (all.empty() ? "" : ", ") + n;
+  DT_FAIL("unknown scheduler '", name, "' (expected one of ", all, ")");
 }
 
 int64_t warmup_steps_for(int64_t total_steps, int64_t warmup_steps, double warmup_ratio) {
@@ -20,34 +66,129 @@ int64_t warmup_steps_for(int64_t total_steps, int64_t warmup_steps, double warmu
   return static_cast<int64_t>(std::ceil(static_cast<double>(total_steps) * warmup_ratio));
 }
 
-LrSchedule::LrSchedule(ScheduleKind kind, double base_lr, int64_t total_steps, int64_t warmup_steps)
-    : kind_(kind), base_lr_(base_lr), total_(total_steps), warmup_(warmup_steps) {
+LrSchedule::LrSchedule(ScheduleKind kind, double base_lr, int64_t total_steps, int64_t warmup_steps,
+                       ScheduleOptions options)
+    : kind_(kind), base_lr_(base_lr), total_(total_steps), warmup_(warmup_steps), opt_(std::move(options)) {
   DT_CHECK(total_ >= 0 && warmup_ >= 0, "LrSchedule: negative step counts");
+  if (opt_.num_cycles < 0) opt_.num_cycles = kind == ScheduleKind::CosineWithRestarts ? 1.0 : 0.5;
+  if (kind == ScheduleKind::Constant) warmup_ = 0;
+  if (kind == ScheduleKind::WarmupStableDecay) {
+    DT_CHECK(opt_.num_decay_steps >= 0, "LrSchedule: warmup_stable_decay without num_decay_steps");
+    if (opt_.num_stable_steps < 0) opt_.num_stable_steps = total_ - warmup_ - opt_.num_decay_steps;
+  }
 }
 
 double LrSchedule::factor(int64_t step) const {
   const double s = static_cast<double>(step), w = static_cast<double>(warmup_);
+  const double cycles = opt_.num_cycles;
+  if (kind_ == ScheduleKind::WarmupStableDecay) {
+    const double floor = opt_.min_lr_ratio;
+    const int64_t decay_begin = warmup_ + opt_.num_stable_steps;
+    if (step < warmup_)
+      return std::max(0.0, ramp_up(opt_.warmup_type, s / std::max(1.0, w)) * (1.0 - floor) + floor);
+    if (step < decay_begin) return 1.0;
+    if (step < decay_begin + opt_.num_decay_steps) {
+      const double p = static_cast<double>(step - decay_begin) /
+                       std::max(1.0, static_cast<double>(opt_.num_decay_steps));
+      return std::max(0.0, ramp_down(opt_.decay_type, p, cycles) * (1.0 - floor) + floor);
+    }
+    return floor;
+  }
   if (step < warmup_) return s / std::max(1.0, w);
+  const double progress = (s - w) / std::max(1.0, static_cast<double>(total_ - warmup_));
   switch (kind_) {
-    case ScheduleKind::Constant: return 1.0;
+    case ScheduleKind::Constant:
+    case ScheduleKind::ConstantWithWarmup: return 1.0;
     case ScheduleKind::Linear:
       return std::max(0.0, static_cast<double>(total_ - step) /
                                std::max(1.0, static_cast<double>(total_ - warmup_)));
-    case ScheduleKind::Cosine: {
-      const double progress = static_cast<double>(step - warmup_) /
-                              std::max(1.0, static_cast<double>(total_ - warmup_));
-      const double num_cycles = 0.5;
-      return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * num_cycles * 2.0 * progress)));
+    case ScheduleKind::Cosine: return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * cycles * 2.0 * progress)));
+    case ScheduleKind::CosineWithRestarts:
+      if (progress >= 1.0) return 0.0;
+      return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * std::fmod(cycles * progress, 1.0))));
+    case ScheduleKind::Polynomial: {
+      if (step > total_) return opt_.lr_end / base_lr_;
+      const double remaining = 1.0 - (s - w) / static_cast<double>(std::max<int64_t>(1, total_ - warmup_));
+      return ((base_lr_ - opt_.lr_end) * std::pow(remaining, opt_.power) + opt_.lr_end) / base_lr_;
     }
+    case ScheduleKind::InverseSqrt: {
+      const double timescale = warmup_ > 0 ? w : 10000.0;
+      return 1.0 / std::sqrt((s + timescale - w) / timescale);
+    }
+    case ScheduleKind::CosineWithMinLr: {
+      const double f = 0.5 * (1.0 + std::cos(M_PI * cycles * 2.0 * progress));
+      return std::max(0.0, f * (1.0 - opt_.min_lr_rate) + opt_.min_lr_rate);
+    }
+    case ScheduleKind::WarmupStableDecay: break;  // above
   }
   return 1.0;
 }
 
 LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
+  const std::string name = cfg.get_string("training.scheduler");
+  const ScheduleKind kind = parse_schedule(name);
+  const double base_lr = cfg.get_float("training.learning_rate");
+  if (kind == ScheduleKind::Constant) {
+    // Hugging Face ignores the warmup here; a warmup asked for is refused rather than dropped.
+    const bool steps = cfg.is_set("training.warmup_steps") && cfg.get_int("training.warmup_steps") > 0;
+    if (steps || (cfg.is_set("training.warmup_ratio") && cfg.get_float("training.warmup_ratio") > 0))
+      cfg.fail(steps ? "training.warmup_steps" : "training.warmup_ratio",
+               "training.scheduler: constant has no warmup (Hugging Face's get_constant_schedule); "
+               "use constant_with_warmup");
+  }
+
+  const char* kwargs_key = "training.scheduler_kwargs";
+  const auto& kwargs = cfg.get_string_map(kwargs_key);
+  const std::set<std::string> takes = kwargs_of(kind);
+  for (const auto& [key, value] : kwargs)
+    if (!takes.count(key)) {
+      std::string list;
+      for (const std::string& k : takes) list += (list.empty() ? "" : ", ") + k;
+      cfg.fail(kwargs_key, str_cat("'", key, "' is not an argument of the ", name, " schedule (",
+                                   takes.empty() ? "it takes none" : "it takes " + list, ")"));
+    }
+  auto number = [&](const std::string& key, double lo) {
+    const std::string& text = kwargs.at(key);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v) || v < lo)
+      cfg.fail(kwargs_key, str_cat(key, ": expected a number >= ", lo, ", got '", text, "'"));
+    return v;
+  };
+  auto steps = [&](const std::string& key) {
+    const double v = number(key, 0);
+    if (v != std::floor(v)) cfg.fail(kwargs_key, str_cat(key, ": expected a whole number of steps, got '",
+                                                         kwargs.at(key), "'"));
+    return static_cast<int64_t>(v);
+  };
+  auto shape = [&](const std::string& key) {
+    const std::string& v = kwargs.at(key);
+    if (v != "linear" && v != "cosine" && v != "1-sqrt")
+      cfg.fail(kwargs_key, str_cat(key, ": expected linear, cosine or 1-sqrt, got '", v, "'"));
+    return v;
+  };
+  ScheduleOptions o;
+  if (kwargs.count("num_cycles")) o.num_cycles = number("num_cycles", 0);
+  if (kwargs.count("lr_end")) o.lr_end = number("lr_end", 0);
+  if (kwargs.count("power")) o.power = number("power", 0);
+  if (kind == ScheduleKind::Polynomial && !(base_lr > o.lr_end))
+    cfg.fail(kwargs_key, str_cat("lr_end (", o.lr_end, ") must be below training.learning_rate (", base_lr, ")"));
+  if (kind == ScheduleKind::CosineWithMinLr) {
+    if (kwargs.count("min_lr") == kwargs.count("min_lr_rate"))
+      cfg.fail(kwargs_key, "cosine_with_min_lr takes one of min_lr and min_lr_rate");
+    o.min_lr_rate = kwargs.count("min_lr") ? number("min_lr", 0) / base_lr : number("min_lr_rate", 0);
+  }
+  if (kind == ScheduleKind::WarmupStableDecay) {
+    if (!kwargs.count("num_decay_steps")) cfg.fail(kwargs_key, "warmup_stable_decay needs num_decay_steps");
+    o.num_decay_steps = steps("num_decay_steps");
+    if (kwargs.count("num_stable_steps")) o.num_stable_steps = steps("num_stable_steps");
+    if (kwargs.count("warmup_type")) o.warmup_type = shape("warmup_type");
+    if (kwargs.count("decay_type")) o.decay_type = shape("decay_type");
+    if (kwargs.count("min_lr_ratio")) o.min_lr_ratio = number("min_lr_ratio", 0);
+  }
   const int64_t warmup = warmup_steps_for(total_steps, cfg.get_int("training.warmup_steps"),
                                           cfg.get_float("training.warmup_ratio"));
-  return LrSchedule(parse_schedule(cfg.get_string("training.scheduler")),
-                    cfg.get_float("training.learning_rate"), total_steps, warmup);
+  return LrSchedule(kind, base_lr, total_steps, warmup, o);
 }
 
 }  // namespace disttune

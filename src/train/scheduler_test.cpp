@@ -12,19 +12,31 @@ namespace {
 
 using namespace train_test;
 
+// Each golden schedule through the config, as a run builds it: training.scheduler,
+// training.scheduler_kwargs and the warmup keys.
+Config schedule_config(const json& s) {
+  std::vector<std::string> sets{"training.scheduler=" + s.at("kind").get<std::string>(),
+                                str_cat("training.learning_rate=", s.at("base_lr").get<double>())};
+  if (s.at("warmup_steps").get<int64_t>() > 0)
+    sets.push_back(str_cat("training.warmup_steps=", s.at("warmup_steps").get<int64_t>()));
+  sets.push_back(str_cat("training.warmup_ratio=", s.at("warmup_ratio").get<double>()));
+  for (const auto& [key, value] : s.at("kwargs").items())
+    sets.push_back("training.scheduler_kwargs." + key + "=" +
+                   (value.is_string() ? value.get<std::string>() : value.dump()));
+  return Config::from_yaml("{}", "t.yaml", sets);
+}
+
 TEST(Scheduler, MatchesLambdaLRWithTheHuggingFaceLambdas) {
   json g = load_golden("schedules.json");
-  ASSERT_EQ(g.at("schedules").size(), 15u);
+  ASSERT_EQ(g.at("schedules").size(), 28u);
   for (const json& s : g.at("schedules")) {
     const int64_t total = s.at("total").get<int64_t>();
-    const int64_t warmup = warmup_steps_for(total, s.at("warmup_steps").get<int64_t>(),
-                                            s.at("warmup_ratio").get<double>());
-    EXPECT_EQ(warmup, s.at("warmup").get<int64_t>());
-    LrSchedule sched(parse_schedule(s.at("kind").get<std::string>()), s.at("base_lr").get<double>(),
-                     total, warmup);
+    const LrSchedule sched = make_schedule(schedule_config(s), total);
+    EXPECT_EQ(sched.warmup_steps(), s.at("warmup").get<int64_t>()) << s.at("kind");
     const auto lrs = s.at("lrs").get<std::vector<double>>();
     for (int64_t step = 0; step < total; ++step)
-      EXPECT_NEAR(sched.lr(step), lrs[step], 1e-15) << s.at("kind") << " total " << total << " step " << step;
+      EXPECT_NEAR(sched.lr(step), lrs[step], 1e-15)
+          << s.at("kind") << " " << s.at("kwargs") << " total " << total << " step " << step;
   }
 }
 
@@ -38,7 +50,45 @@ TEST(Scheduler, FromConfigWithWarmupRatioAndSteps) {
   EXPECT_DOUBLE_EQ(s.lr(10), 0.0);
   c.apply_override("training.warmup_steps=4");
   EXPECT_EQ(make_schedule(c, 10).warmup_steps(), 4);  // steps win over the ratio
-  EXPECT_THROW(parse_schedule("polynomial"), UserError);
+  EXPECT_THROW(parse_schedule("cosine_with_hard_restarts"), UserError);
+}
+
+TEST(Scheduler, RefusesArgumentsTheScheduleDoesNotTake) {
+  auto refused = [](std::vector<std::string> sets, const std::string& part) {
+    try {
+      make_schedule(Config::from_yaml("{}", "t.yaml", sets), 10);
+      ADD_FAILURE() << "accepted: " << join(sets, " ");
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  refused({"training.scheduler=linear", "training.scheduler_kwargs.num_cycles=2"},
+          "training.scheduler_kwargs: 'num_cycles' is not an argument of the linear schedule (it takes none)");
+  refused({"training.scheduler=polynomial", "training.scheduler_kwargs.num_cycles=2"},
+          "(it takes lr_end, power)");
+  refused({"training.scheduler=cosine", "training.scheduler_kwargs.num_cycles=two"},
+          "num_cycles: expected a number >= 0, got 'two'");
+  refused({"training.scheduler=polynomial", "training.learning_rate=1e-7"},
+          "lr_end (1e-07) must be below training.learning_rate (1e-07)");
+  refused({"training.scheduler=cosine_with_min_lr"}, "cosine_with_min_lr takes one of min_lr and min_lr_rate");
+  refused({"training.scheduler=cosine_with_min_lr", "training.scheduler_kwargs.min_lr=1e-6",
+           "training.scheduler_kwargs.min_lr_rate=0.1"},
+          "cosine_with_min_lr takes one of min_lr and min_lr_rate");
+  refused({"training.scheduler=warmup_stable_decay"}, "warmup_stable_decay needs num_decay_steps");
+  refused({"training.scheduler=warmup_stable_decay", "training.scheduler_kwargs.num_decay_steps=2.5"},
+          "num_decay_steps: expected a whole number of steps, got '2.5'");
+  refused({"training.scheduler=warmup_stable_decay", "training.scheduler_kwargs.num_decay_steps=2",
+           "training.scheduler_kwargs.decay_type=exp"},
+          "decay_type: expected linear, cosine or 1-sqrt, got 'exp'");
+  // Hugging Face's constant ignores a warmup; one asked for is refused.
+  refused({"training.scheduler=constant", "training.warmup_ratio=0.1"},
+          "training.warmup_ratio: training.scheduler: constant has no warmup");
+  refused({"training.scheduler=constant", "training.warmup_steps=3"},
+          "training.warmup_steps: training.scheduler: constant has no warmup");
+  // Left at its default (0.1), warmup_ratio does not apply to constant.
+  const LrSchedule c = make_schedule(Config::from_yaml("{}", "t.yaml", {"training.scheduler=constant"}), 10);
+  EXPECT_EQ(c.warmup_steps(), 0);
+  EXPECT_DOUBLE_EQ(c.factor(0), 1.0);
 }
 
 }  // namespace

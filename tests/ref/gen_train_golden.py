@@ -320,33 +320,89 @@ def random_ids(gen, rows):
 
 
 # ---- Hugging Face schedules (transformers.optimization) -------------------------------------
-def hf_lambda(kind, warmup, total):
+# The lambdas of transformers.optimization, by lr_scheduler_type, with lr_scheduler_kwargs.
+def hf_lambda(kind, warmup, total, base_lr=None, **kw):
+    def ramp(s):
+        return float(s) / float(max(1, warmup))
+
     def linear(s):
         if s < warmup:
-            return float(s) / float(max(1, warmup))
+            return ramp(s)
         return max(0.0, float(total - s) / float(max(1, total - warmup)))
 
-    def cosine(s, num_cycles=0.5):
-        if s < warmup:
-            return float(s) / float(max(1, warmup))
-        progress = float(s - warmup) / float(max(1, total - warmup))
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
+    def progress(s):
+        return float(s - warmup) / float(max(1, total - warmup))
 
-    def constant(s):
+    def cosine(s, num_cycles=0.5, min_lr_rate=0.0):
+        if s < warmup:
+            return ramp(s)
+        f = 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress(s)))
+        return max(0, f * (1 - min_lr_rate) + min_lr_rate)
+
+    def cosine_with_restarts(s, num_cycles=1):
+        if s < warmup:
+            return ramp(s)
+        if progress(s) >= 1.0:
+            return 0.0
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((float(num_cycles) * progress(s)) % 1.0))))
+
+    def polynomial(s, lr_end=1e-7, power=1.0):
+        if s < warmup:
+            return ramp(s)
+        if s > total:
+            return lr_end / base_lr
+        remaining = 1 - (s - warmup) / (total - warmup)
+        return ((base_lr - lr_end) * remaining ** power + lr_end) / base_lr
+
+    def constant(s):  # get_constant_schedule: no warmup
+        return 1
+
+    def constant_with_warmup(s):
         if s < warmup:
             return float(s) / float(max(1.0, warmup))
         return 1.0
-    return {"linear": linear, "cosine": cosine, "constant": constant}[kind]
+
+    def inverse_sqrt(s):
+        timescale = warmup or 10_000
+        if s < warmup:
+            return ramp(s)
+        return 1.0 / math.sqrt((s + timescale - warmup) / timescale)
+
+    def cosine_with_min_lr(s, num_cycles=0.5, min_lr=None, min_lr_rate=None):
+        rate = min_lr / base_lr if min_lr is not None else min_lr_rate
+        return cosine(s, num_cycles, rate)
+
+    def warmup_stable_decay(s, num_decay_steps, num_stable_steps=None, warmup_type="linear",
+                            decay_type="cosine", min_lr_ratio=0.0, num_cycles=0.5):
+        stable = total - warmup - num_decay_steps if num_stable_steps is None else num_stable_steps
+        if s < warmup:
+            p = float(s) / float(max(1, warmup))
+            f = {"linear": p, "cosine": 0.5 * (1.0 - math.cos(math.pi * p)), "1-sqrt": 1.0 - math.sqrt(1.0 - p)}
+            return max(0.0, f[warmup_type] * (1.0 - min_lr_ratio) + min_lr_ratio)
+        if s < warmup + stable:
+            return 1.0
+        if s < warmup + stable + num_decay_steps:
+            p = float(s - warmup - stable) / float(max(1, num_decay_steps))
+            f = {"linear": 1.0 - p, "cosine": 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * p)),
+                 "1-sqrt": 1.0 - math.sqrt(p)}
+            return max(0.0, f[decay_type] * (1.0 - min_lr_ratio) + min_lr_ratio)
+        return min_lr_ratio
+
+    fn = {"linear": linear, "cosine": cosine, "cosine_with_restarts": cosine_with_restarts,
+          "polynomial": polynomial, "constant": constant, "constant_with_warmup": constant_with_warmup,
+          "inverse_sqrt": inverse_sqrt, "cosine_with_min_lr": cosine_with_min_lr,
+          "warmup_stable_decay": warmup_stable_decay}[kind]
+    return lambda s: fn(s, **kw)
 
 
 def hf_warmup(total, warmup_steps, warmup_ratio):  # TrainingArguments.get_warmup_steps
     return warmup_steps if warmup_steps > 0 else math.ceil(total * warmup_ratio)
 
 
-def lambda_lr_values(kind, base_lr, total, warmup):
+def lambda_lr_values(kind, base_lr, total, warmup, **kw):
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=base_lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, hf_lambda(kind, warmup, total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, hf_lambda(kind, warmup, total, base_lr, **kw))
     lrs = []
     for _ in range(total):
         lrs.append(opt.param_groups[0]["lr"])
@@ -356,14 +412,30 @@ def lambda_lr_values(kind, base_lr, total, warmup):
 
 
 def schedules():
+    shapes = ((10, 0, 0.0), (10, 3, 0.0), (17, 0, 0.1), (7, 0, 0.5), (5, 8, 0.0))
+    cases = [(kind, shape, {}) for kind in ("linear", "cosine", "constant_with_warmup") for shape in shapes]
+    cases += [("constant", (10, 0, 0.0), {}),
+              ("cosine", (23, 2, 0.0), {"num_cycles": 1.5}),
+              ("cosine_with_restarts", (20, 2, 0.0), {}),
+              ("cosine_with_restarts", (23, 0, 0.1), {"num_cycles": 3}),
+              ("polynomial", (12, 2, 0.0), {}),
+              ("polynomial", (15, 0, 0.2), {"lr_end": 1e-6, "power": 2.5}),
+              ("inverse_sqrt", (20, 4, 0.0), {}),
+              ("inverse_sqrt", (12, 0, 0.0), {}),
+              ("cosine_with_min_lr", (14, 2, 0.0), {"min_lr": 5e-6}),
+              ("cosine_with_min_lr", (14, 0, 0.25), {"min_lr_rate": 0.1, "num_cycles": 0.75}),
+              ("warmup_stable_decay", (20, 3, 0.0), {"num_decay_steps": 6}),
+              ("warmup_stable_decay", (20, 4, 0.0), {"num_decay_steps": 5, "num_stable_steps": 6,
+                                                     "warmup_type": "cosine", "decay_type": "1-sqrt",
+                                                     "min_lr_ratio": 0.1}),
+              ("warmup_stable_decay", (16, 0, 0.25), {"num_decay_steps": 8, "warmup_type": "1-sqrt",
+                                                      "decay_type": "linear", "min_lr_ratio": 0.05})]
     out = []
-    for kind in ("linear", "cosine", "constant"):
-        for total, warmup_steps, ratio in ((10, 0, 0.0), (10, 3, 0.0), (17, 0, 0.1), (7, 0, 0.5),
-                                          (5, 8, 0.0)):
-            warmup = hf_warmup(total, warmup_steps, ratio)
-            out.append({"kind": kind, "base_lr": 2e-5, "total": total, "warmup_steps": warmup_steps,
-                        "warmup_ratio": ratio, "warmup": warmup,
-                        "lrs": lambda_lr_values(kind, 2e-5, total, warmup)})
+    for kind, (total, warmup_steps, ratio), kw in cases:
+        warmup = hf_warmup(total, warmup_steps, ratio)
+        out.append({"kind": kind, "base_lr": 2e-5, "total": total, "warmup_steps": warmup_steps,
+                    "warmup_ratio": ratio, "warmup": 0 if kind == "constant" else warmup, "kwargs": kw,
+                    "lrs": lambda_lr_values(kind, 2e-5, total, warmup, **kw)})
     return out
 
 
@@ -424,7 +496,7 @@ def training_runs():
         train_run("mnrl_symmetric_linear", {"name": "mnrl", "symmetric": True}, 5, 8, 2, g,
                   scheduler="linear", warmup_ratio=0.0),
         train_run("matryoshka_mnrl_uneven", {"name": "mnrl", "matryoshka_dims": [10, 4]}, 5, 7, 2, g,
-                  scheduler="constant", warmup_ratio=0.4),
+                  scheduler="constant_with_warmup", warmup_ratio=0.4),
         # Cosine, not euclidean: a euclidean triplet loss is blind to LayerNorm.bias (it
         # cancels in every difference), so its gradient is rounding noise that AdamW's
         # normalisation would blow up to +-lr in either implementation.
