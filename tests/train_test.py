@@ -602,6 +602,59 @@ class Train(unittest.TestCase):
             self.assertNotEqual(r.rc, 0, r)
             self.assertIn("training.warmup_ratio: training.scheduler: constant has no warmup", r.err)
 
+    def test_early_stopping(self):
+        """eval.early_stopping_patience stops where Hugging Face's EarlyStoppingCallback would,
+        keeps its counter in the checkpoint, and a finished run does not train again on resume."""
+        def hf_stop_step(val, patience, threshold):
+            """EarlyStoppingCallback.check_metric_value over the logged evaluations, the best
+            being the one before each evaluation (Trainer._determine_best_metric runs after)."""
+            best, counter = None, 0
+            for row in val:
+                v = row["cosine_ndcg@10"]
+                counter = 0 if best is None or (v > best and abs(v - best) > threshold) else counter + 1
+                best = v if best is None or v > best else best
+                if counter >= patience:
+                    return row["step"]
+            return None
+
+        extra = lambda patience, threshold: (
+            f"eval:\n  strategy: steps\n  steps: 2\n  test: false\n  early_stopping_patience: {patience}\n"
+            f"  early_stopping_threshold: {threshold}\n"
+            "checkpoint:\n  save_strategy: steps\n  save_steps: 2\n  keep_last: 20\n")
+        # No evaluation improves on the first by more than 1: the third stops the run.
+        cfg, run = self.config("early", extra(2, 1.0))
+        r = self.train(cfg, np=2)
+        self.assertIn("early stopping at step 6: cosine_ndcg@10 has not improved by more than 1 in 2 "
+                      "evaluation(s)", r.out)
+        self.assertEqual([x["step"] for x in metrics_rows(run, "val")], [2, 4, 6])
+        self.assertEqual(metrics_rows(run, "train")[-1]["step"], 6)
+        with h5py.File(f"{run}/checkpoints/step-00000006.h5", "r") as f:
+            self.assertEqual(f["state"].attrs["evals_without_improvement"], 2)
+        self.assertTrue(os.path.exists(f"{run}/final/model.safetensors"))
+        # Resumed, it has nothing left to train; with a larger patience it goes on from the
+        # counter it saved: one more evaluation without improvement stops it.
+        r = self.train(cfg, np=2)
+        self.assertIn("resumed from", r.out)
+        self.assertEqual(metrics_rows(run, "train")[-1]["step"], 6)
+        r = self.train(cfg, np=2, sets=["eval.early_stopping_patience=3"])
+        self.assertIn("early stopping at step 8", r.out)
+        self.assertEqual([x["step"] for x in metrics_rows(run, "val")], [2, 4, 6, 8])
+
+        # Without a threshold, on a run that learns: where the reference rule stops it.
+        for patience in (1, 2):
+            cfg, run = self.config(f"early_p{patience}", extra(patience, 0), learning_rate=3e-3)
+            r = self.train(cfg)
+            val = metrics_rows(run, "val")
+            stop = hf_stop_step(val, patience, 0.0)
+            self.assertEqual(val[-1]["step"], stop or 24, val)
+            self.assertEqual(f"early stopping at step {stop}" in r.out, stop is not None, r.out)
+            print(f"patience {patience}: stopped at {stop}")
+
+        cfg, _ = self.config("early_no_eval", "eval:\n  strategy: 'no'\n  early_stopping_patience: 2\n")
+        r = dt.run([dt.DISTTUNE, "validate", cfg], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("eval.early_stopping_patience: needs evaluations: eval.strategy epoch or steps", r.err)
+
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""
         extra = "checkpoint:\n  save_strategy: steps\n  save_steps: 5\n  keep_last: 10\n"

@@ -388,6 +388,8 @@ Status check_config(const Config& cfg, int world_size) {
                        " accumulation step(s)"));
   if (cfg.get_string("eval.strategy") == "steps" && cfg.get_int("eval.steps") <= 0)
     return err("eval.steps", "must be > 0 when eval.strategy is steps");
+  if (cfg.get_int("eval.early_stopping_patience") > 0 && cfg.get_string("eval.strategy") == "no")
+    return err("eval.early_stopping_patience", "needs evaluations: eval.strategy epoch or steps");
   if (cfg.get_string("checkpoint.save_strategy") == "steps" &&
       cfg.get_int("checkpoint.save_steps") <= 0)
     return err("checkpoint.save_steps", "must be > 0 when checkpoint.save_strategy is steps");

@@ -151,6 +151,11 @@ std::vector<OptionSpec> build_registry() {
       opt_int("eval.chunk_rows", "16384", 1, kBig,
               "documents scored at once per rank (memory: chunk_rows x queries floats)"),
       opt_bool("eval.load_best_model_at_end", "true", "export the best model instead of the last"),
+      opt_int("eval.early_stopping_patience", "0", 0, kBig,
+              "> 0: stop training after this many evaluations in a row without improving eval.metric "
+              "(Hugging Face's EarlyStoppingCallback)"),
+      opt_float("eval.early_stopping_threshold", "0", 0, 1e6,
+                "an evaluation improves only when eval.metric beats the best by more than this"),
       opt_int("eval.batch_size", "64", 1, 1 << 20, "texts per encoder forward pass when evaluating"),
       opt_bool("eval.test", "true",
                "evaluate the base and the fine-tuned model on the test split and print the table"),

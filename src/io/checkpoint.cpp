@@ -243,6 +243,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
     f.set_attr("/state", "loss_scale", s.loss_scale);
     f.set_attr("/state", "loss_scale_good_steps", s.loss_scale_good_steps);
     f.set_attr("/state", "skipped_steps", s.skipped_steps);
+    f.set_attr("/state", "evals_without_improvement", s.evals_without_improvement);
     f.set_attr("/", "format", std::string(kFormat));
     f.set_attr("/", "format_version", kCheckpointFormatVersion);
     f.set_attr("/", "step", s.step);
@@ -307,6 +308,9 @@ Checkpoint read_checkpoint(const std::string& path) {
   s.loss_scale = f.attr_double("/state", "loss_scale");
   s.loss_scale_good_steps = f.attr_int("/state", "loss_scale_good_steps");
   s.skipped_steps = f.attr_int("/state", "skipped_steps");
+  // Added after format version 2 was fixed: a checkpoint without it ran without early stopping.
+  if (f.has_attr("/state", "evals_without_improvement"))
+    s.evals_without_improvement = f.attr_int("/state", "evals_without_improvement");
   if (s.step != info.step) DT_FAIL(path, ": damaged checkpoint: /state step disagrees with the root");
   return c;
 }

@@ -47,6 +47,7 @@ struct TrainState {
   double loss_scale = 1.0;      // fp16 dynamic loss scaling
   int64_t loss_scale_good_steps = 0;
   int64_t skipped_steps = 0;    // steps skipped for inf/nan gradients
+  int64_t evals_without_improvement = 0;  // early stopping's patience counter
 };
 
 struct Checkpoint {

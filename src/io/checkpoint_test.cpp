@@ -24,6 +24,7 @@ Checkpoint sample(int64_t step) {
   c.state.best_metric = 0.8226;
   c.state.best_step = step - 1;
   c.state.loss_scale = 32768;
+  c.state.evals_without_improvement = 3;
   c.model = {{"embeddings.word_embeddings.weight", at::randn({30, 8})},
              {"encoder.layer.0.attention.self.query.bias", at::randn({8})}};
   c.optimizer = {{"exp_avg/embeddings.word_embeddings.weight", at::randn({30, 8})},
@@ -51,6 +52,7 @@ TEST(Checkpoint, RoundTripsEverything) {
   EXPECT_DOUBLE_EQ(r.state.best_metric, 0.8226);
   EXPECT_EQ(r.state.best_step, 41);
   EXPECT_DOUBLE_EQ(r.state.loss_scale, 32768);
+  EXPECT_EQ(r.state.evals_without_improvement, 3);
   ASSERT_EQ(r.model.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(r.model[i].first, c.model[i].first);

@@ -74,7 +74,8 @@ class Trainer {
   void setup_device();
   void broadcast_parameters();
   int64_t count_total_steps() const;
-  bool finished() const;
+  bool finished() const;       // the steps or epochs done, or stopped early
+  bool stopped_early() const;  // eval.early_stopping_patience evaluations without improvement
   void train_step(const std::vector<int64_t>& batch);
   at::Tensor embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
                        const std::vector<std::vector<int32_t>>& ids);
@@ -123,6 +124,8 @@ class Trainer {
 
   TrainState st_;
   int64_t total_steps_ = 0, accum_ = 1, global_batch_ = 1, epochs_ = 1, max_steps_ = -1;
+  int64_t patience_ = 0;  // eval.early_stopping_patience (0: off)
+  double patience_threshold_ = 0;
   MetricsLog log_;
   std::unique_ptr<Progress> bar_;
   std::map<std::string, double> last_eval_;
@@ -146,6 +149,8 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   global_batch_ = cfg.get_int("training.global_batch_size");
   epochs_ = cfg.get_int("training.epochs");
   max_steps_ = cfg.get_int("training.max_steps");
+  patience_ = cfg.get_int("eval.early_stopping_patience");
+  patience_threshold_ = cfg.get_float("eval.early_stopping_threshold");
   if (d.is_root()) {
     Env::Default()->make_dirs(ckpt_dir_).throw_if_error();
     Env::Default()->make_dirs(out_ + "/logs").throw_if_error();
@@ -168,6 +173,8 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   // What the data decides is refused before the token store is built.
   check_loss_takes_data(cfg, *loss_, data_.train);
   if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
+  if (patience_ > 0 && !(data_.evaluated() && data_.has_val()))
+    cfg.fail("eval.early_stopping_patience", "needs a validation split to evaluate, and this run has none");
   prompts_ = training_prompts(cfg, roles_);
   TokenStoreBuild build;
   store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
@@ -274,8 +281,10 @@ int64_t Trainer::count_total_steps() const {
 }
 
 bool Trainer::finished() const {
-  return max_steps_ > 0 ? st_.step >= max_steps_ : st_.epoch >= epochs_;
+  return (max_steps_ > 0 ? st_.step >= max_steps_ : st_.epoch >= epochs_) || stopped_early();
 }
+
+bool Trainer::stopped_early() const { return patience_ > 0 && st_.evals_without_improvement >= patience_; }
 
 at::Tensor Trainer::embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
                               const std::vector<std::vector<int32_t>>& ids) {
@@ -468,6 +477,11 @@ void Trainer::eval_and_save(bool eval_due, bool save_due) {
     log_.write(row);
     LOG(INFO) << row.dump();
     const double v = last_eval_.at(metric_);
+    // Early stopping counts as Hugging Face's EarlyStoppingCallback does, against the best
+    // before this evaluation: an evaluation improves when there is none yet or it beats the
+    // best by more than the threshold (a smaller gain still becomes the best).
+    const bool improved = st_.best_step < 0 || (v > st_.best_metric && v - st_.best_metric > patience_threshold_);
+    st_.evals_without_improvement = improved ? 0 : st_.evals_without_improvement + 1;
     if (v > st_.best_metric) {
       st_.best_metric = v;
       st_.best_step = st_.step;
@@ -482,6 +496,10 @@ void Trainer::eval_and_save(bool eval_due, bool save_due) {
                                                                 " at step ", st_.best_step, ")"));
     if (bar_) bar_->set_postfix(msg);
     if (d_.is_root() && !isatty(fileno(stdout))) print0(msg);
+    if (stopped_early())
+      print0("early stopping at step ", st_.step, ": ", metric_, " has not improved",
+             patience_threshold_ > 0 ? str_cat(" by more than ", patience_threshold_) : std::string(), " in ",
+             patience_, " evaluation(s) (eval.early_stopping_patience)");
   }
   if (save_due) save_checkpoint();
 }
