@@ -8,6 +8,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import unittest
 
@@ -78,15 +79,17 @@ def binary_classification(sim, labels):
     return out
 
 
-def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100):
-    """sentence-transformers' InformationRetrievalEvaluator metrics, from the definitions."""
-    qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    dn = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    scores = qn.astype(np.float64) @ dn.astype(np.float64).T
+def brute_force(q, d, relevant, ks=(1, 3, 5, 10), mrr_ndcg_k=10, map_k=100, score="cosine"):
+    """sentence-transformers' InformationRetrievalEvaluator metrics, from the definitions, with
+    the cosine or the dot product as the score function."""
+    if score == "cosine":
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    scores = q.astype(np.float64) @ d.astype(np.float64).T
     sums = {}
 
     def add(name, v):
-        sums[name] = sums.get(name, 0.0) + v
+        sums[score + name[name.index("_"):]] = sums.get(score + name[name.index("_"):], 0.0) + v
 
     n = 0
     for i, rel in enumerate(relevant):
@@ -160,6 +163,14 @@ class Eval(dt.TempDirTest):
             emb = f["embeddings"][:]
             ids = [s.decode() if isinstance(s, bytes) else s for s in f["ids"][:]]
         return emb, ids
+
+    def eval_json(self, *args, np=None):
+        """disttune eval with --output: the metrics it wrote, and its output."""
+        out = self.path("eval-out.json")
+        r = self.eval(*args, "--output", out, np=np)
+        self.assertEqual(r.rc, 0, r)
+        with open(out) as f:
+            return json.load(f), r.out
 
     def assert_metrics_close(self, got, want):
         for name, v in want.items():
@@ -309,6 +320,22 @@ class Eval(dt.TempDirTest):
             json.dump(conf, f)
         return model
 
+    def one_step_config(self, name, model, data, extra=""):
+        """A config that trains `model` one step on `data` and tests on the same file, without
+        evaluations or checkpoints, into tmp/<name>."""
+        cfg = self.path(name + ".yaml")
+        with open(cfg, "w") as f:
+            f.write(f"model:\n  path: {model}\n  max_seq_length: 64\ndata:\n  train: {data}\n  test: {data}\n"
+                    "  split: {train: 1.0, val: 0, test: 0}\ntraining:\n  max_steps: 1\n  global_batch_size: 4\n"
+                    f"{extra}eval:\n  strategy: 'no'\ncheckpoint:\n  save_strategy: 'no'\n"
+                    f"output:\n  dir: {self.path(name)}\n")
+        return cfg
+
+    def base_figures(self, name):
+        """The base model's test figures in the report of the run in tmp/<name>."""
+        with open(self.path(f"{name}/report.json")) as f:
+            return {k: v["base"] for k, v in json.load(f)["metrics"].items()}
+
     def run_eval(self, model, out, *args):
         r = dt.run([dt.DISTTUNE, "eval", "--model", model, *args, "--output", out],
                    env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
@@ -407,12 +434,7 @@ class Eval(dt.TempDirTest):
         # of a run from the model with the default prompt are those above.
         model = self.trained_model({"query": "q: ", "passage": "p: ", "x": "x: "}, "x")
         for data, got in ((scored[""], got_scored), (triplets[""], got_triplets)):
-            cfg = self.path("from-model.yaml")
-            with open(cfg, "w") as f:
-                f.write(f"model:\n  path: {model}\n  max_seq_length: 64\ndata:\n  train: {data}\n  test: {data}\n"
-                        "  split: {train: 1.0, val: 0, test: 0}\ntraining:\n  max_steps: 1\n  global_batch_size: 4\n"
-                        "eval:\n  strategy: 'no'\ncheckpoint:\n  save_strategy: 'no'\n"
-                        f"output:\n  dir: {self.path('from-model')}\n")
+            cfg = self.one_step_config("from-model", model, data)
             sets = (["loss.name=cosent", "data.columns={sentence1: sentence1, sentence2: sentence2, score: score}"]
                     if data == scored[""] else
                     ["loss.name=triplet", "loss.matryoshka_dims=[16,8,4]",
@@ -420,14 +442,126 @@ class Eval(dt.TempDirTest):
             r = dt.run([dt.DISTTUNE, "train", cfg] + [a for x in sets for a in ("--set", x)],
                        env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
             self.assertEqual(r.rc, 0, r)
-            with open(self.path("from-model/report.json")) as f:
-                base = {k: v["base"] for k, v in json.load(f)["metrics"].items()}
+            base = self.base_figures("from-model")
             for name in ("cosine_ap", "pearson_cosine", "cosine_accuracy", "dim_4_cosine_accuracy"):
                 if name in got:
                     self.assertAlmostEqual(base[name], got[name], delta=1e-6, msg=name)
         r = self.eval("--scored", scored[""], "--query-prompt", "q: ")
         self.assertNotEqual(r.rc, 0, r)
         self.assertIn("--query-prompt applies to retrieval and triplet evaluation only", r.err)
+
+    def test_dot_models(self):
+        """A model whose similarity_fn_name is dot (and that does not normalise) is evaluated
+        with dot products and its metrics named dot_*, as sentence-transformers' evaluators
+        take the model's similarity: retrieval (also truncated to a Matryoshka dim, not
+        renormalised), scored pairs, labels and triplets, against numpy on the embeddings
+        `disttune encode` writes; --similarity cosine evaluates it as cosine; a model with
+        another similarity is refused, and training names its metrics as evaluation does."""
+        model = self.path("dot-model")
+        shutil.copytree(self.trained_model(), model)
+        with open(os.path.join(model, "modules.json")) as f:
+            modules = [m for m in json.load(f) if "Normalize" not in m["type"]]
+        with open(os.path.join(model, "modules.json"), "w") as f:
+            json.dump(modules, f)
+        st = os.path.join(model, "config_sentence_transformers.json")
+        with open(st) as f:
+            conf = json.load(f)
+        conf["similarity_fn_name"] = "dot"
+        with open(st, "w") as f:
+            json.dump(conf, f)
+        self.model = model  # encode and eval below use it
+        corpus, queries, qrels, relevant = self.small_set()
+        d, _ = self.encode(corpus, self.path("dot-corpus.h5"))
+        q, qids = self.encode(queries, self.path("dot-queries.h5"))
+        self.assertGreater(abs(np.linalg.norm(d, axis=1) - 1).max(), 0.1)  # not unit vectors
+        rel = [relevant.get(qid, set()) for qid in qids]
+        got, log = self.eval_json("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--dims", "16", np=2)
+        self.assertIn("similarity: dot", log)
+        want = brute_force(q, d, rel, score="dot")
+        self.assertEqual(set(n for n in got if not n.startswith("dim_")), set(want))
+        self.assert_metrics_close(got, want)
+        self.assert_metrics_close(got, {"dim_16_" + k: v for k, v in
+                                        brute_force(q[:, :16], d[:, :16], rel, score="dot").items()})
+        cosine = brute_force(q, d, rel)
+        self.assertNotEqual([want["dot" + k[6:]] for k in sorted(cosine)], [cosine[k] for k in sorted(cosine)])
+        self.assert_metrics_close(self.eval_json("--corpus", corpus, "--queries", queries, "--qrels", qrels,
+                                                 "--similarity", "cosine")[0], cosine)
+
+        rng = random.Random(3)
+        texts = lambda n: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(n)]
+        s1, s2, s3 = texts(40), texts(40), texts(40)
+        emb = []
+        for i, t in enumerate((s1, s2, s3)):
+            path = self.write_jsonl(f"dot-t{i}.jsonl", [{"_id": str(j), "text": x} for j, x in enumerate(t)])
+            emb.append(self.encode(path, self.path(f"dot-t{i}.h5"))[0].astype(np.float64))
+        dot = lambda a, b: (a * b).sum(1)
+        scores = [float(rng.randint(0, 5)) for _ in range(40)]
+        scored = self.write_jsonl("dot-scored.jsonl", [{"sentence1": a, "sentence2": b, "score": s}
+                                                       for a, b, s in zip(s1, s2, scores)])
+        got, _ = self.eval_json("--scored", scored, np=2)
+        self.assertEqual(set(got), {"pearson_dot", "spearman_dot"})
+        self.assertAlmostEqual(got["pearson_dot"], np.corrcoef(scores, dot(emb[0], emb[1]))[0, 1], delta=1e-6)
+        self.assertAlmostEqual(got["spearman_dot"], np.corrcoef(average_ranks(scores),
+                                                                average_ranks(dot(emb[0], emb[1])))[0, 1], delta=1e-6)
+        sim = dot(emb[0], emb[1])
+        labels = [int(s + rng.gauss(0, 0.05 * sim.std()) > np.median(sim)) for s in sim]
+        binary = self.write_jsonl("dot-binary.jsonl", [{"sentence1": a, "sentence2": b, "score": float(y)}
+                                                       for a, b, y in zip(s1, s2, labels)])
+        got, _ = self.eval_json("--scored", binary)
+        want = binary_classification(sim, np.array(labels))
+        for k in ("accuracy", "f1", "precision", "recall", "ap", "mcc"):
+            self.assertAlmostEqual(got["dot_" + k], want[k], delta=1e-6, msg=k)
+        self.assertAlmostEqual(got["dot_f1_threshold"], want["f1_threshold"], delta=1e-4 * abs(want["f1_threshold"]))
+        triplets = self.write_jsonl("dot-triplets.jsonl", [{"anchor": a, "positive": b, "negative": c}
+                                                           for a, b, c in zip(s1, s2, s3)])
+        got, _ = self.eval_json("--triplets", triplets, np=2)
+        right = int((dot(emb[0], emb[1]) > dot(emb[0], emb[2])).sum())
+        self.assertEqual(got, {"dot_accuracy": float(np.float32(right / 40))})
+        self.assertNotEqual(right, int((cosines(emb[0], emb[1]) > cosines(emb[0], emb[2])).sum()))
+
+        # Training from the dot model names its metrics as evaluation does, and selects by
+        # dot_ndcg@10 unless told otherwise; the report's base figures are disttune eval's.
+        pairs = self.write_jsonl("dot-pairs.jsonl", [{"anchor": a, "positive": b} for a, b in zip(s1, s2)])
+        cfg = self.one_step_config("dot-run", model, pairs, "loss:\n  similarity: dot\n  scale: 1\n")
+        evaluated = ["--set", f"data.val={pairs}", "--set", "eval.strategy=epoch"]
+        v = dt.run([dt.DISTTUNE, "validate", cfg] + evaluated)
+        self.assertEqual(v.rc, 0, v)
+        self.assertIn("# evaluated: dot_accuracy@1, ", v.out)
+        self.assertIn("; the best model by dot_ndcg@10", v.out)
+        r = dt.run([dt.DISTTUNE, "train", cfg], env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("loss mnrl(dot)", r.out)
+        base = self.base_figures("dot-run")
+        got, _ = self.eval_json("--corpus", *self.pairs_as_ir(s1, s2))
+        self.assertEqual(set(base), set(got))
+        for name in got:
+            self.assertAlmostEqual(base[name], got[name], delta=1e-6, msg=name)
+
+        conf["similarity_fn_name"] = "euclidean"
+        with open(st, "w") as f:
+            json.dump(conf, f)
+        r = self.eval("--triplets", triplets)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("the model's similarity_fn_name (give --similarity cosine or dot): 'euclidean': disttune "
+                      "evaluates with cosine or dot similarity only", r.err)
+        v = dt.run([dt.DISTTUNE, "validate", cfg])
+        self.assertNotEqual(v.rc, 0, v)
+        self.assertIn("eval.similarity: auto takes the model's similarity_fn_name, 'euclidean'", v.err)
+        self.assertEqual(dt.run([dt.DISTTUNE, "validate", cfg, "--set", "eval.similarity=cosine"]).rc, 0)
+
+    def pairs_as_ir(self, anchors, positives):
+        """The retrieval set training builds from pairs (each distinct anchor a query, each
+        distinct positive a document): --corpus FILE --queries FILE --qrels FILE."""
+        docs = list(dict.fromkeys(positives))
+        qs = list(dict.fromkeys(anchors))
+        corpus = self.write_jsonl("ir-corpus.jsonl", [{"_id": f"d{i}", "text": t} for i, t in enumerate(docs)])
+        queries = self.write_jsonl("ir-queries.jsonl", [{"_id": f"q{i}", "text": t} for i, t in enumerate(qs)])
+        qrels = self.path("ir-qrels.tsv")
+        with open(qrels, "w") as f:
+            f.write("query-id\tcorpus-id\tscore\n")
+            for a, p in set(zip(anchors, positives)):
+                f.write(f"q{qs.index(a)}\td{docs.index(p)}\t1\n")
+        return corpus, "--queries", queries, "--qrels", qrels
 
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()

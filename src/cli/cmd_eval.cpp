@@ -84,7 +84,8 @@ TextDataset read_rows(const Args& args, EvalKind kind) {
 // sentence-transformers' order of metrics (the retrieval ones by k ascending; the binary
 // classification ones as its evaluator logs them, then the correlations).
 std::tuple<int64_t, int, int64_t, std::string> table_key(const std::string& name,
-                                                          const std::vector<int64_t>& dims) {
+                                                          const std::vector<int64_t>& dims,
+                                                          const std::string& score) {
   const auto [d, rest] = split_matryoshka_prefix(name);
   const int64_t group = d > 0 ? 1 + (std::find(dims.begin(), dims.end(), d) - dims.begin()) : 0;
   static const std::vector<std::string> kOrder = {
@@ -95,7 +96,7 @@ std::tuple<int64_t, int, int64_t, std::string> table_key(const std::string& name
   const size_t first = at == std::string::npos ? 6 : 0, last = at == std::string::npos ? kOrder.size() : 6;
   int kind = static_cast<int>(kOrder.size());
   for (size_t i = first; i < last; ++i)
-    if (metric == "cosine_" + kOrder[i]) kind = static_cast<int>(i);
+    if (metric == score + "_" + kOrder[i]) kind = static_cast<int>(i);
   const int64_t k = at == std::string::npos ? 0 : std::stoll(rest.substr(at + 1));
   return {group, kind, k, name};
 }
@@ -112,6 +113,8 @@ int run_eval(Dist& d, const Args& args) {
   if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
   opt.similarity.dims = opt.triplet.dims = opt.ir.dims;
   const EvalKind kind = eval_kind(args);
+  const std::string similarity = args.get("similarity");
+  if (similarity != "auto") parse_score_function(similarity, str_cat(kEvalCmd, ": --similarity"));
   if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
 
   IrReadReport report;
@@ -141,6 +144,14 @@ int run_eval(Dist& d, const Args& args) {
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
+  // sentence-transformers' evaluators score with the model's similarity function.
+  const ScoreFunction score =
+      similarity != "auto"
+          ? parse_score_function(similarity, "--similarity")
+          : parse_score_function(model.similarity_fn_name(),
+                                 str_cat(kEvalCmd, ": the model's similarity_fn_name (give --similarity cosine or dot)"));
+  opt.ir.score = opt.similarity.score = opt.triplet.score = score;
+  if (score != ScoreFunction::Cosine) print0("similarity: ", score_function_name(score));
   // The prompts sentence-transformers' evaluators give: InformationRetrievalEvaluator embeds
   // with encode_query / encode_document, the similarity, binary classification and triplet
   // evaluators with encode (the default prompt). The flags override queries and triplet
@@ -185,7 +196,8 @@ int run_eval(Dist& d, const Args& args) {
   std::vector<std::string> names;
   for (const auto& [name, value] : metrics) names.push_back(name);
   std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
-    return table_key(a, opt.ir.dims) < table_key(b, opt.ir.dims);
+    const std::string fn = score_function_name(score);
+    return table_key(a, opt.ir.dims, fn) < table_key(b, opt.ir.dims, fn);
   });
   size_t width = 0;
   for (const auto& n : names) width = std::max(width, n.size());

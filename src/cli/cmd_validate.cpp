@@ -122,11 +122,12 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
+    const ScoreFunction score = evaluated ? run_score_function(cfg) : ScoreFunction::Cosine;
     if (evaluated && cfg.get_string("eval.strategy") != "no") {
-      check_eval_metric(cfg, format, binary);
+      check_eval_metric(cfg, format, binary, score);
       // What the data decides (the label kind, the format): the names eval.metric may take.
-      data_lines += str_cat("# evaluated: ", join(run_metric_names(cfg, format, binary), ", "),
-                            "; the best model by ", run_eval_metric(cfg, format), "\n");
+      data_lines += str_cat("# evaluated: ", join(run_metric_names(cfg, format, binary, score), ", "),
+                            "; the best model by ", run_eval_metric(cfg, format, score), "\n");
     }
     std::fputs(cfg.to_yaml().c_str(), stdout);
     std::fputs(data_lines.c_str(), stdout);

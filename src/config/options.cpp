@@ -123,6 +123,9 @@ std::vector<OptionSpec> build_registry() {
                  "cosine_similarity = CosineSimilarityLoss); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
+      opt_choice("loss.similarity", "cosine", "cosine|dot",
+                 "mnrl/cached_mnrl: the scores (sentence-transformers' similarity_fct: cos_sim or dot_score; "
+                 "dot usually with loss.scale: 1)"),
       opt_ints("loss.matryoshka_dims", "[]", 1, 65536,
                "non-empty: MatryoshkaLoss over these embedding sizes"),
       opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
@@ -144,13 +147,17 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("eval.strategy", "epoch", "epoch|steps|no", "when to evaluate the validation split"),
       opt_int("eval.steps", "0", 0, kBig, "eval.strategy steps: every N optimizer steps"),
       opt_str("eval.metric", "cosine_ndcg@10",
-              "metric that selects the best checkpoint; unset with scored pairs: spearman_cosine (0/1 labels may use cosine_ap)"),
+              "metric that selects the best checkpoint; unset: <similarity>_ndcg@10, with scored pairs "
+              "spearman_<similarity> (0/1 labels may use cosine_ap); <similarity> is eval.similarity's"),
       opt_ints("eval.k", "[1, 3, 5, 10, 100]", 1, 1e6,
                "cut-offs: map@largest, mrr/ndcg@second largest, accuracy/precision/recall@the "
                "others (the default = sentence-transformers' metrics; docs/evaluation.md)"),
       opt_int("eval.chunk_rows", "16384", 1, kBig,
               "documents scored at once per rank (memory: chunk_rows x queries floats)"),
       opt_bool("eval.load_best_model_at_end", "true", "export the best model instead of the last"),
+      opt_choice("eval.similarity", "auto", "auto|cosine|dot",
+                 "similarity evaluation scores with and names metrics after (cosine_ndcg@10, dot_ndcg@10); "
+                 "auto = the model's similarity_fn_name, as sentence-transformers' evaluators"),
       opt_int("eval.early_stopping_patience", "0", 0, kBig,
               "> 0: stop training after this many evaluations in a row without improving eval.metric "
               "(Hugging Face's EarlyStoppingCallback)"),

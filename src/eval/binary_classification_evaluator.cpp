@@ -114,10 +114,14 @@ double matthews_correlation(const std::vector<int>& labels, const std::vector<in
 }
 
 std::vector<std::string> binary_classification_metric_names(const BinaryClassificationOptions& opt) {
-  return matryoshka_metric_names({"cosine_accuracy", "cosine_accuracy_threshold", "cosine_f1",
-                                  "cosine_f1_threshold", "cosine_precision", "cosine_recall",
-                                  "cosine_ap", "cosine_mcc"},
-                                 opt.dims, opt.name);
+  std::vector<std::string> names;
+  for (const char* m : {"accuracy", "accuracy_threshold", "f1", "f1_threshold", "precision", "recall", "ap", "mcc"})
+    names.push_back(score_function_name(opt.score) + "_" + m);
+  return matryoshka_metric_names(names, opt.dims, opt.name);
+}
+
+std::string binary_classification_primary_metric(ScoreFunction score) {
+  return score_function_name(score) + "_ap";
 }
 
 std::map<std::string, double> evaluate_binary_classification(const at::Tensor& first,
@@ -133,19 +137,20 @@ std::map<std::string, double> evaluate_binary_classification(const at::Tensor& f
   std::map<std::string, double> out;
   for (const auto& [dim, prefix] : matryoshka_variants("binary classification evaluation",
                                                         first.size(1), opt.dims, opt.name)) {
-    const std::vector<float> sim = pairwise_cosine(first, second, dim);
+    const std::vector<float> sim = pairwise_scores(first, second, dim, opt.score);
+    const std::string fn = prefix + score_function_name(opt.score);
     const ThresholdSearch acc = best_accuracy_threshold(sim, y);
     const ThresholdSearch f1 = best_f1_threshold(sim, y);
     std::vector<int> predicted(sim.size());
     for (size_t i = 0; i < sim.size(); ++i) predicted[i] = sim[i] >= f1.threshold;
-    out[prefix + "cosine_accuracy"] = acc.best;
-    out[prefix + "cosine_accuracy_threshold"] = acc.threshold;
-    out[prefix + "cosine_f1"] = f1.best;
-    out[prefix + "cosine_f1_threshold"] = f1.threshold;
-    out[prefix + "cosine_precision"] = f1.precision;
-    out[prefix + "cosine_recall"] = f1.recall;
-    out[prefix + "cosine_ap"] = average_precision(sim, y);
-    out[prefix + "cosine_mcc"] = matthews_correlation(y, predicted);
+    out[fn + "_accuracy"] = acc.best;
+    out[fn + "_accuracy_threshold"] = acc.threshold;
+    out[fn + "_f1"] = f1.best;
+    out[fn + "_f1_threshold"] = f1.threshold;
+    out[fn + "_precision"] = f1.precision;
+    out[fn + "_recall"] = f1.recall;
+    out[fn + "_ap"] = average_precision(sim, y);
+    out[fn + "_mcc"] = matthews_correlation(y, predicted);
   }
   return out;
 }

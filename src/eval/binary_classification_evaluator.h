@@ -1,6 +1,7 @@
-// sentence-transformers' BinaryClassificationEvaluator with cosine similarity: sentence pairs
-// labelled 1 (similar) or 0 (dissimilar), classified by thresholding the cosine of their
-// embeddings. Its metrics, named as it names them:
+// sentence-transformers' BinaryClassificationEvaluator with the model's similarity (cosine, or
+// dot: the names then start with dot_): sentence pairs labelled 1 (similar) or 0
+// (dissimilar), classified by thresholding the similarity of their embeddings. Its metrics,
+// named as it names them:
 //   cosine_accuracy, cosine_accuracy_threshold   the best accuracy over thresholds, and where
 //   cosine_f1, cosine_f1_threshold               the best F1, and where
 //   cosine_precision, cosine_recall              at the best F1
@@ -23,11 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "eval/normalize.h"
+
 namespace disttune {
 
 struct BinaryClassificationOptions {
   std::vector<int64_t> dims;   // Matryoshka dimensions besides the full one
   std::string name;            // prefix "<name>_"
+  ScoreFunction score = ScoreFunction::Cosine;
 };
 
 // Whether scores can be read as labels: there is at least one and each is 0 or 1.
@@ -49,7 +53,8 @@ double matthews_correlation(const std::vector<int>& labels, const std::vector<in
 
 // The names evaluate_binary_classification returns, sorted.
 std::vector<std::string> binary_classification_metric_names(const BinaryClassificationOptions& opt);
-constexpr const char* kBinaryClassificationPrimaryMetric = "cosine_ap";
+// Its primary metric: <similarity>_ap.
+std::string binary_classification_primary_metric(ScoreFunction score);
 
 // first, second: [n, D] embeddings of every pair's two sentences (any float type and
 // device); labels: n values, each 0 or 1 (UserError otherwise). Not a collective.

@@ -69,6 +69,23 @@ TEST(BinaryClassificationEvaluator, HandWorked) {
   EXPECT_DOUBLE_EQ(matthews_correlation({1, 0, 1, 0}, {1, 1, 1, 1}), 0.0);
 }
 
+TEST(BinaryClassificationEvaluator, DotProductsNameDot) {
+  // Dot products 2, 0, 9 with labels 0, 0, 1: 9 alone above the cut, halfway to 2 (5.5).
+  const at::Tensor a = at::tensor({1.f, 0.f, 1.f, 0.f, 3.f, 0.f}).reshape({3, 2});
+  const at::Tensor b = at::tensor({2.f, 0.f, 0.f, 1.f, 3.f, 0.f}).reshape({3, 2});
+  BinaryClassificationOptions opt;
+  opt.score = ScoreFunction::Dot;
+  const auto m = evaluate_binary_classification(a, b, {0.f, 0.f, 1.f}, opt);
+  EXPECT_EQ(m.size(), 8u);
+  EXPECT_EQ(m.at("dot_accuracy"), 1.0);
+  EXPECT_EQ(m.at("dot_accuracy_threshold"), 5.5f);
+  EXPECT_EQ(m.at("dot_f1_threshold"), 5.5f);
+  EXPECT_EQ(m.at("dot_ap"), 1.0);
+  EXPECT_EQ(binary_classification_primary_metric(ScoreFunction::Dot), "dot_ap");
+  // The cosines (1, 0, 1) cannot separate the label: accuracy 2/3.
+  EXPECT_LT(evaluate_binary_classification(a, b, {0.f, 0.f, 1.f}).at("cosine_accuracy"), 1.0);
+}
+
 TEST(BinaryClassificationEvaluator, EmbeddingsMatchTorchAndSklearn) {
   const auto& g = binary_golden()["embedding_case"];
   const at::Tensor a = test::float_matrix(g["a"]), b = test::float_matrix(g["b"]);

@@ -38,7 +38,8 @@ void check_sharding(Communicator& comm, const at::Tensor& idx, int64_t corpus) {
 }  // namespace
 
 std::vector<std::string> ir_eval_metric_names(const IrEvalOptions& opt) {
-  return matryoshka_metric_names(ir_metric_names(cutoffs_of(opt)), opt.dims, opt.name);
+  return matryoshka_metric_names(ir_metric_names(cutoffs_of(opt), "", score_function_name(opt.score)), opt.dims,
+                                 opt.name);
 }
 
 std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::Tensor& query_emb,
@@ -80,10 +81,10 @@ std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::T
   // when listed, from the same ranking).
   for (const auto& [dim, prefix] : variants) {
     if (!done.count(dim)) {
-      TopKAccumulator acc(truncate_normalize(queries, dim), max_k, opt.chunk_rows);
+      TopKAccumulator acc(score_rows(queries, dim, opt.score), max_k, opt.chunk_rows);
       for (int64_t s = 0; s < local_doc_emb.size(0); s += opt.chunk_rows) {
         const int64_t rows = std::min(opt.chunk_rows, local_doc_emb.size(0) - s);
-        acc.add(truncate_normalize(local_doc_emb.narrow(0, s, rows), dim), idx.narrow(0, s, rows));
+        acc.add(score_rows(local_doc_emb.narrow(0, s, rows), dim, opt.score), idx.narrow(0, s, rows));
       }
       const TopK top = merge_topk(comm, acc.result(), max_k);
       std::vector<std::vector<int64_t>> ranked(nq);
@@ -94,7 +95,7 @@ std::map<std::string, double> evaluate_ir(Dist& d, const IrSet& set, const at::T
       done[dim] = compute_ir_metrics(ranked, set.relevant, cutoffs);
     }
     last = done[dim];
-    for (const auto& [name, value] : ir_metric_map(last, prefix)) out[name] = value;
+    for (const auto& [name, value] : ir_metric_map(last, prefix, score_function_name(opt.score))) out[name] = value;
   }
   LOG(INFO) << "IR evaluation" << (opt.name.empty() ? "" : " " + opt.name) << ": " << last.queries
             << " queries, " << last.queries_without_relevant

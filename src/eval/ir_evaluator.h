@@ -1,5 +1,6 @@
 // Sharded retrieval evaluation on embeddings: sentence-transformers'
-// InformationRetrievalEvaluator (cosine similarity) over a corpus split across ranks.
+// InformationRetrievalEvaluator (cosine or dot similarity, the model's) over a corpus split
+// across ranks.
 // The caller encodes (this never runs a model): every rank passes all query embeddings and
 // the embeddings of its own documents with their global corpus indices.
 #pragma once
@@ -15,6 +16,7 @@
 #include "data/ir_set.h"
 #include "dist/dist.h"
 #include "eval/ir_metrics.h"
+#include "eval/normalize.h"
 
 namespace disttune {
 
@@ -31,6 +33,8 @@ struct IrEvalOptions {
   int64_t chunk_rows = 16384;
   // Prefix of every name ("<name>_cosine_ndcg@10"), as sentence-transformers' evaluator name.
   std::string name;
+  // The model's similarity function: the scores, and the names (cosine_ndcg@10, dot_ndcg@10).
+  ScoreFunction score = ScoreFunction::Cosine;
 };
 
 struct IrEvalStats {

@@ -69,6 +69,29 @@ TEST(IrEvaluator, TiesAndMatryoshkaTruncationByHand) {
   EXPECT_EQ(ir_eval_metric_names(opt).size(), 12u);
 }
 
+TEST(IrEvaluator, DotProductsRankWithoutNormalisingAndNameDot) {
+  // Query (1, 0); d0 = (10, 10), d1 = (1, 0); relevant {0}. Cosine: d1 (1) before d0 (0.707);
+  // dot: d0 (10) before d1 (1). dim 1, truncated and not renormalised: 10 > 1 again, where
+  // the cosine of one column ties them (both 1) and takes d0 by index.
+  const IrSet set = make_set(1, 2, {{0}});
+  IrEvalOptions opt;
+  opt.cutoffs = IrCutoffs{{1}, {1}, {2}, {2}, {2}};
+  opt.dims = {1};
+  const at::Tensor q = mat({1, 0}, 2), docs = mat({10, 10, 1, 0}, 2), idx = at::arange(2, at::kLong);
+  EXPECT_EQ(evaluate_ir(single(), set, q, docs, idx, opt).at("cosine_accuracy@1"), 0.0);
+  opt.score = ScoreFunction::Dot;
+  const auto m = evaluate_ir(single(), set, q, docs, idx, opt);
+  EXPECT_EQ(m.at("dot_accuracy@1"), 1.0);
+  EXPECT_EQ(m.at("dim_1_dot_accuracy@1"), 1.0);
+  EXPECT_EQ(m.count("cosine_accuracy@1"), 0u);
+  std::vector<std::string> names;
+  for (const auto& [name, _] : m) names.push_back(name);
+  EXPECT_EQ(names, ir_eval_metric_names(opt));
+  // Scaling the query changes no cosine but all dot scores; the ranking stays.
+  EXPECT_EQ(evaluate_ir(single(), set, q * 3, docs, idx, opt), m);
+  EXPECT_THROW(parse_score_function("euclidean", "x"), UserError);
+}
+
 TEST(IrEvaluator, DefaultNamesAndSkippedQueries) {
   // 3 queries, the middle one without relevance: skipped, counted; names as
   // sentence-transformers' defaults, with the evaluator name in front.
@@ -263,6 +286,15 @@ TEST_F(MpiIrEvaluator, TripletAccuracy) {
   opt.margin = 0.8;
   opt.name = "dev";
   EXPECT_EQ(evaluate_triplets(d, to(a), to(p), to(n), opt).at("dev_cosine_accuracy"), 0.0);
+  // Dot products: a.p = 1 > a.n = 0 + 0.8 right; 0 > 1 wrong; 1 > 1 wrong; the same 1/3
+  // by margin 0.8; at margin 1 none. dim 1 (not renormalised): 1 > 0, 0 > 1, 1 > 1 -> 1/3.
+  opt.score = ScoreFunction::Dot;
+  const auto dot = evaluate_triplets(d, to(a), to(p), to(n), opt);
+  EXPECT_EQ(dot.at("dev_dot_accuracy"), static_cast<double>(1.0f / 3.0f));
+  EXPECT_EQ(dot.at("dev_dim_1_dot_accuracy"), static_cast<double>(1.0f / 3.0f));
+  EXPECT_EQ(dot.size(), 2u);
+  opt.margin = 1.0;
+  EXPECT_EQ(evaluate_triplets(d, to(a), to(p), to(n), opt).at("dev_dot_accuracy"), 0.0);
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ std::map<std::string, double> evaluate_model_similarity(Dist& d, Embedder& embed
   const at::Tensor second = encode_role(d, embedder, set.sentence2, opt, "sentence2", opt.sentence2_prompt);
   std::map<std::string, double> m = evaluate_similarity(first, second, set.scores, opt.similarity);
   if (opt.classify)
-    m.merge(evaluate_binary_classification(first, second, set.scores, {opt.similarity.dims, opt.similarity.name}));
+    m.merge(evaluate_binary_classification(first, second, set.scores,
+                                           {opt.similarity.dims, opt.similarity.name, opt.similarity.score}));
   return m;
 }
 

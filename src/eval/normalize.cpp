@@ -33,10 +33,31 @@ at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
 }
 
 std::vector<float> pairwise_cosine(const at::Tensor& first, const at::Tensor& second, int64_t dim) {
-  DT_REQUIRE(first.dim() == 2 && second.sizes() == first.sizes(), "pairwise cosine: ",
+  return pairwise_scores(first, second, dim, ScoreFunction::Cosine);
+}
+
+ScoreFunction parse_score_function(const std::string& name, const std::string& what) {
+  if (name == "cosine") return ScoreFunction::Cosine;
+  if (name == "dot") return ScoreFunction::Dot;
+  DT_FAIL(what, ": '", name, "': disttune evaluates with cosine or dot similarity only");
+}
+
+std::string score_function_name(ScoreFunction f) { return f == ScoreFunction::Dot ? "dot" : "cosine"; }
+
+at::Tensor score_rows(const at::Tensor& x, int64_t dim, ScoreFunction f) {
+  if (f == ScoreFunction::Cosine) return truncate_normalize(x, dim);
+  DT_REQUIRE(x.dim() == 2, "embeddings must be [n, dim], got ", x.sizes());
+  if (dim <= 0) dim = x.size(1);
+  DT_REQUIRE(dim <= x.size(1), "Matryoshka dimension ", dim, " exceeds the embedding dimension ", x.size(1));
+  return x.narrow(1, 0, dim).to(at::kCPU, at::kFloat).contiguous();
+}
+
+std::vector<float> pairwise_scores(const at::Tensor& first, const at::Tensor& second, int64_t dim,
+                                   ScoreFunction f) {
+  DT_REQUIRE(first.dim() == 2 && second.sizes() == first.sizes(), "pairwise ", score_function_name(f), ": ",
              first.sizes(), " and ", second.sizes(), " must have the same [n, dim] shape");
   if (dim <= 0) dim = first.size(1);
-  const at::Tensor a = truncate_normalize(first, dim), b = truncate_normalize(second, dim);
+  const at::Tensor a = score_rows(first, dim, f), b = score_rows(second, dim, f);
   std::vector<float> out(static_cast<size_t>(a.size(0)));
   for (int64_t r = 0; r < a.size(0); ++r)
     out[static_cast<size_t>(r)] = reference_dot(a.data_ptr<float>() + r * dim, b.data_ptr<float>() + r * dim, dim);

@@ -60,8 +60,11 @@ double spearman_correlation(const std::vector<double>& x, const std::vector<doub
 }
 
 std::vector<std::string> similarity_metric_names(const SimilarityEvalOptions& opt) {
-  return matryoshka_metric_names({"pearson_cosine", "spearman_cosine"}, opt.dims, opt.name);
+  const std::string fn = score_function_name(opt.score);
+  return matryoshka_metric_names({"pearson_" + fn, "spearman_" + fn}, opt.dims, opt.name);
 }
+
+std::string similarity_primary_metric(ScoreFunction score) { return "spearman_" + score_function_name(score); }
 
 std::map<std::string, double> evaluate_similarity(const at::Tensor& first, const at::Tensor& second,
                                                   const std::vector<float>& scores,
@@ -74,10 +77,11 @@ std::map<std::string, double> evaluate_similarity(const at::Tensor& first, const
   std::map<std::string, double> out;
   const auto variants = matryoshka_variants("similarity evaluation", first.size(1), opt.dims, opt.name);
   for (const auto& [dim, prefix] : variants) {
-    const std::vector<float> sim = pairwise_cosine(first, second, dim);
-    const std::vector<double> cosine(sim.begin(), sim.end());
-    out[prefix + "pearson_cosine"] = pearson_correlation(gold, cosine);
-    out[prefix + "spearman_cosine"] = spearman_correlation(gold, cosine);
+    const std::vector<float> sim = pairwise_scores(first, second, dim, opt.score);
+    const std::vector<double> predicted(sim.begin(), sim.end());
+    const std::string fn = score_function_name(opt.score);
+    out[prefix + "pearson_" + fn] = pearson_correlation(gold, predicted);
+    out[prefix + "spearman_" + fn] = spearman_correlation(gold, predicted);
   }
   return out;
 }

@@ -1,9 +1,9 @@
-// sentence-transformers' EmbeddingSimilarityEvaluator with cosine similarity (the default
-// similarity of its models): the Pearson and the Spearman correlation between the gold scores
-// of sentence pairs and the cosine similarity of their embeddings, named pearson_cosine and
-// spearman_cosine; with Matryoshka dimensions also dim_<d>_pearson_cosine, ... (truncated,
-// as a Matryoshka recipe's per-dimension evaluators truncate). The primary metric, as there,
-// is spearman_cosine.
+// sentence-transformers' EmbeddingSimilarityEvaluator with the model's similarity (cosine,
+// the default, or dot): the Pearson and the Spearman correlation between the gold scores
+// of sentence pairs and the similarity of their embeddings, named pearson_cosine and
+// spearman_cosine (pearson_dot, spearman_dot); with Matryoshka dimensions also
+// dim_<d>_pearson_cosine, ... (truncated, as a Matryoshka recipe's per-dimension evaluators
+// truncate). The primary metric, as there, is spearman_<similarity>.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,11 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "eval/normalize.h"
+
 namespace disttune {
 
 struct SimilarityEvalOptions {
   std::vector<int64_t> dims;   // Matryoshka dimensions besides the full one
   std::string name;            // prefix "<name>_"
+  ScoreFunction score = ScoreFunction::Cosine;
 };
 
 // scipy.stats.pearsonr's coefficient, in double. NaN when either side is constant or there
@@ -28,8 +31,8 @@ double spearman_correlation(const std::vector<double>& x, const std::vector<doub
 
 // The names evaluate_similarity returns, sorted.
 std::vector<std::string> similarity_metric_names(const SimilarityEvalOptions& opt);
-// The metric that selects the best model when eval.metric is not given.
-constexpr const char* kSimilarityPrimaryMetric = "spearman_cosine";
+// The metric that selects the best model when eval.metric is not given: spearman_<similarity>.
+std::string similarity_primary_metric(ScoreFunction score);
 
 // first, second: [n, D] embeddings of every pair's two sentences (any float type and
 // device); scores: the n gold scores. Not a collective: every rank that passes the same

@@ -47,6 +47,21 @@ TEST(SimilarityEvaluator, HandWorkedTiedRanks) {
   EXPECT_LT(pearson_correlation(x, y), 0.9);
 }
 
+TEST(SimilarityEvaluator, DotProductsNameDot) {
+  // Pairs (1, 0).(2, 0) = 2, (1, 0).(0, 1) = 0, (3, 0).(3, 0) = 9 against scores 0.5, 0, 1:
+  // the cosines would be 1, 0, 1.
+  const at::Tensor a = at::tensor({1.f, 0.f, 1.f, 0.f, 3.f, 0.f}).reshape({3, 2});
+  const at::Tensor b = at::tensor({2.f, 0.f, 0.f, 1.f, 3.f, 0.f}).reshape({3, 2});
+  SimilarityEvalOptions opt;
+  opt.score = ScoreFunction::Dot;
+  const auto m = evaluate_similarity(a, b, {0.5f, 0.f, 1.f}, opt);
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_DOUBLE_EQ(m.at("pearson_dot"), pearson_correlation({0.5, 0, 1}, {2, 0, 9}));
+  EXPECT_DOUBLE_EQ(m.at("spearman_dot"), 1.0);
+  EXPECT_LT(evaluate_similarity(a, b, {0.5f, 0.f, 1.f}).at("spearman_cosine"), 1.0);
+  EXPECT_EQ(similarity_primary_metric(ScoreFunction::Dot), "spearman_dot");
+}
+
 TEST(SimilarityEvaluator, EmbeddingsMatchTorchAndScipy) {
   const auto& g = golden()["embedding_case"];
   const at::Tensor a = test::float_matrix(g["a"]), b = test::float_matrix(g["b"]);

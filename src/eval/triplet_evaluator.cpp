@@ -10,7 +10,7 @@
 namespace disttune {
 
 std::vector<std::string> triplet_metric_names(const TripletEvalOptions& opt) {
-  return matryoshka_metric_names({"cosine_accuracy"}, opt.dims, opt.name);
+  return matryoshka_metric_names({score_function_name(opt.score) + "_accuracy"}, opt.dims, opt.name);
 }
 
 std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& anchors,
@@ -26,9 +26,9 @@ std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& ancho
   DT_REQUIRE(total > 0, "triplet evaluation: no triplets to evaluate");
   std::map<std::string, double> out;
   for (const auto& [dim, prefix] : variants) {
-    const at::Tensor a = truncate_normalize(anchors, dim);
-    const at::Tensor p = truncate_normalize(positives, dim);
-    const at::Tensor n = truncate_normalize(negatives, dim);
+    const at::Tensor a = score_rows(anchors, dim, opt.score);
+    const at::Tensor p = score_rows(positives, dim, opt.score);
+    const at::Tensor n = score_rows(negatives, dim, opt.score);
     int64_t correct = 0;
     for (int64_t r = 0; r < a.size(0); ++r) {
       const float* ar = a.data_ptr<float>() + r * dim;
@@ -39,7 +39,7 @@ std::map<std::string, double> evaluate_triplets(Dist& d, const at::Tensor& ancho
     }
     correct = d.comm->all_reduce_int(correct, ReduceOp::Sum);
     const float acc = static_cast<float>(correct) / static_cast<float>(total);
-    out[prefix + "cosine_accuracy"] = acc;
+    out[prefix + score_function_name(opt.score) + "_accuracy"] = acc;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // sentence-transformers' TripletEvaluator on embeddings: the fraction of (anchor, positive,
-// negative) triplets with cos(a, p) > cos(a, n) + margin, named `cosine_accuracy`. Rows
-// may be split across ranks in any way; the counts are summed over the ranks.
+// negative) triplets with s(a, p) > s(a, n) + margin, s the model's similarity (cosine or
+// dot), named `cosine_accuracy` / `dot_accuracy`. Rows may be split across ranks in any way;
+// the counts are summed over the ranks.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "dist/dist.h"
+#include "eval/normalize.h"
 
 namespace disttune {
 
@@ -18,6 +20,7 @@ struct TripletEvalOptions {
   double margin = 0.0;         // sentence-transformers' margin (default 0)
   std::vector<int64_t> dims;   // Matryoshka dimensions besides the full one: dim_<d>_cosine_accuracy
   std::string name;            // prefix "<name>_"
+  ScoreFunction score = ScoreFunction::Cosine;
 };
 
 // The names evaluate_triplets returns, sorted.

@@ -258,6 +258,9 @@ std::string SentenceModel::document_prompt() const {
   return default_prompt();
 }
 std::string SentenceModel::pooling() const { return impl_->layout.pooling; }
+std::string SentenceModel::similarity_fn_name() const {
+  return impl_->layout.similarity_fn_name.empty() ? "cosine" : impl_->layout.similarity_fn_name;
+}
 bool SentenceModel::normalize() const { return impl_->layout.normalize; }
 bool SentenceModel::do_lower_case() const { return impl_->layout.do_lower_case; }
 const std::string& SentenceModel::tokenizer_dir() const { return impl_->tokenizer_dir; }

@@ -76,6 +76,9 @@ class SentenceModel {
   std::string document_prompt() const;
   std::string pooling() const;
   bool normalize() const;
+  // config_sentence_transformers.json similarity_fn_name; "cosine" where it names none, as
+  // sentence-transformers defaults it.
+  std::string similarity_fn_name() const;
   bool do_lower_case() const;                 // sentence_bert_config.json do_lower_case
   const std::string& tokenizer_dir() const;   // where the tokenizer files come from ("" for init)
   const std::string& vocab_file() const;      // vocab.txt to tokenize with ("" if none)

@@ -55,6 +55,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
+  if (cfg.get_string("loss.similarity") != "cosine" && !mnrl_family)
+    cfg.fail("loss.similarity", "only mnrl and cached_mnrl take another similarity, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
     cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
                                 name);
@@ -72,7 +74,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string distance = cfg.get_string("loss.distance");
   std::unique_ptr<Loss> loss;
   if (mnrl_family) {
-    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"));
+    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"), cfg.get_string("loss.similarity") == "dot");
   } else if (name == "triplet") {
     loss = std::make_unique<Triplet>(distance == "auto" ? Distance::Euclidean : parse_distance(distance),
                                      margin < 0 ? 5.0 : margin);

@@ -9,7 +9,16 @@
 
 namespace disttune {
 
-Mnrl::Mnrl(double scale, bool symmetric) : scale_(scale), symmetric_(symmetric) {}
+Mnrl::Mnrl(double scale, bool symmetric, bool dot) : scale_(scale), symmetric_(symmetric), dot_(dot) {}
+
+std::string Mnrl::name() const {
+  if (symmetric_ && dot_) return "mnrl(symmetric, dot)";
+  return symmetric_ ? "mnrl(symmetric)" : dot_ ? "mnrl(dot)" : "mnrl";
+}
+
+at::Tensor Mnrl::scores(const at::Tensor& a, const at::Tensor& b) const {
+  return (dot_ ? a.mm(b.t()) : cos_sim(a, b)) * scale_;
+}
 
 at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   check_loss_batch(*this, batch);
@@ -25,14 +34,12 @@ at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   for (size_t c = 2; c < cols.size(); ++c) candidates.push_back(all_gather_with_grad(d, cols[c], counts));
   at::Tensor labels = at::arange(positives.offset, positives.offset + b, cols[0].options().dtype(at::kLong));
   // Sum over this rank's anchors / global rows: the shares add up to the global mean.
-  at::Tensor scores = cos_sim(cols[0], at::cat(candidates, 0)) * scale_;
-  at::Tensor loss = at::cross_entropy_loss(scores, labels, {}, at::Reduction::Sum);
+  at::Tensor loss = at::cross_entropy_loss(scores(cols[0], at::cat(candidates, 0)), labels, {}, at::Reduction::Sum);
   if (!symmetric_) return loss / static_cast<double>(total);
 
   // Positive -> anchor direction: this rank's positives against every anchor.
   at::Tensor anchors = all_gather_with_grad(d, cols[0], counts);
-  at::Tensor back_scores = cos_sim(cols[1], anchors) * scale_;
-  at::Tensor back = at::cross_entropy_loss(back_scores, labels, {}, at::Reduction::Sum);
+  at::Tensor back = at::cross_entropy_loss(scores(cols[1], anchors), labels, {}, at::Reduction::Sum);
   return (loss + back) / (2.0 * static_cast<double>(total));
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/check.h"
+#include "common/env.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "data/config_dataset.h"
@@ -13,6 +14,7 @@
 #include "eval/ir_evaluator.h"
 #include "eval/similarity_evaluator.h"
 #include "eval/triplet_evaluator.h"
+#include "model/json_file.h"
 #include "train/loss.h"
 
 namespace disttune {
@@ -101,14 +103,17 @@ bool has_pairs(const TextDataset& d) {
 
 bool evaluates(const TextDataset& train) { return has_pairs(train) || train.format == DataFormat::Scored; }
 
-std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels) {
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
+                                          ScoreFunction score) {
   if (format == DataFormat::Scored) {
     SimilarityEvalOptions o;
     o.dims = cfg.get_int_list("loss.matryoshka_dims");
+    o.score = score;
     std::vector<std::string> names = similarity_metric_names(o);
     if (!binary_labels) return names;
     BinaryClassificationOptions b;
     b.dims = o.dims;
+    b.score = score;
     for (auto& n : binary_classification_metric_names(b)) names.push_back(std::move(n));
     std::sort(names.begin(), names.end());
     return names;
@@ -116,24 +121,44 @@ std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, 
   IrEvalOptions o;
   o.k = cfg.get_int_list("eval.k");
   o.dims = cfg.get_int_list("loss.matryoshka_dims");
+  o.score = score;
   std::vector<std::string> names = ir_eval_metric_names(o);
   if (format == DataFormat::Triplets) {
     TripletEvalOptions t;
     t.dims = o.dims;
+    t.score = score;
     for (auto& n : triplet_metric_names(t)) names.push_back(std::move(n));
     std::sort(names.begin(), names.end());
   }
   return names;
 }
 
-std::string run_eval_metric(const Config& cfg, DataFormat format) {
-  if (format == DataFormat::Scored && !cfg.is_set("eval.metric")) return kSimilarityPrimaryMetric;
-  return cfg.get_string("eval.metric");
+std::string run_eval_metric(const Config& cfg, DataFormat format, ScoreFunction score) {
+  if (cfg.is_set("eval.metric")) return cfg.get_string("eval.metric");
+  return format == DataFormat::Scored ? similarity_primary_metric(score) : score_function_name(score) + "_ndcg@10";
 }
 
-void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels) {
-  const std::string metric = run_eval_metric(cfg, format);
-  const std::vector<std::string> names = run_metric_names(cfg, format, binary_labels);
+ScoreFunction run_score_function(const Config& cfg) {
+  const std::string& want = cfg.get_string("eval.similarity");
+  if (want != "auto") return parse_score_function(want, "eval.similarity");
+  const std::string& path = cfg.get_string("model.path");
+  if (path.empty()) return ScoreFunction::Cosine;
+  // Only this file: validate checks stand-in model directories that hold no weights.
+  const std::string st = path + "/config_sentence_transformers.json";
+  std::string fn;
+  if (Env::Default()->file_exists(st)) {
+    const Json j = read_json_file(st);
+    fn = JsonObject(j, st).get_string("similarity_fn_name", "");
+  }
+  if (fn.empty() || fn == "cosine" || fn == "dot") return fn == "dot" ? ScoreFunction::Dot : ScoreFunction::Cosine;
+  cfg.fail("eval.similarity", str_cat("auto takes the model's similarity_fn_name, '", fn, "' (", path,
+                                      "/config_sentence_transformers.json), and disttune evaluates with cosine "
+                                      "or dot similarity only; set eval.similarity: cosine or dot"));
+}
+
+void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels, ScoreFunction score) {
+  const std::string metric = run_eval_metric(cfg, format, score);
+  const std::vector<std::string> names = run_metric_names(cfg, format, binary_labels, score);
   auto listed = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), metric) != v.end(); };
   const std::string all = join(names, ", ");
   if (listed(names)) {
@@ -142,7 +167,7 @@ void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels)
     cfg.fail("eval.metric", str_cat("'", metric, "' is a similarity threshold, not a score where higher "
                                     "is better; choose e.g. cosine_ap or cosine_f1"));
   }
-  if (format == DataFormat::Scored && !binary_labels && listed(run_metric_names(cfg, format, true)))
+  if (format == DataFormat::Scored && !binary_labels && listed(run_metric_names(cfg, format, true, score)))
     cfg.fail("eval.metric", str_cat("'", metric, "' is a binary classification metric, evaluated only when "
                                     "every score in the data is 0 or 1, and this data has other scores; "
                                     "the metrics evaluated are ", all));

@@ -18,6 +18,7 @@
 #include "data/ir_set.h"
 #include "data/row_sets.h"
 #include "data/text_dataset.h"
+#include "eval/normalize.h"
 
 namespace disttune {
 
@@ -55,13 +56,20 @@ bool evaluates(const TextDataset& train);
 // (eval.k) for pairs, those and the triplet accuracy for triplets, correlations for scored
 // pairs and with `binary_labels` the binary classification metrics too; all over
 // loss.matryoshka_dims too.
-std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels);
-// The metric that selects the best model: eval.metric where given; otherwise its default for
-// retrieval, and the similarity evaluator's primary metric (spearman_cosine) for scored pairs.
-std::string run_eval_metric(const Config& cfg, DataFormat format);
+std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
+                                          ScoreFunction score);
+// The metric that selects the best model: eval.metric where given; otherwise <similarity>_ndcg@10
+// for retrieval, and the similarity evaluator's primary metric (spearman_<similarity>) for
+// scored pairs.
+std::string run_eval_metric(const Config& cfg, DataFormat format, ScoreFunction score);
 // A check that that metric is among run_metric_names and is a score (not a threshold), so
 // that a typo fails before any work.
-void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels);
+void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels, ScoreFunction score);
+
+// The similarity evaluation scores with and names its metrics after: eval.similarity, or for
+// auto the model's similarity_fn_name (model.path's config_sentence_transformers.json; cosine
+// where it names none, and for model.init), as sentence-transformers' evaluators take it.
+ScoreFunction run_score_function(const Config& cfg);
 
 class Loss;
 // A check that the loss takes the columns data.columns maps (and scores where it reads

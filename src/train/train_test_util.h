@@ -83,6 +83,7 @@ inline Config loss_config(const json& cfg, std::vector<std::string> extra = {}) 
   if (cfg.contains("symmetric")) o.push_back("loss.symmetric=" + cfg.at("symmetric").dump());
   if (cfg.contains("margin")) o.push_back("loss.margin=" + cfg.at("margin").dump());
   if (cfg.contains("distance")) o.push_back("loss.distance=" + cfg.at("distance").get<std::string>());
+  if (cfg.contains("similarity")) o.push_back("loss.similarity=" + cfg.at("similarity").get<std::string>());
   if (cfg.contains("matryoshka_dims")) o.push_back("loss.matryoshka_dims=" + cfg.at("matryoshka_dims").dump());
   if (cfg.contains("matryoshka_weights"))
     o.push_back("loss.matryoshka_weights=" + cfg.at("matryoshka_weights").dump());

@@ -125,6 +125,7 @@ class Trainer {
   TrainState st_;
   int64_t total_steps_ = 0, accum_ = 1, global_batch_ = 1, epochs_ = 1, max_steps_ = -1;
   int64_t patience_ = 0;  // eval.early_stopping_patience (0: off)
+  ScoreFunction score_ = ScoreFunction::Cosine;  // what evaluation scores with (eval.similarity)
   double patience_threshold_ = 0;
   MetricsLog log_;
   std::unique_ptr<Progress> bar_;
@@ -172,7 +173,10 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   cached_ = dynamic_cast<GradCache*>(loss_.get());
   // What the data decides is refused before the token store is built.
   check_loss_takes_data(cfg, *loss_, data_.train);
-  if (data_.evaluated()) check_eval_metric(cfg, data_.train.format, data_.binary_labels);
+  if (data_.evaluated()) {
+    score_ = run_score_function(cfg);
+    check_eval_metric(cfg, data_.train.format, data_.binary_labels, score_);
+  }
   if (patience_ > 0 && !(data_.evaluated() && data_.has_val()))
     cfg.fail("eval.early_stopping_patience", "needs a validation split to evaluate, and this run has none");
   prompts_ = training_prompts(cfg, roles_);
@@ -213,6 +217,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
   eval_opt_.similarity.dims = eval_opt_.ir.dims;
   eval_opt_.triplet.dims = eval_opt_.ir.dims;
+  eval_opt_.ir.score = eval_opt_.similarity.score = eval_opt_.triplet.score = score_;
   eval_opt_.classify = data_.binary_labels;
   eval_opt_.ir.chunk_rows = cfg.get_int("eval.chunk_rows");
   eval_opt_.batch_size = cfg.get_int("eval.batch_size");
@@ -230,7 +235,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.positive_prompt = role_prompt("positive", plain);
   for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
     eval_opt_.negative_prompts.push_back(role_prompt(data_.train.roles[k], plain));
-  metric_ = run_eval_metric(cfg, data_.train.format);
+  metric_ = run_eval_metric(cfg, data_.train.format, score_);
 }
 
 void Trainer::setup_device() {
@@ -675,7 +680,7 @@ void Trainer::finish() {
 
   if (!cfg_.get_bool("eval.test") || !data_.has_test()) return;
   ReportInput rep;
-  rep.metrics = run_metric_names(cfg_, data_.train.format, data_.binary_labels);
+  rep.metrics = run_metric_names(cfg_, data_.train.format, data_.binary_labels, score_);
   rep.tuned = evaluate(*embedder_, true, "test (fine-tuned)");
   {
     SentenceModel base = model_from_config(cfg_);
@@ -695,7 +700,7 @@ void Trainer::finish() {
       ranked.emplace_back();
       for (const auto& h : hits) ranked.back().push_back(h.doc);
     }
-    rep.bm25 = ir_metric_map(compute_ir_metrics(ranked, t.relevant, cut));
+    rep.bm25 = ir_metric_map(compute_ir_metrics(ranked, t.relevant, cut), "", score_function_name(score_));
   }
   rep.split_description =
       data_.similarity_eval

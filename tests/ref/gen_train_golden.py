@@ -48,15 +48,20 @@ def shrink(t, dim):  # MatryoshkaLoss.shrink
 
 
 # ---- losses on one (global) batch ----------------------------------------------------------
-def mnrl(cols, scale=20.0, symmetric=False, **_):
+def dot_score(a, b):  # util.dot_score
+    return torch.mm(a, b.t())
+
+
+def mnrl(cols, scale=20.0, symmetric=False, similarity="cosine", **_):
+    sim = {"cosine": cos_sim, "dot": dot_score}[similarity]  # similarity_fct
     anchors, candidates = cols[0], torch.cat(cols[1:], dim=0)
     labels = torch.arange(anchors.size(0))
-    scores = cos_sim(anchors, candidates) * scale
+    scores = sim(anchors, candidates) * scale
     forward = F.cross_entropy(scores, labels)
     if not symmetric:
         return forward
     # MultipleNegativesSymmetricRankingLoss: positives against every anchor.
-    backward = F.cross_entropy(cos_sim(cols[1], anchors) * scale, labels)
+    backward = F.cross_entropy(sim(cols[1], anchors) * scale, labels)
     return (forward + backward) / 2
 
 
@@ -166,7 +171,7 @@ LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_simi
 
 def loss_fn(cfg):
     inner = LOSSES[cfg["name"]]
-    kw = {k: cfg[k] for k in ("scale", "symmetric", "distance", "margin", "temperature", "margin_strategy",
+    kw = {k: cfg[k] for k in ("scale", "symmetric", "similarity", "distance", "margin", "temperature", "margin_strategy",
                               "contrast_anchors", "contrast_positives") if k in cfg}
     dims = cfg.get("matryoshka_dims", [])
 
@@ -284,6 +289,11 @@ def loss_cases():
     cases.append(loss_case("cosine_similarity_uneven_binary", {"name": "cosine_similarity"}, 7, 16, 2, g, binary7))
     cases.append(loss_case("matryoshka_cosine_similarity", {"name": "cosine_similarity", "matryoshka_dims": [16, 4]},
                            8, 16, 2, g, scores))
+    # MNRL with dot_score as similarity_fct (models whose similarity_fn_name is dot).
+    cases.append(loss_case("mnrl_dot_hard_negative", {"name": "mnrl", "similarity": "dot", "scale": 1.0}, 8, 16, 3, g))
+    cases.append(loss_case("matryoshka_mnrl_dot_symmetric_uneven",
+                           {"name": "mnrl", "similarity": "dot", "scale": 0.5, "symmetric": True,
+                            "matryoshka_dims": [16, 8]}, 7, 16, 2, g))
     return cases
 
 
