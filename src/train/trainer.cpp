@@ -125,8 +125,8 @@ class Trainer {
   TrainState st_;
   int64_t total_steps_ = 0, accum_ = 1, global_batch_ = 1, epochs_ = 1, max_steps_ = -1;
   int64_t patience_ = 0;  // eval.early_stopping_patience (0: off)
-  ScoreFunction score_ = ScoreFunction::Cosine;  // what evaluation scores with (eval.similarity)
   double patience_threshold_ = 0;
+  ScoreFunction score_ = ScoreFunction::Cosine;  // what evaluation scores with (eval.similarity)
   MetricsLog log_;
   std::unique_ptr<Progress> bar_;
   std::map<std::string, double> last_eval_;
