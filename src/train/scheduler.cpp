@@ -175,11 +175,14 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
     cfg.fail(kwargs_key, str_cat("lr_end (", o.lr_end, ") must be below training.learning_rate (", base_lr, ")"));
   if (kind == ScheduleKind::CosineWithMinLr) {
     if (kwargs.count("min_lr") == kwargs.count("min_lr_rate"))
-      cfg.fail(kwargs_key, "cosine_with_min_lr takes one of min_lr and min_lr_rate");
+      cfg.fail(kwargs.empty() ? "training.scheduler" : kwargs_key,
+               "cosine_with_min_lr takes one of min_lr and min_lr_rate (training.scheduler_kwargs)");
     o.min_lr_rate = kwargs.count("min_lr") ? number("min_lr", 0) / base_lr : number("min_lr_rate", 0);
   }
   if (kind == ScheduleKind::WarmupStableDecay) {
-    if (!kwargs.count("num_decay_steps")) cfg.fail(kwargs_key, "warmup_stable_decay needs num_decay_steps");
+    if (!kwargs.count("num_decay_steps"))
+      cfg.fail(kwargs.empty() ? "training.scheduler" : kwargs_key,
+               "warmup_stable_decay needs num_decay_steps (training.scheduler_kwargs)");
     o.num_decay_steps = steps("num_decay_steps");
     if (kwargs.count("num_stable_steps")) o.num_stable_steps = steps("num_stable_steps");
     if (kwargs.count("warmup_type")) o.warmup_type = shape("warmup_type");
