@@ -655,6 +655,28 @@ class Train(unittest.TestCase):
         self.assertNotEqual(r.rc, 0, r)
         self.assertIn("eval.early_stopping_patience: needs evaluations: eval.strategy epoch or steps", r.err)
 
+    def test_eval_on_start(self):
+        """eval.on_start evaluates the base model as step 0: the same row whatever the learning
+        rate, a candidate best, and the first evaluation early stopping counts."""
+        extra = lambda more="": ("eval:\n  strategy: steps\n  steps: 6\n  test: false\n  on_start: true\n" + more +
+                                 "checkpoint:\n  save_strategy: 'no'\n")
+        runs = []
+        for name, lr in (("start_a", 1e-3), ("start_b", 3e-3)):
+            cfg, run = self.config(name, extra(), learning_rate=lr)
+            self.train(cfg)
+            runs.append(metrics_rows(run, "val"))
+        self.assertEqual([x["step"] for x in runs[0]], [0, 6, 12, 18, 24])
+        self.assertEqual(runs[0][0], runs[1][0])
+        self.assertNotEqual(runs[0][1], runs[1][1])
+        # Nothing beats the base by more than 1: the first evaluation in training stops the run.
+        cfg, run = self.config("start_stop", extra("  early_stopping_patience: 1\n  early_stopping_threshold: 1\n"))
+        self.assertIn("early stopping at step 6", self.train(cfg).out)
+        self.assertEqual([x["step"] for x in metrics_rows(run, "val")], [0, 6])
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "data.split={train: 0.9, val: 0, test: 0.1}",
+                    "--set", "eval.early_stopping_patience=0"], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("eval.on_start: needs a validation split to evaluate, and this run has none", r.err)
+
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""
         extra = "checkpoint:\n  save_strategy: steps\n  save_steps: 5\n  keep_last: 10\n"

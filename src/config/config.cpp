@@ -239,8 +239,21 @@ void Config::apply_override(const std::string& assignment) {
     DT_FAIL(where, ": cannot parse value '", text, "': ", e.msg);
   }
   if (text.empty()) n = YAML::Node(std::string());
+  override_node(key, n, where);
+}
+
+void Config::override_node(const std::string& key, const YAML::Node& n, const std::string& where) {
   if (const OptionSpec* spec = find_option(key)) {
     set_from_node(*spec, n, where);
+    return;
+  }
+  // A whole section: --set data.split={train: 0.9, val: 0, test: 0.1}, each key as if set alone.
+  if (is_option_section(key)) {
+    if (!n.IsMap()) DT_FAIL(where, ": '", key, "' is a section: expected a mapping of its keys, got ", node_text(n));
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar()) DT_FAIL(where, ": keys must be plain names");
+      override_node(key + "." + it->first.Scalar(), it->second, where);
+    }
     return;
   }
   // One entry of a map-valued option: --set data.columns.anchor=question.

@@ -60,6 +60,8 @@ class Config {
   explicit Config(std::nullptr_t) {}  // empty: for building the registry defaults once
   void load_node(const YAML::Node& node, const std::string& prefix, const std::string& file);
   void set_from_node(const OptionSpec& spec, const YAML::Node& node, const std::string& where);
+  // One --set key (an option, a map option's entry or a section) to a parsed value.
+  void override_node(const std::string& key, const YAML::Node& node, const std::string& where);
   const Value& at(const std::string& key) const;
 
   std::string source_ = "defaults";

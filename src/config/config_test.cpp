@@ -106,6 +106,21 @@ TEST(Config, OverridesUseTheSameChecks) {
             "--set training.epoch: unknown key 'training.epoch' (did you mean 'training.epochs'?)");
   EXPECT_EQ(error_of([&] { c.apply_override("training.epochs"); }),
             "--set training.epochs: expected key.path=value");
+  // A whole section, nested ones too: each key as if set alone, the others untouched.
+  c.apply_override("data.split={train: 0.9, val: 0, test: 0.1}");
+  EXPECT_DOUBLE_EQ(c.get_float("data.split.train"), 0.9);
+  EXPECT_DOUBLE_EQ(c.get_float("data.split.val"), 0.0);
+  EXPECT_EQ(c.get_int("data.split.seed"), 42);
+  EXPECT_EQ(c.where("data.split.val"), "--set data.split");
+  c.apply_override("model={init: {hidden_size: 64}, max_seq_length: 32}");
+  EXPECT_EQ(c.get_int("model.init.hidden_size"), 64);
+  EXPECT_EQ(c.get_int("model.max_seq_length"), 32);
+  EXPECT_EQ(error_of([&] { c.apply_override("data.split={train: 0.9, vall: 0}"); }),
+            "--set data.split: unknown key 'data.split.vall' (did you mean 'data.split.val'?)");
+  EXPECT_EQ(error_of([&] { c.apply_override("data.split=3"); }),
+            "--set data.split: 'data.split' is a section: expected a mapping of its keys, got 3");
+  EXPECT_EQ(error_of([&] { c.apply_override("data.split={seed: -1}"); }),
+            "--set data.split: data.split.seed: -1 is out of range [0, 1e+15]");
 }
 
 TEST(Config, CrossKeyChecks) {

@@ -177,8 +177,11 @@ Trainer::Trainer(Dist& d, const Config& cfg)
     score_ = run_score_function(cfg);
     check_eval_metric(cfg, data_.train.format, data_.binary_labels, score_);
   }
-  if (patience_ > 0 && !(data_.evaluated() && data_.has_val()))
+  const bool validates = data_.evaluated() && data_.has_val();
+  if (patience_ > 0 && !validates)
     cfg.fail("eval.early_stopping_patience", "needs a validation split to evaluate, and this run has none");
+  if (cfg.get_bool("eval.on_start") && !validates)
+    cfg.fail("eval.on_start", "needs a validation split to evaluate, and this run has none");
   prompts_ = training_prompts(cfg, roles_);
   TokenStoreBuild build;
   store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
@@ -623,6 +626,12 @@ void Trainer::run() {
   const int64_t logging_steps = cfg_.get_int("training.logging_steps");
   bar_ = std::make_unique<Progress>("train", total_steps_, "step");
   bar_->update(st_.step);
+  // The base model on the validation split, as step 0 (Hugging Face's eval_on_start): it is a
+  // candidate for the best model and the first evaluation early stopping counts.
+  if (!resumed && cfg_.get_bool("eval.on_start")) {
+    model_.set_training(false);
+    eval_and_save(true, false);
+  }
   model_.set_training(true);
   int64_t saved_at = -1;
   while (!finished()) {
