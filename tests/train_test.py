@@ -677,6 +677,21 @@ class Train(unittest.TestCase):
         self.assertNotEqual(r.rc, 0, r)
         self.assertIn("eval.on_start: needs a validation split to evaluate, and this run has none", r.err)
 
+    def test_drop_last(self):
+        """training.drop_last leaves out the partial global batches: 192 training rows in batches
+        of 20 are 9 full ones and 12 rows per epoch; too large a batch is refused."""
+        extra = "eval:\n  strategy: 'no'\n  test: false\ncheckpoint:\n  save_strategy: 'no'\n"
+        steps = {}
+        for drop in ("false", "true"):
+            cfg, run = self.config(f"drop_{drop}", extra, global_batch_size=20, batch_sampler="batch_sampler",
+                                   drop_last=drop)
+            self.train(cfg, np=2)
+            steps[drop] = [x["step"] for x in metrics_rows(run, "train")]
+        self.assertEqual(steps, {"false": list(range(1, 21)), "true": list(range(1, 19))})
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.global_batch_size=200"], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("training.drop_last: no full global batch of 200 in the 192 training rows", r.err)
+
     def test_resume_is_bit_exact(self):
         """With dropout on: a run resumed from step 10 ends with the uninterrupted run's bits."""
         extra = "checkpoint:\n  save_strategy: steps\n  save_steps: 5\n  keep_last: 10\n"

@@ -108,6 +108,9 @@ std::vector<OptionSpec> build_registry() {
       opt_int("training.seed", "42", 0, kBig, "seed of sampling, dropout and initialisation"),
       opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates",
                  "no_duplicates: no text twice in one global batch"),
+      opt_bool("training.drop_last", "false",
+               "leave out the global batches short of global_batch_size (Hugging Face's dataloader_drop_last; "
+               "no_duplicates can leave several per epoch)"),
       opt_int("training.logging_steps", "10", 1, kBig, "log training loss every N steps"),
       opt_map("training.prompts", "{}",
               "text prepended to the texts of a role, e.g. {anchor: 'query: '} (sentence-transformers' "

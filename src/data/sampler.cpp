@@ -38,14 +38,15 @@ struct Fnv {
 
 GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int64_t> rows,
                                        int64_t global_batch_size, uint64_t seed,
-                                       BatchSamplerKind kind)
-    : rows_(std::move(rows)), batch_size_(global_batch_size), seed_(seed), kind_(kind) {
+                                       BatchSamplerKind kind, bool drop_last)
+    : rows_(std::move(rows)), batch_size_(global_batch_size), seed_(seed), kind_(kind), drop_last_(drop_last) {
   DT_REQUIRE(batch_size_ > 0, "global batch size must be positive, got ", batch_size_);
   for (int64_t r : rows_) DT_CHECK(r >= 0 && r < data.size(), "row ", r, " out of range");
   Fnv fp;
   fp.add(static_cast<uint64_t>(rows_.size()));
   fp.add(static_cast<uint64_t>(batch_size_));
   fp.add(kind_ == BatchSamplerKind::NoDuplicates ? 1 : 0);
+  if (drop_last_) fp.add(0x64726f70);  // only with drop_last: older states keep their fingerprint
   for (int64_t r : rows_) fp.add(static_cast<uint64_t>(r));
   if (kind_ == BatchSamplerKind::NoDuplicates) {
     texts_per_row_ = static_cast<int>(data.columns.size());
@@ -68,6 +69,19 @@ GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int6
 }
 
 EpochPlan GlobalBatchSampler::plan_epoch(int64_t epoch) const {
+  EpochPlan plan = plan_all(epoch);
+  if (!drop_last_) return plan;
+  EpochPlan full;
+  full.offsets.push_back(0);
+  for (int64_t b = 0; b < plan.num_batches(); ++b) {
+    if (plan.batch_size(b) < batch_size_) continue;
+    full.rows.insert(full.rows.end(), plan.rows.begin() + plan.offsets[b], plan.rows.begin() + plan.offsets[b + 1]);
+    full.offsets.push_back(static_cast<int64_t>(full.rows.size()));
+  }
+  return full;
+}
+
+EpochPlan GlobalBatchSampler::plan_all(int64_t epoch) const {
   DT_CHECK(epoch >= 0, "negative epoch ", epoch);
   const int64_t m = static_cast<int64_t>(rows_.size());
   const std::vector<int64_t> perm =

@@ -14,12 +14,17 @@
 //    rows passed over stay, in order, for the next batches. When the walk runs out before
 //    the batch is full, the partial batch is still used (sentence-transformers' default
 //    drop_last=False), so the end of an epoch can have several partial batches, and no row
-//    is ever lost. Texts are compared exactly: each distinct string is interned to an
+//    is ever lost (unless drop_last). Texts are compared exactly: each distinct string is interned to an
 //    integer id. Two equal texts inside one row do not defer that row (as in
 //    sentence-transformers, which compares a row's set of values with the batch).
 //    Cost per epoch: O(rows) plus the rescans of deferred rows (each batch walks past the
 //    rows deferred before it); only data with one text shared by a large fraction of rows
 //    makes that quadratic, as it does in sentence-transformers.
+//
+// With drop_last (Hugging Face's dataloader_drop_last) every batch short of the global batch
+// size is left out, as sentence-transformers' samplers leave them out: the last one of
+// batch_sampler, each partial one of no_duplicates (a full batch may still follow a partial
+// one there).
 //
 // State: (epoch, position = global batches already drawn in that epoch, seed) plus a
 // fingerprint of the setup; restoring it reproduces exactly the batches that follow.
@@ -62,7 +67,8 @@ class GlobalBatchSampler {
   // rows: the dataset rows to draw from (the train split), in any order. data is only read
   // here (its texts are interned); the sampler keeps no reference to it.
   GlobalBatchSampler(const TextDataset& data, std::vector<int64_t> rows,
-                     int64_t global_batch_size, uint64_t seed, BatchSamplerKind kind);
+                     int64_t global_batch_size, uint64_t seed, BatchSamplerKind kind,
+                     bool drop_last = false);
 
   // The batches of `epoch`: a pure function of the constructor arguments and epoch.
   EpochPlan plan_epoch(int64_t epoch) const;
@@ -89,10 +95,12 @@ class GlobalBatchSampler {
   static std::pair<int64_t, int64_t> rank_slice(int64_t batch_rows, int rank, int world);
 
  private:
+  EpochPlan plan_all(int64_t epoch) const;  // every batch, partial ones included
   std::vector<int64_t> rows_;
   int64_t batch_size_;
   uint64_t seed_;
   BatchSamplerKind kind_;
+  bool drop_last_;
   int texts_per_row_ = 0;
   int64_t num_texts_ = 0;
   std::vector<uint32_t> text_ids_;  // texts_per_row_ ids per entry of rows_

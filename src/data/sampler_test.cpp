@@ -48,13 +48,13 @@ std::vector<std::vector<int64_t>> all_batches(GlobalBatchSampler& s, int64_t epo
   return out;
 }
 
-// The loop of sentence-transformers' NoDuplicatesBatchSampler.__iter__ (drop_last=False),
-// transcribed over strings: the remaining rows in permutation order, a set of the batch's
-// values, a row's values as a set.
+// The loop of sentence-transformers' NoDuplicatesBatchSampler.__iter__, transcribed over
+// strings: the remaining rows in permutation order, a set of the batch's values, a row's
+// values as a set; a walk that ends short of a full batch yields it unless drop_last.
 std::vector<std::vector<int64_t>> reference_batches(const TextDataset& d,
                                                     const std::vector<int64_t>& rows,
                                                     int64_t batch_size, uint64_t seed,
-                                                    int64_t epoch) {
+                                                    int64_t epoch, bool drop_last = false) {
   const std::vector<int64_t> perm = random_permutation(
       static_cast<int64_t>(rows.size()),
       derive_seed(derive_seed(seed, kSamplerStream), static_cast<uint64_t>(epoch)));
@@ -74,7 +74,7 @@ std::vector<std::vector<int64_t>> reference_batches(const TextDataset& d,
       if (static_cast<int64_t>(batch.size()) == batch_size) break;
       batch_values.insert(sample_values.begin(), sample_values.end());
     }
-    batches.push_back(batch);
+    if (static_cast<int64_t>(batch.size()) == batch_size || !drop_last) batches.push_back(batch);
     std::vector<int64_t> rest;
     for (int64_t index : remaining)
       if (std::find(batch.begin(), batch.end(), index) == batch.end()) rest.push_back(index);
@@ -129,6 +129,29 @@ TEST(DataSampler, DefaultKindIsConsecutiveChunksOfThePermutation) {
   for (const auto& b : batches) flat.insert(flat.end(), b.begin(), b.end());
   EXPECT_EQ(flat, random_permutation(50, derive_seed(derive_seed(7, kSamplerStream), 3)));
   EXPECT_NE(all_batches(s, 0), all_batches(s, 1));
+}
+
+TEST(DataSampler, DropLastLeavesOutTheBatchesShortOfTheGlobalBatch) {
+  // batch_sampler: 50 = 6 * 8 + 2, the partial batch left out, the others unchanged.
+  const TextDataset d = clashing(50, 3, 3, 0, 1);
+  GlobalBatchSampler keep(d, iota_rows(50), 8, 7, BatchSamplerKind::Default);
+  GlobalBatchSampler drop(d, iota_rows(50), 8, 7, BatchSamplerKind::Default, true);
+  auto kept = all_batches(keep, 3);
+  kept.pop_back();
+  EXPECT_EQ(all_batches(drop, 3), kept);
+  // no_duplicates: every partial batch left out wherever it falls, as sentence-transformers'
+  // loop with drop_last leaves them out.
+  const TextDataset n = clashing(300, 40, 60, 0, 2);
+  GlobalBatchSampler nd(n, iota_rows(300), 32, 1, BatchSamplerKind::NoDuplicates);
+  GlobalBatchSampler nd_drop(n, iota_rows(300), 32, 1, BatchSamplerKind::NoDuplicates, true);
+  for (int64_t epoch : {0, 1}) {
+    const auto got = all_batches(nd_drop, epoch);
+    EXPECT_EQ(got, reference_batches(n, iota_rows(300), 32, 1, epoch, true)) << "epoch " << epoch;
+    EXPECT_LT(got.size(), all_batches(nd, epoch).size());
+    for (const auto& b : got) EXPECT_EQ(b.size(), 32u);
+  }
+  // A state of one is no state of the other.
+  EXPECT_THROW(nd_drop.restore(nd.state()), UserError);
 }
 
 TEST(DataSampler, RankSlicesCoverTheGlobalBatchForAnyWorldSize) {

@@ -212,7 +212,10 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   sampler_ = std::make_unique<GlobalBatchSampler>(
       data_.train, data_.train_rows, global_batch_,
       static_cast<uint64_t>(cfg.get_int("training.seed")),
-      parse_batch_sampler(cfg.get_string("training.batch_sampler")));
+      parse_batch_sampler(cfg.get_string("training.batch_sampler")), cfg.get_bool("training.drop_last"));
+  if (sampler_->batches_in_epoch() == 0)
+    cfg.fail("training.drop_last", str_cat("no full global batch of ", global_batch_, " in the ",
+                                           data_.train_rows.size(), " training rows: nothing to train"));
   total_steps_ = count_total_steps();
   sched_.emplace(make_schedule(cfg, total_steps_));
 
@@ -637,6 +640,10 @@ void Trainer::run() {
   while (!finished()) {
     std::vector<int64_t> batch;
     if (!sampler_->next(&batch)) {
+      // Only drop_last can leave an epoch without a batch (no_duplicates on texts most rows
+      // share); with max_steps the loop would not end.
+      if (st_.batch_in_epoch == 0)
+        cfg_.fail("training.drop_last", str_cat("epoch ", st_.epoch, " has no full global batch of ", global_batch_));
       ++st_.epoch;
       st_.batch_in_epoch = 0;
       if (!finished()) sampler_->set_epoch(st_.epoch);
