@@ -113,8 +113,11 @@ int run_eval(Dist& d, const Args& args) {
   if (args.has("dims")) opt.ir.dims = args.get_int_list("dims");
   opt.similarity.dims = opt.triplet.dims = opt.ir.dims;
   const EvalKind kind = eval_kind(args);
-  const std::string similarity = args.get("similarity");
-  if (similarity != "auto") parse_score_function(similarity, str_cat(kEvalCmd, ": --similarity"));
+  // --similarity is checked before any work; auto waits for the model.
+  const bool model_similarity = args.get("similarity") == "auto";
+  const ScoreFunction asked = model_similarity ? ScoreFunction::Cosine
+                                               : parse_score_function(args.get("similarity"),
+                                                                      str_cat(kEvalCmd, ": --similarity"));
   if (!output.empty()) prepare_output_path(d, kEvalCmd, "--output", output, {});
 
   IrReadReport report;
@@ -146,10 +149,10 @@ int run_eval(Dist& d, const Args& args) {
       DT_FAIL(kEvalCmd, ": --dims: ", dim, " is not in [1, ", model.dim(), "] (the model's dimension)");
   // sentence-transformers' evaluators score with the model's similarity function.
   const ScoreFunction score =
-      similarity != "auto"
-          ? parse_score_function(similarity, "--similarity")
-          : parse_score_function(model.similarity_fn_name(),
-                                 str_cat(kEvalCmd, ": the model's similarity_fn_name (give --similarity cosine or dot)"));
+      model_similarity ? parse_score_function(model.similarity_fn_name(),
+                                              str_cat(kEvalCmd, ": the model's similarity_fn_name (give --similarity "
+                                                                "cosine or dot)"))
+                       : asked;
   opt.ir.score = opt.similarity.score = opt.triplet.score = score;
   if (score != ScoreFunction::Cosine) print0("similarity: ", score_function_name(score));
   // The prompts sentence-transformers' evaluators give: InformationRetrievalEvaluator embeds
@@ -195,8 +198,8 @@ int run_eval(Dist& d, const Args& args) {
 
   std::vector<std::string> names;
   for (const auto& [name, value] : metrics) names.push_back(name);
+  const std::string fn = score_function_name(score);
   std::sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
-    const std::string fn = score_function_name(score);
     return table_key(a, opt.ir.dims, fn) < table_key(b, opt.ir.dims, fn);
   });
   size_t width = 0;

@@ -10,13 +10,22 @@
 #include "eval/dot_kernel.h"
 
 namespace disttune {
+namespace {
 
-at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
+// The first `dim` columns of x [n, D] (dim <= 0: all), contiguous float32 on the CPU.
+at::Tensor truncated(const at::Tensor& x, int64_t dim) {
   DT_REQUIRE(x.dim() == 2, "embeddings must be [n, dim], got ", x.sizes());
   const int64_t full = x.size(1);
   if (dim <= 0) dim = full;
   DT_REQUIRE(dim <= full, "Matryoshka dimension ", dim, " exceeds the embedding dimension ", full);
-  const at::Tensor src = x.narrow(1, 0, dim).to(at::kCPU, at::kFloat).contiguous();
+  return x.narrow(1, 0, dim).to(at::kCPU, at::kFloat).contiguous();
+}
+
+}  // namespace
+
+at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
+  const at::Tensor src = truncated(x, dim);
+  dim = src.size(1);
   at::Tensor out = at::empty_like(src);
   const float* in = src.data_ptr<float>();
   float* o = out.data_ptr<float>();
@@ -32,10 +41,6 @@ at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim) {
   return out;
 }
 
-std::vector<float> pairwise_cosine(const at::Tensor& first, const at::Tensor& second, int64_t dim) {
-  return pairwise_scores(first, second, dim, ScoreFunction::Cosine);
-}
-
 ScoreFunction parse_score_function(const std::string& name, const std::string& what) {
   if (name == "cosine") return ScoreFunction::Cosine;
   if (name == "dot") return ScoreFunction::Dot;
@@ -45,11 +50,7 @@ ScoreFunction parse_score_function(const std::string& name, const std::string& w
 std::string score_function_name(ScoreFunction f) { return f == ScoreFunction::Dot ? "dot" : "cosine"; }
 
 at::Tensor score_rows(const at::Tensor& x, int64_t dim, ScoreFunction f) {
-  if (f == ScoreFunction::Cosine) return truncate_normalize(x, dim);
-  DT_REQUIRE(x.dim() == 2, "embeddings must be [n, dim], got ", x.sizes());
-  if (dim <= 0) dim = x.size(1);
-  DT_REQUIRE(dim <= x.size(1), "Matryoshka dimension ", dim, " exceeds the embedding dimension ", x.size(1));
-  return x.narrow(1, 0, dim).to(at::kCPU, at::kFloat).contiguous();
+  return f == ScoreFunction::Cosine ? truncate_normalize(x, dim) : truncated(x, dim);
 }
 
 std::vector<float> pairwise_scores(const at::Tensor& first, const at::Tensor& second, int64_t dim,

@@ -24,7 +24,8 @@ std::string score_function_name(ScoreFunction f);
 // contiguous float32 on the CPU.
 at::Tensor score_rows(const at::Tensor& x, int64_t dim, ScoreFunction f);
 // The score of each row pair of first and second [n, D] on their first `dim` columns, in
-// float32 (pairwise_cosine for cosine; the row-wise dot product of the truncated rows for dot).
+// float32 as sentence-transformers' pairwise_cos_sim / pairwise_dot_score: the row-wise
+// dot product (reference_dot) of the rows score_rows gives.
 std::vector<float> pairwise_scores(const at::Tensor& first, const at::Tensor& second, int64_t dim,
                                    ScoreFunction f);
 
@@ -33,10 +34,5 @@ std::vector<float> pairwise_scores(const at::Tensor& first, const at::Tensor& se
 // CPU. A row's result depends on that row alone (its norm is summed sequentially in
 // double), not on how many rows come with it or on the thread count.
 at::Tensor truncate_normalize(const at::Tensor& x, int64_t dim = 0);
-
-// The cosine similarity of each row pair of first and second [n, D] on their first `dim`
-// columns, in float32 as sentence-transformers' pairwise_cos_sim: normalised as above, then
-// the row-wise dot product (reference_dot).
-std::vector<float> pairwise_cosine(const at::Tensor& first, const at::Tensor& second, int64_t dim = 0);
 
 }  // namespace disttune

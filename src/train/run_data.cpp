@@ -150,7 +150,8 @@ ScoreFunction run_score_function(const Config& cfg) {
     const Json j = read_json_file(st);
     fn = JsonObject(j, st).get_string("similarity_fn_name", "");
   }
-  if (fn.empty() || fn == "cosine" || fn == "dot") return fn == "dot" ? ScoreFunction::Dot : ScoreFunction::Cosine;
+  if (fn.empty() || fn == "cosine") return ScoreFunction::Cosine;
+  if (fn == "dot") return ScoreFunction::Dot;
   cfg.fail("eval.similarity", str_cat("auto takes the model's similarity_fn_name, '", fn, "' (", path,
                                       "/config_sentence_transformers.json), and disttune evaluates with cosine "
                                       "or dot similarity only; set eval.similarity: cosine or dot"));
