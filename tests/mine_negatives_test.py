@@ -143,6 +143,28 @@ class MineNegatives(unittest.TestCase):
             want = [corpus[j] for j in order if corpus[j] != r["context"]][:2]
             got = [m["negative"] for m in mined if m["anchor"] == r["question"] and m["positive"] == r["context"]]
             self.assertEqual(got, want, f"row {i}")
+        # n-tuple-scores: the same negatives as n-tuple, and the cosines of the positive and
+        # of each negative (sentence-transformers' "score" list), which margin_mse trains on.
+        tuples = {}
+        for fmt in ("n-tuple", "n-tuple-scores"):
+            out = self.path(f"model-{fmt}.jsonl")
+            r = dt.run([dt.DISTTUNE, "mine-negatives", "--input", data, "--output", out, "--anchor", "question",
+                        "--positive", "context", "--method", "model", "--model", model, "--num-negatives", "2",
+                        "--format", fmt], np=2, env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+            self.assertEqual(r.rc, 0, r)
+            with open(out) as f:
+                tuples[fmt] = [json.loads(l) for l in f]
+        self.assertEqual([{k: v for k, v in t.items() if k != "score"} for t in tuples["n-tuple-scores"]],
+                         tuples["n-tuple"])
+        index = {t: j for j, t in enumerate(corpus)}
+        questions = [r["question"] for r in rows]
+        for t in tuples["n-tuple-scores"]:
+            i = questions.index(t["anchor"])
+            want = [scores[i, index[t[k]]] for k in ("positive", "negative", "negative_2")]
+            np.testing.assert_allclose(t["score"], want, rtol=0, atol=2e-6)
+        self.validates(self.path("model-n-tuple-scores.jsonl"),
+                       "{anchor: anchor, positive: positive, negative: negative, negative_2: negative_2, score: score}",
+                       f"triplets with scores, {len(tuples['n-tuple'])} rows read, all kept", "loss:\n  name: margin_mse\n")
 
     def test_n_tuple_reads_back_as_triplets(self):
         out = self.path("n.jsonl")
@@ -158,11 +180,11 @@ class MineNegatives(unittest.TestCase):
         self.validates(out, "{anchor: anchor, positive: positive, negative: negative, negative_2: negative_2}",
                        f"triplets, {len(rows)} rows read, all kept")
 
-    def validates(self, data, columns, summary):
-        """`disttune validate` of a config training on `data` with `columns` passes and reads
-        it as `summary` says; returns the config."""
+    def validates(self, data, columns, summary, extra=""):
+        """`disttune validate` of a config training on `data` with `columns` (and `extra`)
+        passes and reads it as `summary` says; returns the config."""
         cfg = self.config(f"model:\n  init: {{vocab: {VOCAB}}}\ndata:\n  train: {data}\n  columns: {columns}\n"
-                          "training:\n  global_batch_size: 8\n", "val.yaml")
+                          "training:\n  global_batch_size: 8\n" + extra, "val.yaml")
         v = dt.run([dt.DISTTUNE, "validate", cfg])
         self.assertEqual(v.rc, 0, v)
         self.assertIn(f"# data.train: {summary}\n", v.out)
@@ -233,7 +255,7 @@ class MineNegatives(unittest.TestCase):
              "disttune mine-negatives: --range-max: 5 must be greater than range_min (5), or 0 for "
              "the automatic range"),
             (base + ["--format", "pairs"],
-             "disttune mine-negatives: --format: expected triplet, n-tuple or labeled-pair, got 'pairs'"),
+             "disttune mine-negatives: --format: expected triplet, n-tuple, n-tuple-scores or labeled-pair, got 'pairs'"),
             (base + ["--relative-margin", "1.5"],
              "disttune mine-negatives: --relative-margin: 1.5 is outside [0, 1)"),
             ([dt.DISTTUNE, "mine-negatives", "--input", self.data, "--output", self.path("o.csv")],

@@ -180,8 +180,9 @@ MiningJob job_from_flags(const Args& args) {
   if (sampling != "top" && sampling != "random")
     DT_FAIL(kCmd, ": --sampling: expected top or random, got '", sampling, "'");
   j.opt.sampling = parse_mining_sampling(sampling);
-  if (format != "triplet" && format != "triplets" && format != "n-tuple" && format != "labeled-pair")
-    DT_FAIL(kCmd, ": --format: expected triplet, n-tuple or labeled-pair, got '", format, "'");
+  if (format != "triplet" && format != "triplets" && format != "n-tuple" && format != "n-tuple-scores" &&
+      format != "labeled-pair")
+    DT_FAIL(kCmd, ": --format: expected triplet, n-tuple, n-tuple-scores or labeled-pair, got '", format, "'");
   j.opt.format = parse_mining_format(format);
   auto number = [&](const char* flag) -> std::optional<double> {
     if (!args.has(flag)) return std::nullopt;

@@ -112,7 +112,7 @@ int run_validate(Dist& d, const Args& args) {
         check_loss_takes_data(cfg, *make_loss(cfg), ds);
       }
       binary = binary && binary_labels(ds.scores);  // no scores: not scored pairs
-      data_lines += str_cat("# ", key, ": ", data_format_name(ds.format), ", ", ds.report.summary(), "\n");
+      data_lines += str_cat("# ", key, ": ", ds.format_name(), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {
         const SplitIndices s = make_split(ds.size(), cfg.get_float("data.split.train"),

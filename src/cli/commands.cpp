@@ -92,8 +92,9 @@ std::vector<Command> build_commands() {
                  {"max-score", "X", "drop candidates scoring above X", ""},
                  {"min-score", "X", "drop candidates scoring below X", ""},
                  {"sampling", "top|random", "best candidates, or a seeded random draw", "top"},
-                 {"format", "triplet|n-tuple|labeled-pair",
-                  "one row per negative; negative, negative_2, ...; or (sentence1, sentence2, score 1/0)",
+                 {"format", "triplet|n-tuple|n-tuple-scores|labeled-pair",
+                  "one row per negative; negative, negative_2, ...; the same with score: [positive's, "
+                  "negatives'] scores; or (sentence1, sentence2, score 1/0)",
                   "triplet"},
                  {"seed", "N", "seed of random sampling", "42"},
                  {"model", "DIR", "--method model: model directory, or a config with a model section", ""},

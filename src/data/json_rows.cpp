@@ -91,6 +91,7 @@ class RowSax {
   bool null() { return scalar(JsonKind::Null); }
   bool boolean(bool) { return scalar(JsonKind::Bool); }
   bool number_integer(number_integer_t v) {
+    if (JsonCell* a = array_cell()) a->numbers.push_back(static_cast<double>(v));
     if (JsonCell* c = field_cell(JsonKind::Integer)) {
       c->text = std::to_string(v);
       c->number = static_cast<double>(v);
@@ -98,6 +99,7 @@ class RowSax {
     return scalar(JsonKind::Integer);
   }
   bool number_unsigned(number_unsigned_t v) {
+    if (JsonCell* a = array_cell()) a->numbers.push_back(static_cast<double>(v));
     if (JsonCell* c = field_cell(JsonKind::Integer)) {
       c->text = std::to_string(v);
       c->number = static_cast<double>(v);
@@ -105,6 +107,7 @@ class RowSax {
     return scalar(JsonKind::Integer);
   }
   bool number_float(number_float_t v, const string_t&) {
+    if (JsonCell* a = array_cell()) a->numbers.push_back(v);
     if (JsonCell* c = field_cell(JsonKind::Float)) c->number = v;
     return scalar(JsonKind::Float);
   }
@@ -169,6 +172,12 @@ class RowSax {
     return &c;
   }
 
+  // The wanted field whose array holds the value being read, if any.
+  JsonCell* array_cell() {
+    if (!in_row_ || depth_ != row_depth_ + 2 || array_slot_ < 0) return nullptr;
+    return &row_->cells[static_cast<size_t>(array_slot_)];
+  }
+
   void begin_row(JsonKind kind) {
     row_->cells.assign(wanted_.size(), JsonCell{});
     row_->keys.clear();
@@ -177,6 +186,7 @@ class RowSax {
     row_->problem_key.clear();
     row_->message.clear();
     slot_ = -1;
+    array_slot_ = -1;
     expect_value_ = false;
   }
 
@@ -202,6 +212,8 @@ class RowSax {
       if (slot_ >= 0) row_->cells[static_cast<size_t>(slot_)].kind = kind;
       expect_value_ = false;
     }
+    if (JsonCell* a = array_cell(); a && kind != JsonKind::Integer && kind != JsonKind::Float)
+      a->all_numbers = false;
     return true;
   }
 
@@ -222,12 +234,18 @@ class RowSax {
         emit();
       }
     } else if (in_row_ && depth_ == row_depth_ + 1) {
+      array_slot_ = -1;
       if (slot_ >= 0) {
         JsonCell& c = row_->cells[static_cast<size_t>(slot_)];
         c.kind = kind;
         c.text.clear();
+        c.numbers.clear();
+        c.all_numbers = true;
+        if (kind == JsonKind::Array) array_slot_ = slot_;
       }
       expect_value_ = false;
+    } else if (JsonCell* a = array_cell()) {
+      a->all_numbers = false;  // a container inside the list
     }
     ++depth_;
     return true;
@@ -235,6 +253,7 @@ class RowSax {
 
   bool close() {
     --depth_;
+    if (depth_ == row_depth_ + 1) array_slot_ = -1;
     if (in_row_ && depth_ == row_depth_) {
       in_row_ = false;
       emit();
@@ -252,6 +271,7 @@ class RowSax {
   bool in_row_ = false;
   bool expect_value_ = false;
   int slot_ = -1;
+  int array_slot_ = -1;  // the wanted field whose array is open (depth row_depth_ + 2)
 };
 
 }  // namespace

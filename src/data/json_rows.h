@@ -20,6 +20,10 @@ struct JsonCell {
   JsonKind kind = JsonKind::Missing;
   std::string text;   // String: the value; Integer: its decimal digits
   double number = 0;  // Integer and Float
+  // Array: its elements when every one is a number (a score given as a list); otherwise
+  // all_numbers is false.
+  std::vector<double> numbers;
+  bool all_numbers = true;
 };
 
 struct JsonRow {

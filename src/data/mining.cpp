@@ -112,14 +112,16 @@ MiningSampling parse_mining_sampling(const std::string& s) {
 MiningFormat parse_mining_format(const std::string& s) {
   if (s == "triplet" || s == "triplets") return MiningFormat::Triplet;
   if (s == "n-tuple" || s == "ntuple") return MiningFormat::NTuple;
+  if (s == "n-tuple-scores") return MiningFormat::NTupleScores;
   if (s == "labeled-pair") return MiningFormat::LabeledPair;
-  DT_FAIL("format '", s, "': expected triplet, n-tuple or labeled-pair");
+  DT_FAIL("format '", s, "': expected triplet, n-tuple, n-tuple-scores or labeled-pair");
 }
 
 const char* mining_format_name(MiningFormat f) {
   switch (f) {
     case MiningFormat::Triplet: return "triplet";
     case MiningFormat::NTuple: return "n-tuple";
+    case MiningFormat::NTupleScores: return "n-tuple-scores";
     case MiningFormat::LabeledPair: return "labeled-pair";
   }
   return "?";
@@ -257,7 +259,8 @@ MiningResult mine_hard_negatives(Dist& d, const std::vector<std::string>& anchor
     if (found == 0) ++st.rows_without;
     switch (o.format) {
       case MiningFormat::Triplet: st.output_rows += found; break;
-      case MiningFormat::NTuple: st.output_rows += found == o.num_negatives ? 1 : 0; break;
+      case MiningFormat::NTuple:
+      case MiningFormat::NTupleScores: st.output_rows += found == o.num_negatives ? 1 : 0; break;
       case MiningFormat::LabeledPair: {
         // The positive, and the anchor's negatives after its first row only.
         const bool first_of_anchor = query_rows[static_cast<size_t>(row_query[i])].front() == static_cast<int64_t>(i);
@@ -312,6 +315,11 @@ int64_t write_mined_jsonl(const std::string& path, const std::vector<std::string
       for (size_t j = 0; j < neg.size(); ++j)
         line += str_cat(", \"negative", j ? "_" + std::to_string(j + 1) : std::string(), "\": ",
                         q(res.corpus[static_cast<size_t>(neg[j])]));
+      if (o.format == MiningFormat::NTupleScores) {
+        nlohmann::json scores = nlohmann::json::array({res.positive_scores[i]});
+        for (float s : res.negative_scores[i]) scores.push_back(s);
+        line += ", \"score\": " + scores.dump();
+      }
       line += "}\n";
       emit();
     }

@@ -69,7 +69,9 @@ class NegativeScorer {
 };
 
 enum class MiningSampling { Top, Random };
-enum class MiningFormat { Triplet, NTuple, LabeledPair };
+// NTupleScores: NTuple with "score": [positive's, each negative's] (sentence-transformers'
+// n-tuple-scores), the teacher's scores that margin_mse distils.
+enum class MiningFormat { Triplet, NTuple, NTupleScores, LabeledPair };
 
 struct MiningOptions {
   int64_t num_negatives = 3;
@@ -82,7 +84,8 @@ struct MiningOptions {
   int64_t queries_per_step = 8192;  // distinct anchors scored per collective step
 };
 
-// "top" | "random"; "triplet" | "n-tuple" | "labeled-pair" (also "triplets", "ntuple");
+// "top" | "random"; "triplet" | "n-tuple" | "n-tuple-scores" | "labeled-pair" (also
+// "triplets", "ntuple");
 // UserError otherwise.
 MiningSampling parse_mining_sampling(const std::string& s);
 MiningFormat parse_mining_format(const std::string& s);

@@ -265,6 +265,7 @@ TEST(DataMining, OptionErrors) {
   EXPECT_EQ(error(o), "mining: min_score (0.9) is above max_score (0.1): no candidate could pass");
   EXPECT_THROW(parse_mining_format("pairs"), UserError);
   EXPECT_EQ(parse_mining_format("n-tuple"), MiningFormat::NTuple);
+  EXPECT_EQ(parse_mining_format("n-tuple-scores"), MiningFormat::NTupleScores);
   EXPECT_EQ(parse_mining_format("labeled-pair"), MiningFormat::LabeledPair);
   EXPECT_EQ(parse_mining_sampling("random"), MiningSampling::Random);
 }
@@ -355,6 +356,25 @@ TEST(DataMining, WrittenFilesReadBackAsTriplets) {
   EXPECT_EQ(m, full);
   EXPECT_EQ(u.size(), full);
   EXPECT_EQ(u.roles, (Texts{"anchor", "positive", "negative", "negative_2"}));
+  // n-tuple-scores: the same rows with the scorer's scores, the positive's first, which read
+  // back as triplets with a list of scores (margin_mse's labels), bit for bit.
+  nt.format = MiningFormat::NTupleScores;
+  EXPECT_EQ(write_mined_jsonl(dir.file("ns.jsonl"), anchors, positives, r, nt), full);
+  const TextDataset us = read_text_dataset(dir.file("ns.jsonl"),
+                                           {{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"},
+                                            {"negative_2", "negative_2"}, {"score", "score"}},
+                                           BadRowPolicy::Error);
+  EXPECT_EQ(us.columns, u.columns);
+  EXPECT_EQ(us.score_width, 3);
+  std::vector<float> want;
+  for (size_t i = 0; i < r.negatives.size(); ++i) {
+    if (r.negatives[i].size() != 2) continue;
+    want.push_back(r.positive_scores[i]);
+    want.insert(want.end(), r.negative_scores[i].begin(), r.negative_scores[i].end());
+  }
+  EXPECT_EQ(us.scores, want);
+  EXPECT_EQ(want.size(), static_cast<size_t>(3 * full));
+  EXPECT_GE(full, 1);
 
   // Labeled pairs: each row's positive scored 1, then its anchor's negatives scored 0, once
   // per distinct anchor (rows 0 and 4 share one).
@@ -385,7 +405,7 @@ TEST(DataMining, WrittenFilesReadBackAsTriplets) {
   }
   EXPECT_EQ(at, l);
   EXPECT_EQ(l, static_cast<int64_t>(anchors.size()) + rl.stats.negatives - static_cast<int64_t>(negs(rl, 4).size()));
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 3);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 4);  // no temporaries left
 }
 
 class FailingPublishEnv : public Env {

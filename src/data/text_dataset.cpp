@@ -65,6 +65,10 @@ std::vector<int64_t> TextDataset::all_rows() const {
   return r;
 }
 
+std::string TextDataset::format_name() const {
+  return std::string(data_format_name(format)) + (format == DataFormat::Triplets && !scores.empty() ? " with scores" : "");
+}
+
 int TextDataset::role_index(const std::string& role) const {
   for (size_t i = 0; i < roles.size(); ++i)
     if (roles[i] == role) return static_cast<int>(i);
@@ -123,15 +127,15 @@ ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
               "sentence2, score, or text)");
     }
   }
-  const bool scored = s1 || s2 || score;
+  const bool scored = s1 || s2 || (score && !anchor && !positive && negatives.empty());
   if (text) {
-    if (anchor || positive || scored || !negatives.empty())
+    if (anchor || positive || s1 || s2 || score || !negatives.empty())
       DT_FAIL("column mapping: role 'text' (plain texts) cannot be combined with other text roles");
     m.format = DataFormat::Texts;
     m.roles = {"text"};
   } else if (scored) {
     if (anchor || positive || !negatives.empty())
-      DT_FAIL("column mapping: mixes scored-pair roles (sentence1, sentence2, score) with "
+      DT_FAIL("column mapping: mixes scored-pair roles (sentence1, sentence2) with "
               "anchor/positive/negative roles");
     if (!(s1 && s2 && score))
       DT_FAIL("column mapping: scored pairs need sentence1, sentence2 and score; missing ",
@@ -142,6 +146,11 @@ ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
     if (!anchor || !positive)
       DT_FAIL("column mapping: needs roles anchor and positive (or sentence1, sentence2, "
               "score); missing ", !anchor ? "anchor" : "positive");
+    // A score beside a tuple is MarginMSELoss's label: the teacher's margin between the
+    // positive and the negative, which a pair does not have.
+    if (score && negatives.empty())
+      DT_FAIL("column mapping: a score beside anchor and positive needs a negative (it is the margin "
+              "between the two, as margin_mse reads it); scored pairs are sentence1, sentence2, score");
     std::sort(negatives.begin(), negatives.end());
     m.format = negatives.empty() ? DataFormat::Pairs : DataFormat::Triplets;
     m.roles = {"anchor", "positive"};
@@ -193,6 +202,7 @@ struct Cell {
   const std::string* text = nullptr;  // String (and Integer from JSON)
   double number = 0;                  // JSON numbers
   bool delimited = false;             // from CSV/TSV: raw bytes, not yet UTF-8 checked
+  const JsonCell* json = nullptr;     // JSON: the whole cell (a list's numbers)
 };
 
 // Validates rows and appends the good ones; applies the bad-row policy to the others.
@@ -272,9 +282,26 @@ class RowSink {
                     c.text->empty() ? "empty text" : "empty text (only whitespace)");
       return true;
     };
-    float score = 0;
+    std::vector<float> score;  // one number, or a triplet's list (margin_mse's labels)
     auto check_score = [&](const Cell& c, const std::string& col) {
       if (c.kind == JsonKind::Missing) return missing(col);
+      score.clear();
+      if (c.kind == JsonKind::Array && m_.format == DataFormat::Triplets) {
+        if (!c.json->all_numbers || c.json->numbers.empty())
+          return fail(bad_row::kWrongType, col,
+                      c.json->numbers.empty() && c.json->all_numbers ? "expected a number or a list of numbers, got []"
+                                                                      : "expected a list of numbers");
+        if (out_->size() > 0 && c.json->numbers.size() != static_cast<size_t>(out_->score_width))
+          return fail(bad_row::kWrongType, col,
+                      str_cat("a list of ", c.json->numbers.size(), " numbers where the rows before have ",
+                              out_->score_width));
+        for (double v : c.json->numbers) {
+          if (!std::isfinite(v) || !std::isfinite(static_cast<float>(v)))
+            return fail(bad_row::kWrongType, col, "expected finite numbers");
+          score.push_back(static_cast<float>(v));
+        }
+        return true;
+      }
       double v = c.number;
       if (c.delimited) {
         if (!utf8_ok(c, col)) return false;
@@ -290,11 +317,15 @@ class RowSink {
                       str_cat("expected a number, got '", preview(s), "'"));
       } else if (c.kind != JsonKind::Integer && c.kind != JsonKind::Float) {
         return fail(bad_row::kWrongType, col,
-                    str_cat("expected a number, got ", json_kind_name(c.kind)));
+                    str_cat("expected a number", m_.format == DataFormat::Triplets ? " or a list of numbers" : "",
+                            ", got ", json_kind_name(c.kind)));
       }
       if (!std::isfinite(v) || !std::isfinite(static_cast<float>(v)))
         return fail(bad_row::kWrongType, col, "expected a finite number");
-      score = static_cast<float>(v);
+      if (out_->size() > 0 && out_->score_width != 1)
+        return fail(bad_row::kWrongType, col,
+                    str_cat("one number where the rows before have a list of ", out_->score_width));
+      score.push_back(static_cast<float>(v));
       return true;
     };
     auto check_id = [&](const Cell& c, const std::string& col) {
@@ -318,7 +349,10 @@ class RowSink {
     }
     for (size_t r = 0; r < m_.roles.size(); ++r)
       out_->columns[r].push_back(*cells[static_cast<size_t>(role_slot_[r])].text);
-    if (score_slot_ >= 0) out_->scores.push_back(score);
+    if (score_slot_ >= 0) {
+      out_->score_width = static_cast<int>(score.size());
+      out_->scores.insert(out_->scores.end(), score.begin(), score.end());
+    }
     if (id_slot_ >= 0) out_->ids.push_back(*cells[static_cast<size_t>(id_slot_)].text);
     out_->lines.push_back(line);
     out_->report.rows_kept++;
@@ -342,7 +376,7 @@ class RowSink {
     cells_.resize(row.cells.size());
     for (size_t i = 0; i < row.cells.size(); ++i) {
       const JsonCell& jc = row.cells[i];
-      cells_[i] = Cell{jc.kind, &jc.text, jc.number, false};
+      cells_[i] = Cell{jc.kind, &jc.text, jc.number, false, &jc};
     }
     add(row.line, cells_, row.keys);
   }

@@ -6,7 +6,8 @@
 // (see delimited_reader.h for the quoting rules). Columns are mapped by name:
 // role -> column, with roles
 //   pairs:        anchor, positive                      (+ optional id)
-//   triplets:     anchor, positive, negative[, negative_2, negative_3 ...]  (+ optional id)
+//   triplets:     anchor, positive, negative[, negative_2, negative_3 ...]  (+ optional id,
+//                 + optional score: MarginMSELoss's label, the teacher's positive-negative margin)
 //   scored pairs: sentence1, sentence2, score           (+ optional id)
 //   texts:        text                                  (+ optional id; for encoding)
 // Bad rows: invalid UTF-8, a missing column, a wrong type (text that is not a string, a
@@ -53,7 +54,9 @@ struct TextDataset {
   DataFormat format = DataFormat::Pairs;
   std::vector<std::string> roles;                 // e.g. {"anchor","positive","negative","negative_2"} or {"sentence1","sentence2"}
   std::vector<std::vector<std::string>> columns;  // columns[role][row]
-  std::vector<float> scores;                      // Scored only
+  std::vector<float> scores;                      // Scored, and triplets with a score column:
+                                                  // score_width per row, row-major
+  int score_width = 1;                            // triplets: a list of numbers per row
   std::vector<std::string> ids;                   // from the 'id' role when mapped, else empty
   std::vector<int64_t> lines;                     // 1-based source line of each row
   std::string source;
@@ -61,6 +64,8 @@ struct TextDataset {
 
   int64_t size() const { return static_cast<int64_t>(lines.size()); }
   std::vector<int64_t> all_rows() const;  // 0 .. size() - 1
+  // data_format_name, "triplets with scores" where a score column is mapped beside them.
+  std::string format_name() const;
   // Index of `role` in roles, or -1.
   int role_index(const std::string& role) const;
   // The texts of `role`; InternalError when the dataset has no such role.
@@ -72,12 +77,12 @@ struct ColumnMapping {
   DataFormat format = DataFormat::Pairs;
   std::vector<std::string> roles;         // text roles in canonical order
   std::vector<std::string> role_columns;  // the column of each text role
-  std::string score_column;               // Scored only
+  std::string score_column;               // Scored; optional for triplets
   std::string id_column;                  // empty when no id is mapped
 };
 
-// Checks the roles (anchor+positive[+negative...] or sentence1+sentence2+score, optional
-// id) and puts the text roles in canonical order: anchor, positive, negative, negative_2,
+// Checks the roles (anchor+positive[+negative...][+score] or sentence1+sentence2+score,
+// optional id) and puts the text roles in canonical order: anchor, positive, negative, negative_2,
 // negative_3, ... Throws UserError naming the offending role.
 ColumnMapping map_columns(const std::map<std::string, std::string>& columns);
 

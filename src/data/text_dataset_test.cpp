@@ -86,6 +86,59 @@ TEST_F(DataTextDataset, ScoredPairsFromAJsonListAndCsv) {
             dir.file("bad.json") + ":1: column 'label' (score): expected a number, got string");
 }
 
+// MarginMSELoss's data: a score beside (anchor, positive, negatives): one number, or in JSON
+// a list (a margin per negative, or the teacher's scores), the same length on every row.
+TEST_F(DataTextDataset, TripletsWithATeacherScoreOrAListOfThem) {
+  const Columns one = {{"anchor", "q"}, {"positive", "p"}, {"negative", "n"}, {"score", "label"}};
+  TextDataset d = read_text_dataset(write("m.csv", "q,p,n,label\nQ,P,N,2.5\nQ2,P2,N2,-1\n"), one, BadRowPolicy::Error);
+  EXPECT_EQ(d.format, DataFormat::Triplets);
+  EXPECT_EQ(d.roles, (std::vector<std::string>{"anchor", "positive", "negative"}));
+  EXPECT_EQ(d.scores, (std::vector<float>{2.5f, -1.0f}));
+  EXPECT_EQ(d.score_width, 1);
+
+  Columns two = one;
+  two["negative_2"] = "n2";
+  d = read_text_dataset(write("m.jsonl",
+                              "{\"q\": \"a\", \"p\": \"b\", \"n\": \"c\", \"n2\": \"d\", \"label\": [9, 1.5, 0.25]}\n"
+                              "{\"q\": \"e\", \"p\": \"f\", \"n\": \"g\", \"n2\": \"h\", \"label\": [8, 2, -3e0]}\n"),
+                        two, BadRowPolicy::Error);
+  EXPECT_EQ(d.score_width, 3);
+  EXPECT_EQ(d.scores, (std::vector<float>{9, 1.5f, 0.25f, 8, 2, -3}));
+  // The same in a JSON list, where the reader is at another depth.
+  d = read_text_dataset(write("m.json", "[{\"q\": \"a\", \"p\": \"b\", \"n\": \"c\", \"n2\": \"d\", "
+                                        "\"label\": [1, 2], \"x\": [[1], 2]}]"),
+                        two, BadRowPolicy::Error);
+  EXPECT_EQ(d.score_width, 2);
+  EXPECT_EQ(d.scores, (std::vector<float>{1, 2}));
+
+  auto bad = [&](const std::string& name, const std::string& label2) {
+    return error_of(write(name, "{\"q\": \"a\", \"p\": \"b\", \"n\": \"c\", \"label\": [1, 2]}\n"
+                                "{\"q\": \"a\", \"p\": \"b\", \"n\": \"c\", \"label\": " + label2 + "}\n"),
+                    one);
+  };
+  EXPECT_EQ(bad("b1.jsonl", "[1, 2, 3]"),
+            dir.file("b1.jsonl") + ":2: column 'label' (score): a list of 3 numbers where the rows before have 2");
+  EXPECT_EQ(bad("b2.jsonl", "0.5"),
+            dir.file("b2.jsonl") + ":2: column 'label' (score): one number where the rows before have a list of 2");
+  EXPECT_EQ(bad("b3.jsonl", "[1, \"2\"]"), dir.file("b3.jsonl") + ":2: column 'label' (score): expected a list of numbers");
+  EXPECT_EQ(bad("b4.jsonl", "[1, [2]]"), dir.file("b4.jsonl") + ":2: column 'label' (score): expected a list of numbers");
+  EXPECT_EQ(bad("b5.jsonl", "[]"),
+            dir.file("b5.jsonl") + ":2: column 'label' (score): expected a number or a list of numbers, got []");
+  EXPECT_EQ(bad("b6.jsonl", "\"x\""),
+            dir.file("b6.jsonl") + ":2: column 'label' (score): expected a number or a list of numbers, got string");
+  EXPECT_EQ(bad("b7.jsonl", "[1, 1e39]"), dir.file("b7.jsonl") + ":2: column 'label' (score): expected finite numbers");
+  // Skipped rows do not set the width: the first kept row does.
+  d = read_text_dataset(write("skip.jsonl", "{\"q\": \"\", \"p\": \"b\", \"n\": \"c\", \"label\": [1, 2]}\n"
+                                            "{\"q\": \"a\", \"p\": \"b\", \"n\": \"c\", \"label\": 3}\n"),
+                        one, BadRowPolicy::Skip);
+  EXPECT_EQ(d.score_width, 1);
+  EXPECT_EQ(d.scores, std::vector<float>{3});
+  // Scored pairs keep one number per row.
+  EXPECT_EQ(error_of(write("pairs.jsonl", "{\"a\": \"x\", \"b\": \"y\", \"s\": [1]}\n"),
+                     {{"sentence1", "a"}, {"sentence2", "b"}, {"score", "s"}}),
+            dir.file("pairs.jsonl") + ":1: column 's' (score): expected a number, got array");
+}
+
 TEST_F(DataTextDataset, JsonFileHoldingJsonLinesIsReadAsLines) {
   const std::string p = write("lines.json", "{\"anchor\": \"a\", \"positive\": \"b\"}\n{\"anchor\": \"c\", \"positive\": \"d\"}\n");
   EXPECT_EQ(read_text_dataset(p, kPairs, BadRowPolicy::Error).size(), 2);
@@ -220,7 +273,10 @@ TEST_F(DataTextDataset, ColumnMappingIsValidated) {
   EXPECT_EQ(err({{"anchor", "a"}}), "column mapping: needs roles anchor and positive (or sentence1, sentence2, score); missing positive");
   EXPECT_EQ(err({{"sentence1", "a"}, {"sentence2", "b"}}), "column mapping: scored pairs need sentence1, sentence2 and score; missing score");
   EXPECT_EQ(err({{"anchor", "a"}, {"positive", "b"}, {"score", "s"}}),
-            "column mapping: mixes scored-pair roles (sentence1, sentence2, score) with anchor/positive/negative roles");
+            "column mapping: a score beside anchor and positive needs a negative (it is the margin between the two, "
+            "as margin_mse reads it); scored pairs are sentence1, sentence2, score");
+  EXPECT_EQ(err({{"sentence1", "a"}, {"sentence2", "b"}, {"score", "s"}, {"negative", "n"}}),
+            "column mapping: mixes scored-pair roles (sentence1, sentence2) with anchor/positive/negative roles");
   EXPECT_EQ(err({{"anchor", "a"}, {"positive", "b"}, {"negative_x", "n"}}).rfind("column mapping: unknown role 'negative_x'", 0), 0u);
   // Plain texts (what `disttune encode` reads), with an optional id.
   const std::string texts = write("texts.jsonl", "{\"_id\": \"d1\", \"body\": \"x\"}\n{\"_id\": 7, \"body\": \"y\"}\n");

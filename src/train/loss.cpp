@@ -9,6 +9,7 @@
 #include "train/cosent.h"
 #include "train/cosine_similarity_loss.h"
 #include "train/gist.h"
+#include "train/margin_mse.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/triplet.h"
@@ -37,9 +38,9 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
                loss.name(), ": every guide column must be [rows, guide dim] of the same shape; got ", g.sizes());
   }
   if (loss.needs_labels())
-    DT_CHECK(batch.labels.defined() && batch.labels.dim() == 1 &&
+    DT_CHECK(batch.labels.defined() && (batch.labels.dim() == 1 || batch.labels.dim() == 2) &&
                  batch.labels.size(0) == first.size(0),
-             loss.name(), ": needs labels [", first.size(0), "]");
+             loss.name(), ": needs labels [", first.size(0), "] or [", first.size(0), ", n]");
 }
 
 bool is_gist_loss(const std::string& name) { return name == "gist" || name == "cached_gist"; }
@@ -55,8 +56,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
-  if (cfg.get_string("loss.similarity") != "cosine" && !mnrl_family)
-    cfg.fail("loss.similarity", "only mnrl and cached_mnrl take another similarity, not " + name);
+  if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && name != "margin_mse")
+    cfg.fail("loss.similarity", "only mnrl, cached_mnrl and margin_mse take a similarity, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
     cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
                                 name);
@@ -72,9 +73,10 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const double scale = cfg.get_float("loss.scale");
   const double margin = cfg.get_float("loss.margin");
   const std::string distance = cfg.get_string("loss.distance");
+  const std::string similarity = cfg.get_string("loss.similarity");
   std::unique_ptr<Loss> loss;
   if (mnrl_family) {
-    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"), cfg.get_string("loss.similarity") == "dot");
+    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"), similarity == "dot");
   } else if (name == "triplet") {
     loss = std::make_unique<Triplet>(distance == "auto" ? Distance::Euclidean : parse_distance(distance),
                                      margin < 0 ? 5.0 : margin);
@@ -96,6 +98,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     loss = std::make_unique<Cosent>(scale, name == "angle");
   } else if (name == "cosine_similarity") {
     loss = std::make_unique<CosineSimilarityLoss>();
+  } else if (name == "margin_mse") {
+    loss = std::make_unique<MarginMse>(similarity == "cosine");
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }

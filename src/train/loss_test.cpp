@@ -183,6 +183,16 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_EQ(cached_gist->name(), "cached_gist(matryoshka(gist))");
   EXPECT_TRUE(cached_gist->needs_guide());
   EXPECT_EQ(make_loss(loss_config({{"name", "cached_gist"}}))->name(), "cached_gist");
+  // MarginMSELoss scores with pairwise_dot_score unless told otherwise; a label width that is
+  // neither a margin per negative nor a score per text is a broken invariant
+  auto margin = make_loss(loss_config({{"name", "margin_mse"}}));
+  EXPECT_TRUE(margin->needs_labels());
+  const at::Tensor q = at::randn({3, 4}), p = at::randn({3, 4}), n = at::randn({3, 4});
+  const at::Tensor teacher = at::randn({3});
+  const double dot = ((q * p).sum(1) - (q * n).sum(1) - teacher).pow(2).mean().item<double>();
+  EXPECT_NEAR(margin->forward(local_dist(), {{q, p, n}, teacher, {}}).item<double>(), dot, 1e-5 * dot);
+  // (the run checks refuse such data first, naming data.columns)
+  EXPECT_THROW(margin->forward(local_dist(), {{q, p, n}, at::randn({3, 3}), {}}), InternalError);
 }
 
 TEST(LossConfig, BadCombinationsNameTheKey) {
@@ -214,6 +224,11 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
                 .find("loss.temperature: only gist and cached_gist read it, not mnrl"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "gist"}}, {"training.mini_batch_size=4"})); })
                 .find("training.mini_batch_size"), std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "triplet"}, {"similarity", "dot"}})); })
+                .find("loss.similarity: only mnrl, cached_mnrl and margin_mse take a similarity, not triplet"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "margin_mse"}, {"scale", 2.0}})); })
+                .find("loss.scale"), std::string::npos);
 }
 
 TEST(LossConfig, MatryoshkaDimLargerThanTheEmbeddingFailsAtFirstUseNamingTheKey) {

@@ -21,7 +21,7 @@ namespace disttune {
 namespace {
 
 void report(const TextDataset& d) {
-  print0("data: ", d.source, ": ", data_format_name(d.format), ", ", d.report.summary());
+  print0("data: ", d.source, ": ", d.format_name(), ", ", d.report.summary());
 }
 
 }  // namespace
@@ -185,8 +185,24 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
                                                                     : str_cat(" to ", max_cols),
                                   " text columns; data.columns maps ", cols, " (",
                                   data_format_name(train.format), ")"));
-  if (loss.needs_labels() && train.format != DataFormat::Scored)
-    cfg.fail("loss.name", loss.name() + " needs scored pairs (sentence1, sentence2, score)");
+  // A tuple's score is a margin_mse label: nothing else reads it, and a mapped column that no
+  // loss reads is a mistake in data.columns.
+  const bool tuple_scores = train.format == DataFormat::Triplets && !train.scores.empty();
+  if (loss.needs_labels() && train.format != DataFormat::Scored && !tuple_scores)
+    cfg.fail("loss.name", loss.name() + (cols > 2 ? " needs a score column beside the texts (data.columns score: "
+                                                    "the teacher's margin between positive and negative)"
+                                                  : " needs scored pairs (sentence1, sentence2, score)"));
+  // MarginMSELoss's label shapes: a margin per negative, or the teacher's scores of the
+  // positive and each negative.
+  const int negatives = cols - 2;
+  if (tuple_scores && loss.needs_labels() && train.score_width != negatives && train.score_width != negatives + 1)
+    cfg.fail("data.columns", str_cat(loss.name(), " on ", negatives, " negatives takes ", negatives,
+                                     negatives == 1 ? " margin" : " margins", " or ", negatives + 1,
+                                     " scores (positive first) per row; the score column of ", train.source,
+                                     " holds ", train.score_width));
+  if (tuple_scores && !loss.needs_labels())
+    cfg.fail("data.columns", str_cat("maps a score beside anchor, positive and negatives, which ", loss.name(),
+                                     " does not read (margin_mse does)"));
 }
 
 }  // namespace disttune

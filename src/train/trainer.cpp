@@ -363,10 +363,15 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     std::vector<std::vector<std::vector<int32_t>>> ids;
     for (const auto& role : roles_) ids.push_back(store_->rows(role, local));
     at::Tensor labels;
-    if (data_.train.format == DataFormat::Scored) {
+    if (!data_.train.scores.empty()) {
+      const int64_t w = data_.train.score_width;
       std::vector<float> s;
-      for (int64_t r : local) s.push_back(data_.train.scores[r]);
+      for (int64_t r : local) {
+        const auto row = data_.train.scores.begin() + r * w;
+        s.insert(s.end(), row, row + w);
+      }
       labels = at::tensor(s, at::kFloat);
+      if (w > 1) labels = labels.view({-1, w});
       if (device_.is_cuda()) labels = labels.to(device_);
     }
     const double grad_scale = scale * weight;

@@ -163,10 +163,24 @@ def gist(cols, guide, temperature=0.01, margin_strategy="absolute", margin=0.0, 
     return F.cross_entropy(scores, torch.arange(anchor.size(0)))
 
 
+def margin_mse(cols, labels, similarity="dot", **_):  # MarginMSELoss.compute_loss_from_embeddings
+    sim = {"dot": lambda a, b: (a * b).sum(dim=-1), "cosine": pairwise_cos_sim}[similarity]
+    query, pos, negs = cols[0], cols[1], cols[2:]
+    b = query.shape[0]
+    scores_pos = sim(query, pos)
+    if labels.shape == (b, len(negs) + 1):
+        labels = labels[:, 0].unsqueeze(1) - labels[:, 1:]
+    if labels.shape == (b,):
+        labels = labels.unsqueeze(1)
+    assert labels.shape == (b, len(negs))
+    margins = torch.stack([scores_pos - sim(query, n) for n in negs], dim=1)
+    return F.mse_loss(margins, labels)
+
+
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
           "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist,
-          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss}
-LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity")
+          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse}
+LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity", "margin_mse")
 
 
 def loss_fn(cfg):
@@ -294,6 +308,16 @@ def loss_cases():
     cases.append(loss_case("matryoshka_mnrl_dot_symmetric_uneven",
                            {"name": "mnrl", "similarity": "dot", "scale": 0.5, "symmetric": True,
                             "matryoshka_dims": [16, 8]}, 7, 16, 2, g))
+    # MarginMSELoss: a teacher margin per row (one negative), per negative, or the teacher's
+    # scores (positive first); dot (its default) and cosine; an uneven batch; Matryoshka.
+    mm = {"name": "margin_mse"}
+    cases.append(loss_case("margin_mse", mm, 8, 16, 3, g, torch.randn(8, generator=g) * 3))
+    cases.append(loss_case("margin_mse_cosine_uneven", dict(mm, similarity="cosine"), 7, 16, 3, g,
+                           torch.rand(7, generator=g) - 0.5))
+    cases.append(loss_case("margin_mse_margins_per_negative", mm, 8, 16, 4, g, torch.randn(8, 2, generator=g) * 3))
+    cases.append(loss_case("margin_mse_teacher_scores_uneven", mm, 7, 16, 4, g, torch.randn(7, 3, generator=g) * 5))
+    cases.append(loss_case("matryoshka_margin_mse", dict(mm, matryoshka_dims=[16, 8]), 8, 16, 3, g,
+                           torch.rand(8, generator=g) - 0.5))
     return cases
 
 
