@@ -547,7 +547,7 @@ class Train(unittest.TestCase):
             for sets, message in (
                     (["loss.name=margin_mse", f"data.train={lists}",
                       "data.columns={anchor: q, positive: p, negative: n1, score: teacher}"],
-                     "data.columns: margin_mse on 1 negatives takes 1 margin or 2 scores (positive first) per row; "
+                     "data.columns: margin_mse on 1 negative takes 1 margin or 2 scores (positive first) per row; "
                      f"the score column of {lists} holds 3"),
                     (["loss.name=margin_mse", f"data.train={lists}", "data.columns={anchor: q, positive: p, negative: n1}"],
                      "loss.name: margin_mse needs a score column beside the texts"),

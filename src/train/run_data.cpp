@@ -196,7 +196,8 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
   // positive and each negative.
   const int negatives = cols - 2;
   if (tuple_scores && loss.needs_labels() && train.score_width != negatives && train.score_width != negatives + 1)
-    cfg.fail("data.columns", str_cat(loss.name(), " on ", negatives, " negatives takes ", negatives,
+    cfg.fail("data.columns", str_cat(loss.name(), " on ", negatives, negatives == 1 ? " negative" : " negatives",
+                                     " takes ", negatives,
                                      negatives == 1 ? " margin" : " margins", " or ", negatives + 1,
                                      " scores (positive first) per row; the score column of ", train.source,
                                      " holds ", train.score_width));
