@@ -488,11 +488,12 @@ class Train(unittest.TestCase):
         self.assertIn("'cosine_f1_threshold' is a similarity threshold", r.err)
 
     def test_margin_mse(self):
-        """MarginMSELoss on (anchor, positive, negatives, score): the first step's loss is
-        sentence-transformers' formula on the embeddings `disttune encode` gives of the same
-        rows (the whole data set in one global batch at np 2): teacher scores [pos, neg_1,
-        neg_2] as a list, and one margin per row with the cosine; over more steps the loss falls;
-        mappings that a loss does not fit are refused naming what would fit."""
+        """MarginMSELoss and DistillKLDivLoss on (anchor, positive, negatives, score): the first
+        step's loss is sentence-transformers' formula on the embeddings `disttune encode` gives
+        of the same rows (the whole data set in one global batch at np 2): teacher scores [pos,
+        neg_1, neg_2] as a list for both, and one margin per row with the cosine; over more
+        steps the MSE falls; mappings that a loss does not fit are refused naming what would
+        fit."""
         rng = random.Random(5)
 
         def text(n):
@@ -524,12 +525,19 @@ class Train(unittest.TestCase):
         want_lists = np.mean((np.stack([dot(q, p) - dot(q, n1), dot(q, p) - dot(q, n2)], 1) -
                               (teacher[:, :1] - teacher[:, 1:])) ** 2)
         want_single = np.mean((dot(unit(q), unit(p)) - dot(unit(q), unit(n1)) - (teacher[:, 0] - teacher[:, 1])) ** 2)
+
+        def log_softmax(x):
+            x = x - x.max(1, keepdims=True)
+            return x - np.log(np.exp(x).sum(1, keepdims=True))
+        student = np.stack([dot(q, p), dot(q, n1), dot(q, n2)], 1)
+        want_kl = np.mean((np.exp(log_softmax(teacher)) * (log_softmax(teacher) - log_softmax(student))).sum(1))
         one_step = ["data.split={train: 1.0, val: 0, test: 0}", "training.max_steps=1", "training.global_batch_size=24"]
         lists_cols = ("data.columns={anchor: q, positive: p, negative: n1, negative_2: n2, score: teacher}")
         single_cols = "data.columns={anchor: q, positive: p, negative: n1, score: margin}"
         for name, data, cols, sets, want in (
                 ("mm_lists", lists, lists_cols, [], want_lists),
-                ("mm_single", single, single_cols, ["loss.similarity=cosine"], want_single)):
+                ("mm_single", single, single_cols, ["loss.similarity=cosine"], want_single),
+                ("kl_lists", lists, lists_cols, ["loss.name=distill_kl_div"], want_kl)):
             cfg, run = self.config(name, "loss:\n  name: margin_mse\n" + QUIET)
             r = self.train(cfg, np=2, sets=[f"data.train={data}", cols] + one_step + sets)
             self.assertIn("triplets with scores, 24 rows read, all kept", r.out)
@@ -549,15 +557,19 @@ class Train(unittest.TestCase):
                       "data.columns={anchor: q, positive: p, negative: n1, score: teacher}"],
                      "data.columns: margin_mse on 1 negative takes 1 margin or 2 scores (positive first) per row; "
                      f"the score column of {lists} holds 3"),
+                    (["loss.name=distill_kl_div", f"data.train={single}", single_cols],
+                     "data.columns: distill_kl_div on 1 negative takes 2 scores (positive first) per row; "
+                     f"the score column of {single} holds 1"),
                     (["loss.name=margin_mse", f"data.train={lists}", "data.columns={anchor: q, positive: p, negative: n1}"],
                      "loss.name: margin_mse needs a score column beside the texts"),
                     (["loss.name=mnrl", f"data.train={lists}", lists_cols],
                      "data.columns: maps a score beside anchor, positive and negatives, which mnrl does not read "
-                     "(margin_mse does)"),
+                     "(margin_mse and distill_kl_div do)"),
                     (["loss.name=cosent", f"data.train={lists}", lists_cols],
                      "loss.name: cosent takes 2 text columns; data.columns maps 4 (triplets)"),
-                    (["loss.name=triplet", "loss.similarity=dot"], "loss.similarity: only mnrl, cached_mnrl and "
-                                                                   "margin_mse take a similarity, not triplet")):
+                    (["loss.name=triplet", "loss.similarity=dot"], "loss.similarity: only mnrl, cached_mnrl, "
+                                                                   "margin_mse and distill_kl_div take a similarity, "
+                                                                   "not triplet")):
                 cfg, _ = self.config("mm_refused")
                 r = dt.run([dt.DISTTUNE, command, cfg] + [a for s in sets for a in ("--set", s)], timeout=120)
                 self.assertNotEqual(r.rc, 0, r)

@@ -121,16 +121,16 @@ std::vector<OptionSpec> build_registry() {
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
       opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|angle|cosine_similarity|contrastive|"
-                 "online_contrastive|margin_mse",
+                 "online_contrastive|margin_mse|distill_kl_div",
                  "loss (sentence-transformers names; gist = GISTEmbedLoss, angle = AnglELoss, "
-                 "cosine_similarity = CosineSimilarityLoss, margin_mse = MarginMSELoss); matryoshka_dims "
-                 "wraps it"),
+                 "cosine_similarity = CosineSimilarityLoss, margin_mse = MarginMSELoss, distill_kl_div = "
+                 "DistillKLDivLoss); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
       opt_choice("loss.similarity", "auto", "auto|cosine|dot",
-                 "mnrl/cached_mnrl/margin_mse: the scores (sentence-transformers' similarity_fct); auto = "
-                 "cosine for mnrl (cos_sim), dot for margin_mse (pairwise_dot_score); mnrl's dot usually "
-                 "with loss.scale: 1"),
+                 "mnrl/cached_mnrl/margin_mse/distill_kl_div: the scores (sentence-transformers' "
+                 "similarity_fct); auto = cosine for mnrl (cos_sim), dot for the distillation losses "
+                 "(pairwise_dot_score); mnrl's dot usually with loss.scale: 1"),
       opt_ints("loss.matryoshka_dims", "[]", 1, 65536,
                "non-empty: MatryoshkaLoss over these embedding sizes"),
       opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
@@ -142,7 +142,9 @@ std::vector<OptionSpec> build_registry() {
                  "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
       opt_str("loss.guide", "\"\"",
               "gist: the guide model directory (sentence-transformers layout)"),
-      opt_float("loss.temperature", "0.01", 1e-6, 1e6, "gist: the similarities are divided by it"),
+      opt_float("loss.temperature", "-1", -1, 1e6,
+                "gist/distill_kl_div: the similarities are divided by it; -1 = the sentence-transformers "
+                "default (0.01 / 1)"),
       opt_choice("loss.margin_strategy", "absolute", "absolute|relative",
                  "gist: drop a candidate the guide scores above the positive's score - margin "
                  "(absolute) or x (1 - margin) (relative)"),
@@ -208,8 +210,8 @@ std::vector<OptionSpec> build_registry() {
                  "top: the best remaining candidates; random: a seeded draw among them"),
       opt_choice("mining.format", "triplet", "triplet|n-tuple|n-tuple-scores|labeled-pair",
                  "one row per negative; one row with negative, negative_2, ... per anchor; the same with "
-                 "score: [the positive's, each negative's] (margin_mse's teacher scores); or scored pairs "
-                 "(sentence1, sentence2, score 1 / 0)"),
+                 "score: [the positive's, each negative's] (margin_mse's and distill_kl_div's labels); or "
+                 "scored pairs (sentence1, sentence2, score 1 / 0)"),
       opt_int("mining.seed", "42", 0, kBig, "seed of random sampling"),
       opt_int("mining.batch_size", "64", 1, 1 << 20, "method model: texts per encoder forward pass"),
       // ---- distributed ----

@@ -405,7 +405,8 @@ TEST(DataMining, WrittenFilesReadBackAsTriplets) {
   }
   EXPECT_EQ(at, l);
   EXPECT_EQ(l, static_cast<int64_t>(anchors.size()) + rl.stats.negatives - static_cast<int64_t>(negs(rl, 4).size()));
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 4);  // no temporaries left
+  // Four files written, no temporaries left.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 4);
 }
 
 class FailingPublishEnv : public Env {

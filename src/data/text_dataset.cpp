@@ -66,7 +66,8 @@ std::vector<int64_t> TextDataset::all_rows() const {
 }
 
 std::string TextDataset::format_name() const {
-  return std::string(data_format_name(format)) + (format == DataFormat::Triplets && !scores.empty() ? " with scores" : "");
+  const bool with_scores = format == DataFormat::Triplets && !scores.empty();
+  return std::string(data_format_name(format)) + (with_scores ? " with scores" : "");
 }
 
 int TextDataset::role_index(const std::string& role) const {

@@ -120,8 +120,10 @@ TEST_F(DataTextDataset, TripletsWithATeacherScoreOrAListOfThem) {
             dir.file("b1.jsonl") + ":2: column 'label' (score): a list of 3 numbers where the rows before have 2");
   EXPECT_EQ(bad("b2.jsonl", "0.5"),
             dir.file("b2.jsonl") + ":2: column 'label' (score): one number where the rows before have a list of 2");
-  EXPECT_EQ(bad("b3.jsonl", "[1, \"2\"]"), dir.file("b3.jsonl") + ":2: column 'label' (score): expected a list of numbers");
-  EXPECT_EQ(bad("b4.jsonl", "[1, [2]]"), dir.file("b4.jsonl") + ":2: column 'label' (score): expected a list of numbers");
+  EXPECT_EQ(bad("b3.jsonl", "[1, \"2\"]"),
+            dir.file("b3.jsonl") + ":2: column 'label' (score): expected a list of numbers");
+  EXPECT_EQ(bad("b4.jsonl", "[1, [2]]"),
+            dir.file("b4.jsonl") + ":2: column 'label' (score): expected a list of numbers");
   EXPECT_EQ(bad("b5.jsonl", "[]"),
             dir.file("b5.jsonl") + ":2: column 'label' (score): expected a number or a list of numbers, got []");
   EXPECT_EQ(bad("b6.jsonl", "\"x\""),

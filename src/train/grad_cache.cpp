@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/check.h"
+#include "dist/dist.h"
 #include "train/matryoshka.h"
 #include "train/rng_state.h"
 

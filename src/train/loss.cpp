@@ -9,7 +9,7 @@
 #include "train/cosent.h"
 #include "train/cosine_similarity_loss.h"
 #include "train/gist.h"
-#include "train/margin_mse.h"
+#include "train/distill.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/triplet.h"
@@ -51,19 +51,24 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const bool gist = is_gist_loss(name);
   const bool cached = name == "cached_mnrl" || name == "cached_gist";
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
+  const bool distill = name == "margin_mse" || name == "distill_kl_div";
   // Keys that only some losses read: set for another loss they would be silently ignored.
   if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent" || name == "angle"))
     cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
-  if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && name != "margin_mse")
-    cfg.fail("loss.similarity", "only mnrl, cached_mnrl and margin_mse take a similarity, not " + name);
+  if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && !distill)
+    cfg.fail("loss.similarity", "only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
     cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
                                 name);
-  for (const char* key : {"loss.guide", "loss.temperature", "loss.margin_strategy", "loss.contrast_anchors",
-                          "loss.contrast_positives"})
+  for (const char* key : {"loss.guide", "loss.margin_strategy", "loss.contrast_anchors", "loss.contrast_positives"})
     if (cfg.is_set(key) && !gist) cfg.fail(key, "only gist and cached_gist read it, not " + name);
+  if (cfg.is_set("loss.temperature") && !gist && name != "distill_kl_div")
+    cfg.fail("loss.temperature", "only gist, cached_gist and distill_kl_div read it, not " + name);
+  const double temperature = cfg.get_float("loss.temperature");
+  if (temperature != -1 && temperature <= 0)
+    cfg.fail("loss.temperature", "must be > 0 (or -1: the sentence-transformers default)");
   if (cfg.get_string("loss.distance") != "auto" && !pairwise)
     cfg.fail("loss.distance", "only triplet, contrastive and online_contrastive take a distance, not " + name);
   if (cfg.get_int("training.mini_batch_size") > 0 && !cached)
@@ -88,7 +93,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
                                                margin < 0 ? 0.5 : margin);
   } else if (gist) {
     Gist::Options o;
-    o.temperature = cfg.get_float("loss.temperature");
+    o.temperature = temperature < 0 ? 0.01 : temperature;
     o.strategy = cfg.get_string("loss.margin_strategy") == "relative" ? Gist::Margin::Relative : Gist::Margin::Absolute;
     o.margin = margin < 0 ? 0.0 : margin;
     o.contrast_anchors = cfg.get_bool("loss.contrast_anchors");
@@ -100,6 +105,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     loss = std::make_unique<CosineSimilarityLoss>();
   } else if (name == "margin_mse") {
     loss = std::make_unique<MarginMse>(similarity == "cosine");
+  } else if (name == "distill_kl_div") {
+    loss = std::make_unique<DistillKlDiv>(similarity == "cosine", temperature < 0 ? 1.0 : temperature);
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }

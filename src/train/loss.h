@@ -38,6 +38,9 @@ class Loss {
   virtual int min_columns() const = 0;
   virtual int max_columns() const = 0;
   virtual bool needs_labels() const { return false; }
+  // Whether labels of `width` numbers per row (batch.labels [b] when 1, else [b, width]) fit
+  // `columns` text columns.
+  virtual bool takes_label_width(int width, int /*columns*/) const { return width == 1; }
   // Whether it reads batch.guide (the trainer then runs the guide model, loss.guide).
   virtual bool needs_guide() const { return false; }
   // How many float32 matrices of [this rank's rows, global rows] forward and backward hold at

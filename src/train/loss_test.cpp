@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/check.h"
+#include "train/distill.h"
 #include "train/grad_cache.h"
 #include "train/gist.h"
 #include "train/matryoshka.h"
@@ -193,6 +194,15 @@ TEST(LossConfig, MakesTheNamedLossWithSentenceTransformersDefaults) {
   EXPECT_NEAR(margin->forward(local_dist(), {{q, p, n}, teacher, {}}).item<double>(), dot, 1e-5 * dot);
   // (the run checks refuse such data first, naming data.columns)
   EXPECT_THROW(margin->forward(local_dist(), {{q, p, n}, at::randn({3, 3}), {}}), InternalError);
+  EXPECT_TRUE(margin->takes_label_width(1, 3) && margin->takes_label_width(2, 3) && !margin->takes_label_width(3, 3));
+  // DistillKLDivLoss: temperature 1 by default (sentence-transformers since v5.0.1), the
+  // teacher's scores only; Matryoshka and the defaults of gist are unchanged.
+  auto kl = make_loss(loss_config({{"name", "distill_kl_div"}, {"matryoshka_dims", {4, 2}}}));
+  EXPECT_TRUE(kl->takes_label_width(2, 3) && !kl->takes_label_width(1, 3));
+  auto plain_kl = make_loss(loss_config({{"name", "distill_kl_div"}}));
+  EXPECT_DOUBLE_EQ(dynamic_cast<DistillKlDiv&>(*plain_kl).temperature(), 1.0);
+  auto gist_t = make_loss(loss_config({{"name", "gist"}, {"temperature", 0.05}}));
+  EXPECT_DOUBLE_EQ(dynamic_cast<Gist&>(*gist_t).options().temperature, 0.05);
 }
 
 TEST(LossConfig, BadCombinationsNameTheKey) {
@@ -221,11 +231,15 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_weights", {1.0}}})); })
                 .find("loss.matryoshka_weights"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "mnrl"}, {"temperature", 0.05}})); })
-                .find("loss.temperature: only gist and cached_gist read it, not mnrl"), std::string::npos);
+                .find("loss.temperature: only gist, cached_gist and distill_kl_div read it, not mnrl"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "distill_kl_div"}, {"temperature", 0.0}})); })
+                .find("loss.temperature: must be > 0 (or -1: the sentence-transformers default)"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "gist"}}, {"training.mini_batch_size=4"})); })
                 .find("training.mini_batch_size"), std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "triplet"}, {"similarity", "dot"}})); })
-                .find("loss.similarity: only mnrl, cached_mnrl and margin_mse take a similarity, not triplet"),
+                .find("loss.similarity: only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not "
+                      "triplet"),
             std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "margin_mse"}, {"scale", 2.0}})); })
                 .find("loss.scale"), std::string::npos);

@@ -190,20 +190,21 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
   const bool tuple_scores = train.format == DataFormat::Triplets && !train.scores.empty();
   if (loss.needs_labels() && train.format != DataFormat::Scored && !tuple_scores)
     cfg.fail("loss.name", loss.name() + (cols > 2 ? " needs a score column beside the texts (data.columns score: "
-                                                    "the teacher's margin between positive and negative)"
+                                                    "the teacher's scores)"
                                                   : " needs scored pairs (sentence1, sentence2, score)"));
-  // MarginMSELoss's label shapes: a margin per negative, or the teacher's scores of the
-  // positive and each negative.
+  // The distillation losses' label shapes: MarginMSELoss takes a margin per negative or the
+  // teacher's scores of the positive and each negative, DistillKLDivLoss the scores only.
   const int negatives = cols - 2;
-  if (tuple_scores && loss.needs_labels() && train.score_width != negatives && train.score_width != negatives + 1)
+  if (tuple_scores && loss.needs_labels() && !loss.takes_label_width(train.score_width, cols)) {
+    const std::string margins = !loss.takes_label_width(negatives, cols) ? ""
+                                : str_cat(negatives, negatives == 1 ? " margin or " : " margins or ");
     cfg.fail("data.columns", str_cat(loss.name(), " on ", negatives, negatives == 1 ? " negative" : " negatives",
-                                     " takes ", negatives,
-                                     negatives == 1 ? " margin" : " margins", " or ", negatives + 1,
-                                     " scores (positive first) per row; the score column of ", train.source,
-                                     " holds ", train.score_width));
+                                     " takes ", margins, negatives + 1, " scores (positive first) per row; the score "
+                                     "column of ", train.source, " holds ", train.score_width));
+  }
   if (tuple_scores && !loss.needs_labels())
     cfg.fail("data.columns", str_cat("maps a score beside anchor, positive and negatives, which ", loss.name(),
-                                     " does not read (margin_mse does)"));
+                                     " does not read (margin_mse and distill_kl_div do)"));
 }
 
 }  // namespace disttune

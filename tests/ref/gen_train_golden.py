@@ -177,10 +177,19 @@ def margin_mse(cols, labels, similarity="dot", **_):  # MarginMSELoss.compute_lo
     return F.mse_loss(margins, labels)
 
 
+def distill_kl_div(cols, labels, similarity="dot", temperature=1.0, **_):  # DistillKLDivLoss
+    sim = {"dot": lambda a, b: (a * b).sum(dim=-1), "cosine": pairwise_cos_sim}[similarity]
+    student = torch.stack([sim(cols[0], other) for other in cols[1:]], dim=1) / temperature
+    log_probs = torch.log_softmax(student, dim=1)
+    teacher = torch.softmax(labels / temperature, dim=1)
+    return torch.nn.KLDivLoss(reduction="batchmean")(log_probs, teacher) * temperature ** 2
+
+
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
           "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist,
-          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse}
-LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity", "margin_mse")
+          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse, "distill_kl_div": distill_kl_div}
+LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity", "margin_mse",
+            "distill_kl_div")
 
 
 def loss_fn(cfg):
@@ -318,6 +327,17 @@ def loss_cases():
     cases.append(loss_case("margin_mse_teacher_scores_uneven", mm, 7, 16, 4, g, torch.randn(7, 3, generator=g) * 5))
     cases.append(loss_case("matryoshka_margin_mse", dict(mm, matryoshka_dims=[16, 8]), 8, 16, 3, g,
                            torch.rand(8, generator=g) - 0.5))
+    # DistillKLDivLoss: the teacher's scores of the positive and each negative; the default
+    # temperature, 2 (the old default), the cosine with a small temperature, an uneven batch,
+    # Matryoshka.
+    kl = {"name": "distill_kl_div"}
+    cases.append(loss_case("distill_kl_div", kl, 8, 16, 3, g, torch.randn(8, 2, generator=g) * 3))
+    cases.append(loss_case("distill_kl_div_temperature_2_uneven", dict(kl, temperature=2.0), 7, 16, 4, g,
+                           torch.randn(7, 3, generator=g) * 3))
+    cases.append(loss_case("distill_kl_div_cosine", dict(kl, similarity="cosine", temperature=0.05), 8, 16, 4, g,
+                           torch.rand(8, 3, generator=g)))
+    cases.append(loss_case("matryoshka_distill_kl_div", dict(kl, matryoshka_dims=[16, 8]), 8, 16, 3, g,
+                           torch.randn(8, 2, generator=g)))
     return cases
 
 
