@@ -104,6 +104,16 @@ class Train(unittest.TestCase):
             f.write(body)
         return path, run_dir
 
+    def encode(self, model, texts):
+        """`disttune encode` of `texts` with `model` (a directory or a config): [n, dim] float64."""
+        inp, h5 = os.path.join(self.tmp.name, "encode_in.txt"), os.path.join(self.tmp.name, "encode_out.h5")
+        with open(inp, "w") as f:
+            f.write("\n".join(texts) + "\n")
+        r = dt.run([dt.DISTTUNE, "encode", "--model", model, "--input", inp, "--output", h5])
+        self.assertEqual(r.rc, 0, r)
+        with h5py.File(h5, "r") as f:
+            return f["embeddings"][:].astype(np.float64)
+
     def train(self, cfg, np=None, sets=()):
         args = [dt.DISTTUNE, "train", cfg]
         for s in sets:
@@ -508,17 +518,7 @@ class Train(unittest.TestCase):
             f.write("q,p,n1,margin\n" + "".join(f"{r['q']},{r['p']},{r['n1']},{r['teacher'][0] - r['teacher'][1]!r}\n"
                                                 for r in rows))
         model_cfg = self.config("mm_model")[0]
-
-        def embed(role):
-            inp, h5 = os.path.join(self.tmp.name, f"mm_{role}.txt"), os.path.join(self.tmp.name, f"mm_{role}.h5")
-            with open(inp, "w") as f:
-                f.write("\n".join(r[role] for r in rows) + "\n")
-            r = dt.run([dt.DISTTUNE, "encode", "--model", model_cfg, "--input", inp, "--output", h5])
-            self.assertEqual(r.rc, 0, r)
-            with h5py.File(h5, "r") as f:
-                return f["embeddings"][:].astype(np.float64)
-
-        q, p, n1, n2 = (embed(role) for role in ("q", "p", "n1", "n2"))
+        q, p, n1, n2 = (self.encode(model_cfg, [r[role] for r in rows]) for role in ("q", "p", "n1", "n2"))
         teacher = np.array([r["teacher"] for r in rows])
         unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
         dot = lambda a, b: (a * b).sum(1)
@@ -575,6 +575,56 @@ class Train(unittest.TestCase):
                 self.assertNotEqual(r.rc, 0, r)
                 self.assertIn(message, r.err)
                 self.assertNotIn("tokeniz", r.out)
+
+    def test_mse(self):
+        """MSELoss with a teacher (loss.teacher): the first step's loss at np 2 over the whole
+        data set is the mean squared difference between the student's embeddings (of every
+        column) and the teacher's embedding of the row's first text, both as `disttune encode`
+        gives them, for plain texts and for pairs; training brings the student to the teacher;
+        a teacher of another dimension, Matryoshka and a missing teacher are refused."""
+        cfg, run = self.config("mse_teacher", QUIET, max_steps=12)
+        self.train(cfg)
+        teacher = f"{run}/final"
+        rng = random.Random(8)
+        rows = [(" ".join(rng.choice(WORDS) for _ in range(5)), " ".join(rng.choice(WORDS) for _ in range(7)))
+                for _ in range(24)]
+        texts, pairs = os.path.join(self.tmp.name, "mse_texts.jsonl"), os.path.join(self.tmp.name, "mse_pairs.jsonl")
+        with open(texts, "w") as f:
+            f.writelines(json.dumps({"sentence": a}) + "\n" for a, _ in rows)
+        with open(pairs, "w") as f:
+            f.writelines(json.dumps({"english": a, "other": b}) + "\n" for a, b in rows)
+
+        def embed(model, column):
+            return self.encode(model, [r[column] for r in rows])
+
+        student_cfg = self.config("mse_student")[0]
+        target = embed(teacher, 0)
+        want = {"texts": np.mean((embed(student_cfg, 0) - target) ** 2),
+                "pairs": np.mean(np.concatenate([embed(student_cfg, 0) - target, embed(student_cfg, 1) - target]) ** 2)}
+        mse = f"loss:\n  name: mse\n  teacher: {teacher}\n"
+        one_step = ["data.split={train: 1.0, val: 0, test: 0}", "training.max_steps=1", "training.global_batch_size=24"]
+        for name, data, cols in (("texts", texts, "data.columns={text: sentence}"),
+                                 ("pairs", pairs, "data.columns={anchor: english, positive: other}")):
+            cfg, run = self.config(f"mse_{name}", mse + QUIET)
+            r = self.train(cfg, np=2, sets=[f"data.train={data}", cols] + one_step)
+            self.assertIn(f"teacher: {teacher} (bert, dim 32, the model's token ids)", r.out)
+            got = metrics_rows(run, "train")[0]["loss"]
+            self.assertAlmostEqual(got / want[name], 1.0, delta=1e-5, msg=f"{name}: {got} vs {want[name]}")
+        # Over two epochs of the class's pairs the student comes to the teacher.
+        cfg, run = self.config("mse_train", mse + QUIET)
+        self.train(cfg, np=2)
+        losses = [x["loss"] for x in metrics_rows(run, "train")]
+        self.assertLess(np.mean(losses[-3:]), 0.5 * np.mean(losses[:3]), losses)
+        for command, sets, message in (
+                ("train", ["model.init.hidden_size=16"],
+                 "loss.teacher: the teacher embeds in 32 dimensions and the model in 16; mse regresses one onto the other"),
+                ("validate", ["loss.matryoshka_dims=[16]"], "loss.matryoshka_dims: mse's targets are the teacher's whole "
+                                                            "embeddings; MatryoshkaLoss does not apply to it"),
+                ("validate", ["loss.teacher=''"], "loss.teacher: is required by loss.name: mse (the teacher model's directory)"),
+                ("validate", ["loss.name=mnrl"], "loss.teacher: only mse reads it, not mnrl")):
+            r = dt.run([dt.DISTTUNE, command, cfg] + [a for s in sets for a in ("--set", s)], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn(message, r.err)
 
     def test_prompts(self):
         """training.prompts (sentence-transformers' prompts): a run with {anchor: 'query: '}

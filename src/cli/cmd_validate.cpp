@@ -51,9 +51,11 @@ void check_model_dir_key(const Config& cfg, const std::string& key) {
 void check_run_inputs(const Config& cfg) {
   check_model_dir_key(cfg, "model.path");
   const std::string& loss = cfg.get_string("loss.name");
-  if (is_gist_loss(loss) && cfg.get_string("loss.guide").empty())
-    cfg.fail("loss.guide", "is required by loss.name: " + loss + " (the guide model's directory)");
+  if (const char* key = frozen_model_key(loss); key && cfg.get_string(key).empty())
+    cfg.fail(key, str_cat("is required by loss.name: ", loss, is_gist_loss(loss) ? " (the guide model's directory)"
+                                                                                 : " (the teacher model's directory)"));
   check_model_dir_key(cfg, "loss.guide");
+  check_model_dir_key(cfg, "loss.teacher");
   // The loss's and the schedule's keys and their combinations, refused before the data is read
   // (the number of steps, which the data decides, does not change what they accept).
   make_loss(cfg);

@@ -121,10 +121,10 @@ std::vector<OptionSpec> build_registry() {
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
       opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|angle|cosine_similarity|contrastive|"
-                 "online_contrastive|margin_mse|distill_kl_div",
+                 "online_contrastive|margin_mse|distill_kl_div|mse",
                  "loss (sentence-transformers names; gist = GISTEmbedLoss, angle = AnglELoss, "
                  "cosine_similarity = CosineSimilarityLoss, margin_mse = MarginMSELoss, distill_kl_div = "
-                 "DistillKLDivLoss); matryoshka_dims wraps it"),
+                 "DistillKLDivLoss, mse = MSELoss); matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
       opt_choice("loss.similarity", "auto", "auto|cosine|dot",
@@ -142,6 +142,10 @@ std::vector<OptionSpec> build_registry() {
                  "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
       opt_str("loss.guide", "\"\"",
               "gist: the guide model directory (sentence-transformers layout)"),
+      opt_str("loss.teacher", "\"\"",
+              "mse: the teacher model directory (sentence-transformers layout); its embedding of each "
+              "row's first text is the target of every text of the row (MSELoss's labels, computed "
+              "as training goes)"),
       opt_float("loss.temperature", "-1", -1, 1e6,
                 "gist/distill_kl_div: the similarities are divided by it; -1 = the sentence-transformers "
                 "default (0.01 / 1)"),

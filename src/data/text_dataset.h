@@ -9,7 +9,8 @@
 //   triplets:     anchor, positive, negative[, negative_2, negative_3 ...]  (+ optional id,
 //                 + optional score: MarginMSELoss's label, the teacher's positive-negative margin)
 //   scored pairs: sentence1, sentence2, score           (+ optional id)
-//   texts:        text                                  (+ optional id; for encoding)
+//   texts:        text                                  (+ optional id; for encoding, and for
+//                                                        training with mse)
 // Bad rows: invalid UTF-8, a missing column, a wrong type (text that is not a string, a
 // score that is not a finite number, an id that is neither a string nor an integer), empty
 // text (including whitespace only: it would embed as [CLS] [SEP] and teach nothing) and

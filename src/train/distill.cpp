@@ -55,4 +55,18 @@ at::Tensor DistillKlDiv::forward(Dist& d, const LossBatch& batch) {
   return kl.sum() * (temperature_ * temperature_) / static_cast<double>(global_rows(d, batch, name()));
 }
 
+at::Tensor Mse::forward(Dist& d, const LossBatch& batch) {
+  check_loss_batch(*this, batch);
+  const at::Tensor target = loss_dtype(batch.guide[0]);
+  DT_CHECK(target.size(1) == batch.columns[0].size(1), "mse: the teacher's embeddings have ", target.size(1),
+           " dimensions and the model's ", batch.columns[0].size(1));
+  at::Tensor sum;
+  for (const at::Tensor& c : batch.columns) {
+    const at::Tensor term = (loss_dtype(c) - target).pow(2).sum();
+    sum = sum.defined() ? sum + term : term;
+  }
+  const int64_t elements = global_rows(d, batch, name()) * static_cast<int64_t>(batch.columns.size()) * target.size(1);
+  return sum / static_cast<double>(elements);
+}
+
 }  // namespace disttune

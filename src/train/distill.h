@@ -50,4 +50,19 @@ class DistillKlDiv final : public Loss {
   double temperature_;
 };
 
+// MSELoss (Reimers & Gurevych 2020, arXiv:2004.09813): every text of a row is regressed onto
+// the teacher's embedding of the row's first text (the source sentence; its translations
+// follow it in the multilingual recipe), nn.MSELoss over all rows, columns and dimensions.
+// The targets come in batch.guide[0]: the trainer runs the teacher (loss.teacher) on the
+// first column only. The teacher's dimension must be the model's.
+class Mse final : public Loss {
+ public:
+  std::string name() const override { return "mse"; }
+  at::Tensor forward(Dist& d, const LossBatch& batch) override;
+  int min_columns() const override { return 1; }
+  int max_columns() const override { return -1; }
+  bool needs_guide() const override { return true; }
+  int guide_columns(int /*columns*/) const override { return 1; }
+};
+
 }  // namespace disttune

@@ -31,8 +31,9 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
              loss.name(), ": every column must be [rows, dim] of the same shape; got ",
              c.sizes(), " beside ", first.sizes());
   if (loss.needs_guide()) {
-    DT_CHECK(batch.guide.size() == batch.columns.size(), loss.name(), ": needs the guide's embeddings of ",
-             batch.columns.size(), " columns, got ", batch.guide.size());
+    const size_t want = static_cast<size_t>(loss.guide_columns(n));
+    DT_CHECK(batch.guide.size() == want, loss.name(), ": needs the guide's embeddings of ", want, " columns, got ",
+             batch.guide.size());
     for (const at::Tensor& g : batch.guide)
       DT_CHECK(g.dim() == 2 && g.size(0) == first.size(0) && g.size(1) == batch.guide[0].size(1),
                loss.name(), ": every guide column must be [rows, guide dim] of the same shape; got ", g.sizes());
@@ -44,6 +45,12 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
 }
 
 bool is_gist_loss(const std::string& name) { return name == "gist" || name == "cached_gist"; }
+
+const char* frozen_model_key(const std::string& name) {
+  if (is_gist_loss(name)) return "loss.guide";
+  if (name == "mse") return "loss.teacher";
+  return nullptr;
+}
 
 std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
@@ -64,6 +71,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
                                 name);
   for (const char* key : {"loss.guide", "loss.margin_strategy", "loss.contrast_anchors", "loss.contrast_positives"})
     if (cfg.is_set(key) && !gist) cfg.fail(key, "only gist and cached_gist read it, not " + name);
+  if (cfg.is_set("loss.teacher") && name != "mse") cfg.fail("loss.teacher", "only mse reads it, not " + name);
   if (cfg.is_set("loss.temperature") && !gist && name != "distill_kl_div")
     cfg.fail("loss.temperature", "only gist, cached_gist and distill_kl_div read it, not " + name);
   const double temperature = cfg.get_float("loss.temperature");
@@ -107,6 +115,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     loss = std::make_unique<MarginMse>(similarity == "cosine");
   } else if (name == "distill_kl_div") {
     loss = std::make_unique<DistillKlDiv>(similarity == "cosine", temperature < 0 ? 1.0 : temperature);
+  } else if (name == "mse") {
+    loss = std::make_unique<Mse>();
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }
@@ -116,6 +126,10 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   if (dims.empty() && !weights.empty())
     cfg.fail("loss.matryoshka_weights", "weights given but loss.matryoshka_dims is empty");
   if (!dims.empty()) {
+    // sentence-transformers' shrink would cut the student's embeddings and not the targets.
+    if (name == "mse")
+      cfg.fail("loss.matryoshka_dims", "mse's targets are the teacher's whole embeddings; MatryoshkaLoss does not "
+                                       "apply to it");
     if (!weights.empty() && weights.size() != dims.size())
       cfg.fail("loss.matryoshka_weights",
                str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));

@@ -41,8 +41,10 @@ class Loss {
   // Whether labels of `width` numbers per row (batch.labels [b] when 1, else [b, width]) fit
   // `columns` text columns.
   virtual bool takes_label_width(int width, int /*columns*/) const { return width == 1; }
-  // Whether it reads batch.guide (the trainer then runs the guide model, loss.guide).
+  // Whether it reads batch.guide (the trainer then runs the frozen model of
+  // frozen_model_key(): gist's guide, mse's teacher), and of how many of `columns` columns.
   virtual bool needs_guide() const { return false; }
+  virtual int guide_columns(int columns) const { return columns; }
   // How many float32 matrices of [this rank's rows, global rows] forward and backward hold at
   // once on `roles` roles (scores, probabilities, gradients): GradCache's memory estimate, an
   // upper bound. 3 per role bounds MNRL's (4.2 at 2 roles, 8.2 at 3; 5.2 and 8.5 symmetric,
@@ -60,6 +62,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg);
 
 // Whether loss.name `name` is GISTEmbedLoss (gist, cached_gist): it needs loss.guide.
 bool is_gist_loss(const std::string& name);
+// The key naming the frozen model that loss.name `name` reads through batch.guide:
+// "loss.guide" (gist, cached_gist), "loss.teacher" (mse), or nullptr.
+const char* frozen_model_key(const std::string& name);
 
 // Checks `batch` against what `loss` takes; throws InternalError (the trainer builds
 // batches from a validated config).

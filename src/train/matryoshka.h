@@ -24,6 +24,7 @@ class Matryoshka final : public Loss {
   bool needs_labels() const override { return inner_->needs_labels(); }
   bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
   bool needs_guide() const override { return inner_->needs_guide(); }
+  int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
   double loss_matrices(int roles) const override { return inner_->loss_matrices(roles) * dims_.size(); }
   const Loss& inner() const { return *inner_; }
   const std::vector<int64_t>& dims() const { return dims_; }

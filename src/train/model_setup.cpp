@@ -36,9 +36,9 @@ std::string query_prompt(const Config& cfg, const SentenceModel& model) {
   return p.empty() ? model.query_prompt() : p;
 }
 
-Guide guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length) {
-  const std::string& path = cfg.get_string("loss.guide");
-  DT_CHECK(!path.empty(), "loss.guide: empty (check_run_inputs refuses that before training)");
+Guide guide_from_config(const Config& cfg, const std::string& key, const Tokenizer& tokenizer, int max_length) {
+  const std::string& path = cfg.get_string(key);
+  DT_CHECK(!path.empty(), key, ": empty (check_run_inputs refuses that before training)");
   Guide g{SentenceModel::load(path), std::nullopt};
   Tokenizer own = Embedder::tokenizer_for(g.model);
   if (own.fingerprint() != tokenizer.fingerprint() || g.model.max_seq_length() < max_length)

@@ -20,15 +20,16 @@ SentenceModel model_from_config(const Config& cfg);
 // (SentenceModel::query_prompt: "query", else the default prompt), else none.
 std::string query_prompt(const Config& cfg, const SentenceModel& model);
 
-// The guide model of loss.name: gist (loss.guide), in eval mode. As sentence-transformers'
-// GISTEmbedLoss, it embeds the model's own token ids when it tokenizes as the model does
-// (`tokenizer`, at `max_length` tokens); otherwise it reads the texts with its own
-// tokenizer, at its own max_seq_length. loss.guide is set (the run checks refuse it empty).
+// The frozen model the loss reads (frozen_model_key: gist's loss.guide, mse's loss.teacher),
+// in eval mode. As sentence-transformers' GISTEmbedLoss, it embeds the model's own token ids
+// when it tokenizes as the model does (`tokenizer`, at `max_length` tokens); otherwise it
+// reads the texts with its own tokenizer, at its own max_seq_length. The key is set (the run
+// checks refuse it empty).
 struct Guide {
   SentenceModel model;
   std::optional<Tokenizer> tokenizer;  // set: the guide tokenizes the texts itself
 };
-Guide guide_from_config(const Config& cfg, const Tokenizer& tokenizer, int max_length);
+Guide guide_from_config(const Config& cfg, const std::string& key, const Tokenizer& tokenizer, int max_length);
 
 // training.prompts (role -> text prepended to that role's texts), each role checked against
 // `roles`, those of data.train, and the anchors' against model.query_prompt (set, they must

@@ -97,7 +97,7 @@ class Trainer {
   at::ScalarType compute_dtype_ = at::kFloat;
 
   SentenceModel model_;
-  std::optional<Guide> guide_;  // loss.guide (gist): frozen, in eval mode
+  std::optional<Guide> guide_;  // loss.guide (gist), loss.teacher (mse): frozen, in eval mode
   std::unique_ptr<Embedder> embedder_;
   RunData data_;
   std::map<std::string, std::string> prompts_;  // training.prompts: role -> prompt
@@ -190,9 +190,13 @@ Trainer::Trainer(Dist& d, const Config& cfg)
          store_->path(), build.built ? " (" + build.reason + ")" : "");
 
   if (loss_->needs_guide()) {
-    guide_.emplace(guide_from_config(cfg, embedder_->tokenizer(), max_len_));
+    const std::string key = frozen_model_key(cfg.get_string("loss.name"));
+    guide_.emplace(guide_from_config(cfg, key, embedder_->tokenizer(), max_len_));
     guide_->model.to(device_);
-    print0("guide: ", cfg.get_string("loss.guide"), " (", guide_->model.architecture(), ", dim ", guide_->model.dim(),
+    if (key == "loss.teacher" && guide_->model.dim() != model_.dim())
+      cfg.fail(key, str_cat("the teacher embeds in ", guide_->model.dim(), " dimensions and the model in ",
+                            model_.dim(), "; mse regresses one onto the other"));
+    print0(key.substr(5), ": ", cfg.get_string(key), " (", guide_->model.architecture(), ", dim ", guide_->model.dim(),
            guide_->tokenizer ? str_cat(", its own tokenizer, ", guide_->model.max_seq_length(), " tokens)")
                              : std::string(", the model's token ids)"));
   }
@@ -375,13 +379,14 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
       if (device_.is_cuda()) labels = labels.to(device_);
     }
     const double grad_scale = scale * weight;
+    const size_t guide_roles = static_cast<size_t>(loss_->guide_columns(static_cast<int>(ids.size())));
     if (cached_) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
         std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
         return embed_ids(model_, embedder_->tokenizer(), part);
       };
       std::vector<at::Tensor> guide;
-      for (size_t k = 0; guide_ && k < ids.size(); ++k) guide.push_back(embed_guide(k, local, ids[k]));
+      for (size_t k = 0; guide_ && k < guide_roles; ++k) guide.push_back(embed_guide(k, local, ids[k]));
       share += cached_->step(d_, fn, static_cast<int>(roles_.size()), static_cast<int64_t>(local.size()), labels,
                              grad_scale, guide) *
                weight;
@@ -390,7 +395,7 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
       for (const auto& role_ids : ids)
         lbatch.columns.push_back(embed_ids(model_, embedder_->tokenizer(), role_ids));
       lbatch.labels = labels;
-      for (size_t k = 0; guide_ && k < ids.size(); ++k) lbatch.guide.push_back(embed_guide(k, local, ids[k]));
+      for (size_t k = 0; guide_ && k < guide_roles; ++k) lbatch.guide.push_back(embed_guide(k, local, ids[k]));
       at::Tensor l = loss_->forward(d_, lbatch);
       if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
       share += l.item<double>() * weight;

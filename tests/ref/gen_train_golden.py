@@ -185,9 +185,15 @@ def distill_kl_div(cols, labels, similarity="dot", temperature=1.0, **_):  # Dis
     return torch.nn.KLDivLoss(reduction="batchmean")(log_probs, teacher) * temperature ** 2
 
 
+def mse(cols, guide, **_):  # MSELoss.forward: every column against the labels, repeated
+    if len(cols) > 1:
+        return F.mse_loss(torch.cat(cols, dim=0), guide[0].repeat(len(cols), 1))
+    return F.mse_loss(cols[0], guide[0])
+
+
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
           "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist,
-          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse, "distill_kl_div": distill_kl_div}
+          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse, "distill_kl_div": distill_kl_div, "mse": mse}
 LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity", "margin_mse",
             "distill_kl_div")
 
@@ -199,7 +205,7 @@ def loss_fn(cfg):
     dims = cfg.get("matryoshka_dims", [])
 
     def plain(cols, labels, guide):
-        if cfg["name"] == "gist":
+        if cfg["name"] in ("gist", "mse"):
             return inner(cols, guide, **kw)
         return inner(cols, labels=labels, **kw) if cfg["name"] in LABELLED else inner(cols, **kw)
 
@@ -338,6 +344,11 @@ def loss_cases():
                            torch.rand(8, 3, generator=g)))
     cases.append(loss_case("matryoshka_distill_kl_div", dict(kl, matryoshka_dims=[16, 8]), 8, 16, 3, g,
                            torch.randn(8, 2, generator=g)))
+    # MSELoss: the teacher's embeddings of the first column as the target of every column;
+    # one column, an uneven batch of pairs, three columns.
+    for name, rows, ncols in (("mse_texts", 8, 1), ("mse_pairs_uneven", 7, 2), ("mse_three_columns", 8, 3)):
+        cases.append(loss_case(name, {"name": "mse"}, rows, 16, ncols, g,
+                               guide32=[torch.randn(rows, 16, generator=g) * 0.5]))
     return cases
 
 
