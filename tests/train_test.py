@@ -599,14 +599,24 @@ class Train(unittest.TestCase):
 
         student_cfg = self.config("mse_student")[0]
         target = embed(teacher, 0)
-        want = {"texts": np.mean((embed(student_cfg, 0) - target) ** 2),
-                "pairs": np.mean(np.concatenate([embed(student_cfg, 0) - target, embed(student_cfg, 1) - target]) ** 2)}
+        s0, s1 = embed(student_cfg, 0), embed(student_cfg, 1)
+        want = {"texts": np.mean((s0 - target) ** 2), "pairs": np.mean(np.concatenate([s0 - target, s1 - target]) ** 2)}
+
+        # MatryoshkaLoss: the student's embeddings cut and renormalised, the teacher's cut.
+        def shrink(x, dim):
+            return x[:, :dim] / np.linalg.norm(x[:, :dim], axis=1, keepdims=True)
+        want["matryoshka"] = sum(w * np.mean(np.concatenate([shrink(s0, dim) - target[:, :dim],
+                                                             shrink(s1, dim) - target[:, :dim]]) ** 2)
+                                 for dim, w in ((32, 1.0), (8, 0.5)))
         mse = f"loss:\n  name: mse\n  teacher: {teacher}\n"
         one_step = ["data.split={train: 1.0, val: 0, test: 0}", "training.max_steps=1", "training.global_batch_size=24"]
-        for name, data, cols in (("texts", texts, "data.columns={text: sentence}"),
-                                 ("pairs", pairs, "data.columns={anchor: english, positive: other}")):
+        pair_cols = "data.columns={anchor: english, positive: other}"
+        for name, data, cols, sets in (
+                ("texts", texts, "data.columns={text: sentence}", []),
+                ("pairs", pairs, pair_cols, []),
+                ("matryoshka", pairs, pair_cols, ["loss.matryoshka_dims=[8, 32]", "loss.matryoshka_weights=[0.5, 1]"])):
             cfg, run = self.config(f"mse_{name}", mse + QUIET)
-            r = self.train(cfg, np=2, sets=[f"data.train={data}", cols] + one_step)
+            r = self.train(cfg, np=2, sets=[f"data.train={data}", cols] + one_step + sets)
             self.assertIn(f"teacher: {teacher} (bert, dim 32, the model's token ids)", r.out)
             got = metrics_rows(run, "train")[0]["loss"]
             self.assertAlmostEqual(got / want[name], 1.0, delta=1e-5, msg=f"{name}: {got} vs {want[name]}")
@@ -618,13 +628,33 @@ class Train(unittest.TestCase):
         for command, sets, message in (
                 ("train", ["model.init.hidden_size=16"],
                  "loss.teacher: the teacher embeds in 32 dimensions and the model in 16; mse regresses one onto the other"),
-                ("validate", ["loss.matryoshka_dims=[16]"], "loss.matryoshka_dims: mse's targets are the teacher's whole "
-                                                            "embeddings; MatryoshkaLoss does not apply to it"),
                 ("validate", ["loss.teacher=''"], "loss.teacher: is required by loss.name: mse (the teacher model's directory)"),
                 ("validate", ["loss.name=mnrl"], "loss.teacher: only mse reads it, not mnrl")):
             r = dt.run([dt.DISTTUNE, command, cfg] + [a for s in sets for a in ("--set", s)], timeout=120)
             self.assertNotEqual(r.rc, 0, r)
             self.assertIn(message, r.err)
+
+    def test_matryoshka_dims_per_step(self):
+        """loss.matryoshka_n_dims_per_step: the dims a step takes are drawn from the step alone,
+        so 1 and 2 ranks give the same run, and a run resumed at another world size goes on
+        as the uninterrupted one; it is not the run over every dim."""
+        # 2 of the 3 dims: a step on dim 8 alone leaves most weights with gradients near
+        # AdamW's eps, where summation order decides their moves (assert_same_run).
+        mat = "loss:\n  matryoshka_dims: [32, 16, 8]\n"
+        sets = ["loss.matryoshka_n_dims_per_step=2"]
+        one = self.final("mdps1", loss=mat, sets=sets)
+        assert_same_run(one, self.final("mdps2", 2, mat, sets=sets), "n_dims_per_step, 1 and 2 ranks")
+        self.assertGreater(np.max(np.abs(self.final("mdps_all", loss=mat)[0] - one[0])), 1e-3)
+        saving = QUIET.replace("save_strategy: no", "save_strategy: steps\n  save_steps: 4\n  keep_last: 5") + mat
+        cfg, run = self.config("mdps_saved", saving, epochs=1)
+        self.train(cfg, sets=sets)
+        cfg, resumed = self.config("mdps_resumed", saving, epochs=1)
+        os.makedirs(f"{resumed}/checkpoints")
+        shutil.copy(f"{run}/checkpoints/step-00000004.h5", f"{resumed}/checkpoints/")
+        self.assertIn("resumed from", self.train(cfg, np=2, sets=sets).out)
+        assert_same_run(one, (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                              dt.read_safetensors(f"{run}/final/model.safetensors")), "saving at step 4")
+        np.testing.assert_allclose([x["loss"] for x in metrics_rows(resumed, "train")], one[0][4:], rtol=2e-5)
 
     def test_prompts(self):
         """training.prompts (sentence-transformers' prompts): a run with {anchor: 'query: '}

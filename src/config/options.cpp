@@ -135,6 +135,9 @@ std::vector<OptionSpec> build_registry() {
                "non-empty: MatryoshkaLoss over these embedding sizes"),
       opt_floats("loss.matryoshka_weights", "[]", 0, 1e6,
                  "weight per matryoshka dim (default all 1)"),
+      opt_int("loss.matryoshka_n_dims_per_step", "-1", -1, 65536,
+              "MatryoshkaLoss's n_dims_per_step: that many of the dims, drawn each step (the same on every "
+              "rank); -1 = all"),
       opt_float("loss.margin", "-1", -1, 1e6,
                 "triplet/(online_)contrastive/gist margin; -1 = the sentence-transformers default "
                 "(5 / 0.5 / 0)"),

@@ -54,7 +54,9 @@ class DistillKlDiv final : public Loss {
 // the teacher's embedding of the row's first text (the source sentence; its translations
 // follow it in the multilingual recipe), nn.MSELoss over all rows, columns and dimensions.
 // The targets come in batch.guide[0]: the trainer runs the teacher (loss.teacher) on the
-// first column only. The teacher's dimension must be the model's.
+// first column only. The teacher's dimension must be the model's; under MatryoshkaLoss the
+// targets are truncated with the embeddings (not renormalised), as sentence-transformers does
+// with labels that are embeddings.
 class Mse final : public Loss {
  public:
   std::string name() const override { return "mse"; }
@@ -63,6 +65,7 @@ class Mse final : public Loss {
   int max_columns() const override { return -1; }
   bool needs_guide() const override { return true; }
   int guide_columns(int /*columns*/) const override { return 1; }
+  bool guide_is_target() const override { return true; }
 };
 
 }  // namespace disttune

@@ -54,6 +54,8 @@ class GradCache final : public Loss {
   bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
   bool needs_guide() const override { return inner_->needs_guide(); }
   int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
+  bool guide_is_target() const override { return inner_->guide_is_target(); }
+  void begin_step(uint64_t seed) override { inner_->begin_step(seed); }
   double loss_matrices(int roles) const override { return inner_->loss_matrices(roles); }
 
   // One GradCache pass over this rank's `rows` rows (0 where a short batch leaves it none)

@@ -125,16 +125,16 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const auto& weights = cfg.get_float_list("loss.matryoshka_weights");
   if (dims.empty() && !weights.empty())
     cfg.fail("loss.matryoshka_weights", "weights given but loss.matryoshka_dims is empty");
+  const int64_t per_step = cfg.get_int("loss.matryoshka_n_dims_per_step");
+  if (per_step == 0) cfg.fail("loss.matryoshka_n_dims_per_step", "must be >= 1 (or -1: every dim each step)");
+  if (dims.empty() && cfg.is_set("loss.matryoshka_n_dims_per_step"))
+    cfg.fail("loss.matryoshka_n_dims_per_step", "set but loss.matryoshka_dims is empty");
   if (!dims.empty()) {
-    // sentence-transformers' shrink would cut the student's embeddings and not the targets.
-    if (name == "mse")
-      cfg.fail("loss.matryoshka_dims", "mse's targets are the teacher's whole embeddings; MatryoshkaLoss does not "
-                                       "apply to it");
     if (!weights.empty() && weights.size() != dims.size())
       cfg.fail("loss.matryoshka_weights",
                str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));
     loss = std::make_unique<Matryoshka>(std::move(loss), dims, weights,
-                                        cfg.where("loss.matryoshka_dims") + ": loss.matryoshka_dims");
+                                        cfg.where("loss.matryoshka_dims") + ": loss.matryoshka_dims", per_step);
   }
   // GradCache goes outside Matryoshka: the truncations are part of the loss on the cache.
   if (cached)

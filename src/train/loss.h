@@ -9,6 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ class Loss {
   // upper bound. 3 per role bounds MNRL's (4.2 at 2 roles, 8.2 at 3; 5.2 and 8.5 symmetric,
   // measured with PyTorch at 4096 rows).
   virtual double loss_matrices(int roles) const { return 3.0 * roles; }
+  // Whether batch.guide holds the targets of the model's embeddings (mse's teacher), which
+  // MatryoshkaLoss truncates with them, rather than another model's view (gist's guide).
+  virtual bool guide_is_target() const { return false; }
+  // Called by the trainer before each micro-step's loss with a seed that every rank shares
+  // and a resumed run repeats, for the loss's random choices (Matryoshka's n_dims_per_step).
+  virtual void begin_step(uint64_t /*seed*/) {}
 };
 
 // The loss the loss.* keys describe (loss.name, loss.scale, loss.symmetric,

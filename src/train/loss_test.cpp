@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <set>
+
 #include "common/check.h"
 #include "train/distill.h"
 #include "train/grad_cache.h"
@@ -243,6 +245,53 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "margin_mse"}, {"scale", 2.0}})); })
                 .find("loss.scale"), std::string::npos);
+}
+
+// n_dims_per_step: each step is the weighted sum over a subset of the dims, drawn from the
+// step's seed alone (so every rank and a resumed run draw the same), every dim drawn in time.
+TEST(MpiLossGolden, MatryoshkaTakesNDimsPerStepFromTheStepSeed) {
+  Dist& d = dist();
+  const int64_t rows = 3 * d.world_size;
+  const Slice s = rank_slice(rows, d.world_size, d.rank);
+  at::manual_seed(11);
+  std::vector<at::Tensor> cols;
+  for (int k = 0; k < 3; ++k) cols.push_back(at::randn({rows, 16}).narrow(0, s.begin, s.count));
+  const LossBatch batch{cols, {}, {}};
+  auto all = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {16, 8, 4}},
+                                    {"matryoshka_weights", {1.0, 2.0, 0.5}}}));
+  auto some = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {16, 8, 4}},
+                                     {"matryoshka_weights", {1.0, 2.0, 0.5}}},
+                                    {"loss.matryoshka_n_dims_per_step=2"}));
+  auto& m = dynamic_cast<Matryoshka&>(*some);
+  EXPECT_DOUBLE_EQ(some->loss_matrices(2), all->loss_matrices(2) * 2 / 3);
+  // One term per dim, alone (dims sorted 16, 8, 4 with their weights).
+  std::vector<double> term;
+  for (int64_t dim : {16, 8, 4}) {
+    const double w = dim == 16 ? 1.0 : dim == 8 ? 2.0 : 0.5;
+    auto one = make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {dim}}, {"matryoshka_weights", {w}}}));
+    term.push_back(one->forward(d, batch).item<double>());
+  }
+  std::set<size_t> drawn;
+  for (uint64_t seed = 0; seed < 24; ++seed) {
+    some->begin_step(seed);
+    const std::vector<size_t> idx = m.step_dims();
+    ASSERT_EQ(idx.size(), 2u);
+    EXPECT_LT(idx[0], idx[1]);
+    drawn.insert(idx.begin(), idx.end());
+    EXPECT_NEAR(some->forward(d, batch).item<double>(), term[idx[0]] + term[idx[1]], 1e-5);
+    some->begin_step(seed);
+    EXPECT_EQ(m.step_dims(), idx);
+    // Every rank drew the same dims.
+    const double first = d.comm->all_reduce_scalar(static_cast<double>(idx[0] * 3 + idx[1]), ReduceOp::Max);
+    EXPECT_EQ(first, static_cast<double>(idx[0] * 3 + idx[1]));
+  }
+  EXPECT_EQ(drawn.size(), 3u);
+  EXPECT_NE(error_of([] {
+              make_loss(loss_config({{"name", "mnrl"}}, {"loss.matryoshka_n_dims_per_step=1"}));
+            }).find("loss.matryoshka_n_dims_per_step: set but loss.matryoshka_dims is empty"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {8}}}, {"loss.matryoshka_n_dims_per_step=0"}));
+            }).find("must be >= 1"), std::string::npos);
 }
 
 TEST(LossConfig, MatryoshkaDimLargerThanTheEmbeddingFailsAtFirstUseNamingTheKey) {

@@ -2,8 +2,12 @@
 // first `dim` components and renormalised (dims sorted large to small, weights default 1),
 // as sentence-transformers does it. Wraps any loss; inside GradCache it wraps the loss
 // computed on the cached embeddings, which is how sentence-transformers combines the two.
+// With n_dims_per_step in [1, dims), each step takes that many of the dims, drawn from the
+// seed of begin_step (the same on every rank), as sentence-transformers draws them with
+// random.sample. A target in batch.guide (mse's) is truncated with the embeddings.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,7 +20,7 @@ class Matryoshka final : public Loss {
   // `origin` prefixes the error when a dim exceeds the embedding size (the config
   // location of loss.matryoshka_dims).
   Matryoshka(std::unique_ptr<Loss> inner, std::vector<int64_t> dims, std::vector<double> weights,
-             std::string origin = "loss.matryoshka_dims");
+             std::string origin = "loss.matryoshka_dims", int64_t n_dims_per_step = -1);
   std::string name() const override { return "matryoshka(" + inner_->name() + ")"; }
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
   int min_columns() const override { return inner_->min_columns(); }
@@ -25,7 +29,13 @@ class Matryoshka final : public Loss {
   bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
   bool needs_guide() const override { return inner_->needs_guide(); }
   int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
-  double loss_matrices(int roles) const override { return inner_->loss_matrices(roles) * dims_.size(); }
+  bool guide_is_target() const override { return inner_->guide_is_target(); }
+  double loss_matrices(int roles) const override {
+    return inner_->loss_matrices(roles) * static_cast<double>(dims_per_step());
+  }
+  void begin_step(uint64_t seed) override;
+  // The indices into dims() this step uses, in order (all of them unless n_dims_per_step).
+  std::vector<size_t> step_dims() const;
   const Loss& inner() const { return *inner_; }
   const std::vector<int64_t>& dims() const { return dims_; }
   const std::vector<double>& weights() const { return weights_; }
@@ -35,6 +45,9 @@ class Matryoshka final : public Loss {
   std::vector<int64_t> dims_;
   std::vector<double> weights_;
   std::string origin_;
+  int64_t n_dims_per_step_;
+  uint64_t step_seed_ = 0;
+  size_t dims_per_step() const;
 };
 
 }  // namespace disttune

@@ -363,6 +363,9 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     // exactly what the uninterrupted run would have.
     at::manual_seed(derive_seed(derive_seed(seed ^ 0xD50F7u, static_cast<uint64_t>(st_.step)),
                                 static_cast<uint64_t>(k * 65536 + d_.rank)));
+    // The loss's own draws (Matryoshka's dims) must agree across ranks: no rank in the seed.
+    loss_->begin_step(derive_seed(derive_seed(seed ^ 0x4D4154u, static_cast<uint64_t>(st_.step)),
+                                  static_cast<uint64_t>(k)));
     failpoint("train.forward");
     std::vector<std::vector<std::vector<int32_t>>> ids;
     for (const auto& role : roles_) ids.push_back(store_->rows(role, local));

@@ -214,10 +214,11 @@ def loss_fn(cfg):
     weights = cfg.get("matryoshka_weights") or [1.0] * len(dims)
     pairs = sorted(zip(dims, weights), key=lambda x: x[0], reverse=True)
 
-    def matryoshka(cols, labels, guide):  # the guide's embeddings stay whole
+    def matryoshka(cols, labels, guide):  # the guide's embeddings stay whole; mse's targets are cut
         total = 0.0
         for dim, w in pairs:
-            total = total + w * plain([shrink(c, dim) for c in cols], labels, guide)
+            g = [t[..., :dim] for t in guide] if cfg["name"] == "mse" else guide
+            total = total + w * plain([shrink(c, dim) for c in cols], labels, g)
         return total
     return matryoshka
 
@@ -349,6 +350,10 @@ def loss_cases():
     for name, rows, ncols in (("mse_texts", 8, 1), ("mse_pairs_uneven", 7, 2), ("mse_three_columns", 8, 3)):
         cases.append(loss_case(name, {"name": "mse"}, rows, 16, ncols, g,
                                guide32=[torch.randn(rows, 16, generator=g) * 0.5]))
+    # MatryoshkaLoss around it cuts the targets with the embeddings (labels[:, :dim]).
+    cases.append(loss_case("matryoshka_mse", {"name": "mse", "matryoshka_dims": [16, 8, 4],
+                                              "matryoshka_weights": [1.0, 0.5, 2.0]}, 7, 16, 2, g,
+                           guide32=[torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=-1)]))
     return cases
 
 
