@@ -65,7 +65,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
   if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && !distill)
-    cfg.fail("loss.similarity", "only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not " + name);
+    cfg.fail("loss.similarity",
+             "only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not " + name);
   if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
     cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
                                 name);

@@ -185,8 +185,8 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
                                                                     : str_cat(" to ", max_cols),
                                   " text columns; data.columns maps ", cols, " (",
                                   data_format_name(train.format), ")"));
-  // A tuple's score is a margin_mse label: nothing else reads it, and a mapped column that no
-  // loss reads is a mistake in data.columns.
+  // A tuple's score is the distillation losses' label: nothing else reads it, and a mapped
+  // column that no loss reads is a mistake in data.columns.
   const bool tuple_scores = train.format == DataFormat::Triplets && !train.scores.empty();
   if (loss.needs_labels() && train.format != DataFormat::Scored && !tuple_scores)
     cfg.fail("loss.name", loss.name() + (cols > 2 ? " needs a score column beside the texts (data.columns score: "
