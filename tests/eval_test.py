@@ -536,6 +536,9 @@ class Eval(dt.TempDirTest):
         self.assertEqual(set(base), set(got))
         for name in got:
             self.assertAlmostEqual(base[name], got[name], delta=1e-6, msg=name)
+        # --pairs builds that set from the file itself, at 1 and 2 ranks.
+        for np_ in (None, 2):
+            self.assertEqual(self.eval_json("--pairs", pairs, np=np_)[0], got)
 
         conf["similarity_fn_name"] = "euclidean"
         with open(st, "w") as f:
@@ -562,6 +565,33 @@ class Eval(dt.TempDirTest):
             for a, p in set(zip(anchors, positives)):
                 f.write(f"q{qs.index(a)}\td{docs.index(p)}\t1\n")
         return corpus, "--queries", queries, "--qrels", qrels
+
+    def test_pairs(self):
+        """--pairs FILE: each row's anchor is a query relevant to its own positive, the same
+        positive text in two rows is one document (as training evaluates held-out pairs); the
+        figures are those of the same set written as --corpus/--queries/--qrels."""
+        rows = [("what is the debt ratio?", "debt over equity."), ("how much cash is there?", "cash at year end."),
+                ("what is the debt ratio?", "debt over equity."), ("what was the revenue?", "cash at year end."),
+                ("which segment grew?", "the cloud segment grew."), ("what about tax?", "an effective tax rate.")]
+        pairs = self.write_jsonl("pairs.jsonl", [{"anchor": a, "positive": p} for a, p in rows])
+        docs = list(dict.fromkeys(p for _, p in rows))
+        corpus = self.write_jsonl("p-corpus.jsonl", [{"_id": f"d{i}", "text": t} for i, t in enumerate(docs)])
+        queries = self.write_jsonl("p-queries.jsonl", [{"_id": f"q{i}", "text": a} for i, (a, _) in enumerate(rows)])
+        qrels = self.path("p-qrels.tsv")
+        with open(qrels, "w") as f:
+            f.write("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{docs.index(p)}\t1\n"
+                                                             for i, (_, p) in enumerate(rows)))
+        want, _ = self.eval_json("--corpus", corpus, "--queries", queries, "--qrels", qrels, "--k", "1,3")
+        got, out = self.eval_json("--pairs", pairs, "--k", "1,3")
+        self.assertEqual(got, want)
+        self.assertIn("data: " + pairs + ": pairs, 6 rows read, all kept", out)
+        self.assertIn("6 queries over 4 documents", out)
+        r = self.eval("--pairs", pairs, "--split", "dev")
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("disttune eval: --split applies to --beir only", r.err)
+        r = self.eval("--pairs", pairs, "--scored", pairs)
+        self.assertIn("give one of --beir DIR (or --corpus, --queries and --qrels), --pairs FILE, --scored FILE "
+                      "and --triplets FILE", r.err)
 
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()

@@ -3,8 +3,10 @@
 // metrics and names. Every rank reads the set; the queries are embedded sharded and
 // gathered, the corpus stays sharded, and the per-rank top-k lists are merged
 // (eval/model_evaluator.h), so the metrics are the same for any number of ranks.
-// With --scored or --triplets instead, a file of scored pairs or triplets is evaluated as
-// sentence-transformers' EmbeddingSimilarityEvaluator or TripletEvaluator would.
+// --pairs FILE takes the retrieval set from (anchor, positive) rows as training builds its
+// held-out set (data/ir_from_pairs.h). With --scored or --triplets instead, a file of scored
+// pairs or triplets is evaluated as sentence-transformers' EmbeddingSimilarityEvaluator or
+// TripletEvaluator would.
 // Rank 0 prints the table and writes --output (JSON: metric name -> value) atomically.
 #include <algorithm>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "data/beir.h"
+#include "data/ir_from_pairs.h"
 #include "data/row_sets.h"
 #include "data/text_dataset.h"
 #include "dist/dist.h"
@@ -38,12 +41,17 @@ EvalKind eval_kind(const Args& args) {
   const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
   if (beir && files)
     DT_FAIL(kEvalCmd, ": give --beir DIR, or --corpus, --queries and --qrels, not both");
-  const int kinds = (beir || files) + args.has("scored") + args.has("triplets");
+  const int kinds = (beir || files) + args.has("pairs") + args.has("scored") + args.has("triplets");
   if (kinds > 1)
     DT_FAIL(kEvalCmd, ": give one of --beir DIR (or --corpus, --queries and --qrels), "
-                      "--scored FILE and --triplets FILE");
+                      "--pairs FILE, --scored FILE and --triplets FILE");
   if (kinds == 0 || beir || files) {
-    if (args.has("on-bad-row")) DT_FAIL(kEvalCmd, ": --on-bad-row applies to --scored and --triplets only");
+    if (args.has("on-bad-row"))
+      DT_FAIL(kEvalCmd, ": --on-bad-row applies to --pairs, --scored and --triplets only");
+    return EvalKind::Retrieval;
+  }
+  if (args.has("pairs")) {
+    if (args.has("split")) DT_FAIL(kEvalCmd, ": --split applies to --beir only");
     return EvalKind::Retrieval;
   }
   for (const char* f : {"k", "split"})
@@ -54,7 +62,19 @@ EvalKind eval_kind(const Args& args) {
   return args.has("scored") ? EvalKind::Scored : EvalKind::Triplets;
 }
 
+// Every row of the --pairs, --scored or --triplets file, its columns named as the roles.
+TextDataset read_rows(const Args& args, const char* flag, const std::map<std::string, std::string>& columns) {
+  TextDataset ds = read_text_dataset(args.get(flag), columns, bad_row_policy_arg(kEvalCmd, args));
+  print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
+  if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
+  return ds;
+}
+
 IrSet read_set(const Args& args, IrReadReport* report) {
+  if (args.has("pairs")) {
+    const TextDataset ds = read_rows(args, "pairs", {{"anchor", "anchor"}, {"positive", "positive"}});
+    return ir_set_from_pairs(ds, ds.all_rows(), ds.all_rows());
+  }
   const bool beir = args.has("beir");
   const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
   if (beir) return read_beir(args.get("beir"), args.get("split"), report);
@@ -66,19 +86,6 @@ IrSet read_set(const Args& args, IrReadReport* report) {
   return read_ir_files(args.get("corpus"), args.get("queries"), args.get("qrels"), report);
 }
 
-// Every row of the --scored or --triplets file, its columns named as the roles.
-TextDataset read_rows(const Args& args, EvalKind kind) {
-  using Columns = std::map<std::string, std::string>;
-  const bool scored = kind == EvalKind::Scored;
-  const Columns columns =
-      scored ? Columns{{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}}
-             : Columns{{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"}};
-  TextDataset ds = read_text_dataset(args.get(scored ? "scored" : "triplets"), columns,
-                                     bad_row_policy_arg(kEvalCmd, args));
-  print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
-  if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
-  return ds;
-}
 
 // Order of the table: full dimension first, then each Matryoshka dim as given; within one,
 // sentence-transformers' order of metrics (the retrieval ones by k ascending; the binary
@@ -126,13 +133,16 @@ int run_eval(Dist& d, const Args& args) {
   TripletSet triplets;
   if (kind == EvalKind::Retrieval) {
     set = read_set(args, &report);
-    print0("data: ", report.summary());
+    if (!args.has("pairs")) print0("data: ", report.summary());
     if (set.queries.empty()) DT_FAIL(kEvalCmd, ": no query to evaluate (", report.summary(), ")");
     if (!report.clean())
       warn0("some qrels rows could not be used (see above); queries without a relevant document "
             "are skipped, as sentence-transformers skips them");
   } else {
-    const TextDataset ds = read_rows(args, kind);
+    const TextDataset ds =
+        kind == EvalKind::Scored
+            ? read_rows(args, "scored", {{"sentence1", "sentence1"}, {"sentence2", "sentence2"}, {"score", "score"}})
+            : read_rows(args, "triplets", {{"anchor", "anchor"}, {"positive", "positive"}, {"negative", "negative"}});
     if (kind == EvalKind::Scored) {
       scored = scored_set_from_rows(ds, ds.all_rows());
       // Labels rather than graded scores: evaluated as binary classification too.

@@ -56,9 +56,12 @@ std::vector<Command> build_commands() {
                  {"corpus", "FILE", "corpus file (instead of --beir)", ""},
                  {"queries", "FILE", "queries file (instead of --beir)", ""},
                  {"qrels", "FILE", "qrels TSV (instead of --beir)", ""},
+                 {"pairs", "FILE",
+                  "anchor, positive rows: retrieval as training evaluates held-out pairs (each row's anchor a "
+                  "query, relevant to its positive; each distinct positive a document)", ""},
                  {"scored", "FILE", "sentence1, sentence2, score rows: pearson/spearman_<similarity>", ""},
                  {"triplets", "FILE", "anchor, positive, negative rows: <similarity>_accuracy", ""},
-                 {"on-bad-row", "POLICY", "with --scored / --triplets: error | skip", "error"},
+                 {"on-bad-row", "POLICY", "with --pairs / --scored / --triplets: error | skip", "error"},
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncated; cosine renormalises)", ""},
                  {"similarity", "NAME",
