@@ -550,6 +550,15 @@ class Train(unittest.TestCase):
                                     "training.global_batch_size=8", "training.learning_rate=2e-2"])
         losses = [x["loss"] for x in metrics_rows(run, "train")]
         self.assertLess(np.mean(losses[-3:]), 0.65 * np.mean(losses[:3]), losses)
+        # Held-out files need the texts only: the teacher's scores are not evaluated.
+        plain = os.path.join(self.tmp.name, "mm_plain.jsonl")
+        with open(plain, "w") as f:
+            f.writelines(json.dumps({k: r[k] for k in ("q", "p", "n1", "n2")}) + "\n" for r in rows)
+        cfg, _ = self.config("mm_heldout", "loss:\n  name: margin_mse\n")
+        r = dt.run([dt.DISTTUNE, "validate", cfg, "--set", f"data.train={lists}", "--set", lists_cols,
+                    "--set", f"data.val={plain}", "--set", f"data.test={plain}"], timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"# data.val: triplets, 24 rows read, all kept", r.out)
         # What does not fit is refused before any data is tokenized, by validate and train alike.
         for command in ("validate", "train"):
             for sets, message in (

@@ -11,7 +11,8 @@ namespace disttune {
 class Config;
 
 // Reads the file named by `key` (one of data.train, data.val, data.test; must be set).
-// Throws UserError.
+// data.val and data.test are read without a score beside anchor/positive/negatives: the
+// evaluators do not read it. Throws UserError.
 TextDataset read_config_dataset(const Config& cfg, const std::string& key);
 
 }  // namespace disttune
