@@ -18,8 +18,7 @@ at::Tensor LabelledPairLoss::distances(const LossBatch& batch) const {
 at::Tensor Contrastive::forward(Dist& d, const LossBatch& batch) {
   const at::Tensor dist = distances(batch);
   const at::Tensor labels = batch.labels.to(at::kFloat);
-  const int64_t total = d.comm->all_reduce_int(dist.size(0), ReduceOp::Sum);
-  DT_CHECK(total > 0, "contrastive: the global batch is empty");
+  const int64_t total = global_rows(d, *this, batch);
   at::Tensor losses = 0.5 * (labels * dist.pow(2) + (1 - labels) * at::relu(margin_ - dist).pow(2));
   return losses.sum() / static_cast<double>(total);
 }

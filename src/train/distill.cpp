@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include "common/check.h"
-#include "dist/dist.h"
 #include "train/similarity.h"
 
 namespace disttune {
@@ -20,12 +19,6 @@ at::Tensor row_scores(const LossBatch& batch, bool cosine) {
   return at::stack(scores, 1);
 }
 
-int64_t global_rows(Dist& d, const LossBatch& batch, const std::string& name) {
-  const int64_t total = d.comm->all_reduce_int(batch.columns[0].size(0), ReduceOp::Sum);
-  DT_CHECK(total > 0, name, ": the global batch is empty");
-  return total;
-}
-
 }  // namespace
 
 at::Tensor MarginMse::forward(Dist& d, const LossBatch& batch) {
@@ -40,7 +33,7 @@ at::Tensor MarginMse::forward(Dist& d, const LossBatch& batch) {
   DT_CHECK(labels.size(1) == negatives, "margin_mse: labels ", batch.labels.sizes(), " for ", negatives,
            " negatives (a margin per negative or the scores of the positive and each negative: ", negatives,
            " or ", negatives + 1, " per row)");
-  return (margin - labels).pow(2).sum() / static_cast<double>(global_rows(d, batch, name()) * negatives);
+  return (margin - labels).pow(2).sum() / static_cast<double>(global_rows(d, *this, batch) * negatives);
 }
 
 at::Tensor DistillKlDiv::forward(Dist& d, const LossBatch& batch) {
@@ -52,7 +45,7 @@ at::Tensor DistillKlDiv::forward(Dist& d, const LossBatch& batch) {
   const at::Tensor p = at::softmax(batch.labels.to(student.options()) / temperature_, 1);
   // nn.KLDivLoss: p (log p - log q), with 0 log 0 = 0.
   const at::Tensor kl = at::xlogy(p, p) - p * log_q;
-  return kl.sum() * (temperature_ * temperature_) / static_cast<double>(global_rows(d, batch, name()));
+  return kl.sum() * (temperature_ * temperature_) / static_cast<double>(global_rows(d, *this, batch));
 }
 
 at::Tensor Mse::forward(Dist& d, const LossBatch& batch) {
@@ -65,7 +58,7 @@ at::Tensor Mse::forward(Dist& d, const LossBatch& batch) {
     const at::Tensor term = (loss_dtype(c) - target).pow(2).sum();
     sum = sum.defined() ? sum + term : term;
   }
-  const int64_t elements = global_rows(d, batch, name()) * static_cast<int64_t>(batch.columns.size()) * target.size(1);
+  const int64_t elements = global_rows(d, *this, batch) * static_cast<int64_t>(batch.columns.size()) * target.size(1);
   return sum / static_cast<double>(elements);
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "config/config.h"
+#include "dist/dist.h"
 #include "train/grad_cache.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
@@ -42,6 +43,12 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
     DT_CHECK(batch.labels.defined() && (batch.labels.dim() == 1 || batch.labels.dim() == 2) &&
                  batch.labels.size(0) == first.size(0),
              loss.name(), ": needs labels [", first.size(0), "] or [", first.size(0), ", n]");
+}
+
+int64_t global_rows(Dist& d, const Loss& loss, const LossBatch& batch) {
+  const int64_t total = d.comm->all_reduce_int(batch.columns[0].size(0), ReduceOp::Sum);
+  DT_CHECK(total > 0, loss.name(), ": the global batch is empty");
+  return total;
 }
 
 bool is_gist_loss(const std::string& name) { return name == "gist" || name == "cached_gist"; }

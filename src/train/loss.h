@@ -77,6 +77,10 @@ const char* frozen_model_key(const std::string& name);
 // batches from a validated config).
 void check_loss_batch(const Loss& loss, const LossBatch& batch);
 
+// The rows of the global batch (this rank's batch.columns[0] rows summed over ranks; a
+// collective), for the losses that are a mean over them; InternalError when there are none.
+int64_t global_rows(Dist& d, const Loss& loss, const LossBatch& batch);
+
 // Embeddings as the loss computes them: float32 (bf16/fp16 embeddings are upcast).
 at::Tensor loss_dtype(const at::Tensor& embeddings);
 

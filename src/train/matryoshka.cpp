@@ -41,14 +41,13 @@ void Matryoshka::begin_step(uint64_t seed) {
 }
 
 std::vector<size_t> Matryoshka::step_dims() const {
+  const size_t n = dims_per_step();
   std::vector<size_t> idx(dims_.size());
   std::iota(idx.begin(), idx.end(), 0);
-  const size_t n = dims_per_step();
   if (n == dims_.size()) return idx;
-  // A partial Fisher-Yates shuffle: n distinct indices, uniformly, from the step's seed.
-  SplitMix64 rng(step_seed_);
-  for (size_t i = 0; i < n; ++i) std::swap(idx[i], idx[i + rng.below(idx.size() - i)]);
-  idx.resize(n);
+  // n distinct dims, uniformly: the first n of the step's random permutation.
+  const std::vector<int64_t> perm = random_permutation(static_cast<int64_t>(dims_.size()), step_seed_);
+  idx.assign(perm.begin(), perm.begin() + static_cast<int64_t>(n));
   std::sort(idx.begin(), idx.end());
   return idx;
 }
