@@ -52,8 +52,9 @@ class DataValidate(unittest.TestCase):
         """validate refuses what train would refuse at its start: loss keys that the loss does not
         read, and a loss that does not take the data's columns."""
         for sets, error in (
-                (["loss.margin=0.3"], "loss.margin: only triplet, contrastive, online_contrastive and (cached_)gist "
-                                      "have a margin, not mnrl"),
+                (["loss.margin=0.3"], "loss.margin: only triplet, contrastive, online_contrastive, (cached_)gist, "
+                                      "batch_hard_triplet, batch_semi_hard_triplet and batch_all_triplet have a "
+                                      "margin, not mnrl"),
                 (["loss.name=triplet"], "loss.name: triplet takes 3 text columns; data.columns maps 2 (pairs)"),
                 (["loss.name=cosent"], "loss.name: cosent needs scored pairs (sentence1, sentence2, score)")):
             for command in ("validate", "train"):

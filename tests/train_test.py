@@ -643,6 +643,100 @@ class Train(unittest.TestCase):
             self.assertNotEqual(r.rc, 0, r)
             self.assertIn(message, r.err)
 
+    def test_batch_triplet_losses(self):
+        """The batch triplet losses on labeled texts: the first step's loss at np 2 over the whole
+        data set equals numpy's formula on `disttune encode` embeddings (euclidean and cosine,
+        with and without a margin); group_by_label at 1 and 2 ranks is one run, which lifts the
+        held-out triplets' accuracy; data and samplers that do not fit are refused."""
+        rng = random.Random(12)
+        topics = [WORDS[2 * c:2 * c + 2] for c in range(8)]
+        rows = []
+        for i in range(88):
+            c = rng.randrange(8) if i >= 16 else i % 8  # every class at least twice
+            words = topics[c] + [rng.choice(WORDS) for _ in range(4)]
+            rng.shuffle(words)
+            rows.append((" ".join(words) + f" {i}", c))
+        labeled = os.path.join(self.tmp.name, "labeled.jsonl")
+        with open(labeled, "w") as f:
+            # Labels as strings and integers: a class is its written label.
+            f.writelines(json.dumps({"sentence": t, "topic": f"t{c}" if c % 2 else c}) + "\n" for t, c in rows)
+        labels = np.array([c for _, c in rows])
+        start_cfg = self.config("batch_start")[0]
+        e = self.encode(start_cfg, [t for t, _ in rows])
+
+        def euclidean(x):
+            return np.sqrt(np.maximum(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1), 0))
+
+        def cosine(x):
+            u = x / np.linalg.norm(x, axis=1, keepdims=True)
+            return 1 - u @ u.T
+
+        same = labels[:, None] == labels[None, :]
+        pos = same & ~np.eye(len(rows), dtype=bool)
+
+        def hard(d, m):
+            hp = np.where(pos, d, 0).max(1)
+            hn = np.where(same, np.inf, d).min(1)
+            return np.mean(np.maximum(hp - hn + m, 0)), np.mean(np.log1p(np.exp(hp - hn)))
+
+        def semi_hard(d, m):
+            total = 0.0
+            for i, p in zip(*np.nonzero(pos)):
+                negs = d[i][~same[i]]
+                beyond = negs[negs > d[i, p]]
+                n = beyond.min() if beyond.size else negs.max()
+                total += max(d[i, p] - n + m, 0)
+            return total / pos.sum()
+
+        def batch_all(d, m):
+            t = d[:, :, None] - d[:, None, :] + m
+            t = t[pos[:, :, None] & ~same[:, None, :]]
+            return t[t > 1e-16].sum() / (t > 1e-16).sum()
+
+        de, dc = euclidean(e), cosine(e)
+        want = {"batch_hard_triplet": hard(de, 5.0)[0], "batch_hard_soft_margin_triplet": hard(de, 0)[1],
+                "batch_semi_hard_triplet": semi_hard(de, 1.0), "batch_all_triplet": batch_all(dc, 0.5)}
+        extra = {"batch_semi_hard_triplet": ["loss.margin=1"],
+                 "batch_all_triplet": ["loss.distance=cosine", "loss.margin=0.5"]}
+        cols = ["data.columns={text: sentence, label: topic}", f"data.train={labeled}"]
+        for name, value in want.items():
+            cfg, run = self.config(f"batch_{name}", QUIET)
+            self.train(cfg, np=2, sets=cols + [f"loss.name={name}", "data.split={train: 1.0, val: 0, test: 0}",
+                                               "training.max_steps=1", "training.global_batch_size=88"]
+                       + extra.get(name, []))
+            got = metrics_rows(run, "train")[0]["loss"]
+            self.assertAlmostEqual(got / value, 1.0, delta=1e-5, msg=f"{name}: {got} vs {value}")
+
+        # group_by_label: one run at 1 and 2 ranks; the held-out texts' triplets (anchor,
+        # another text of its class, a text of another class) are better told apart after it.
+        results = []
+        for np_ in (1, 2):
+            cfg, run = self.config(f"batch_grouped_{np_}", "eval:\n  on_start: true\ncheckpoint:\n  save_strategy: no\n",
+                                   epochs=6, global_batch_size=16)
+            r = self.train(cfg, np=np_, sets=cols + ["loss.name=batch_hard_triplet", "training.batch_sampler=group_by_label",
+                                                     "data.split={train: 0.6, val: 0.4, test: 0, seed: 42}"])
+            self.assertIn("data: train 53 rows, val 35 triplets of 35 texts", r.out)
+            val = metrics_rows(run, "val")
+            results.append([x["loss"] for x in metrics_rows(run, "train")])
+            self.assertIn("cosine_accuracy", val[0])
+            self.assertGreater(max(x["cosine_accuracy"] for x in val[1:]), val[0]["cosine_accuracy"], val)
+        np.testing.assert_allclose(results[0], results[1], rtol=2e-5)
+
+        cfg = self.config("batch_refused", QUIET)[0]
+        for sets, message in (
+                (["loss.name=batch_hard_triplet"], "loss.name: batch_hard_triplet needs labeled texts (data.columns text "
+                                                   "and label: a class per text)"),
+                (cols, "data.columns: maps a label beside the texts, which mnrl does not read"),
+                (["training.batch_sampler=group_by_label"], "training.batch_sampler: group_by_label needs labeled texts"),
+                (cols + ["loss.name=batch_all_triplet", "training.batch_sampler=group_by_label",
+                         "training.global_batch_size=15"], "group_by_label needs an even training.global_batch_size"),
+                (cols + ["loss.name=batch_all_triplet", "loss.distance=manhattan"],
+                 "loss.distance: batch_all_triplet takes euclidean or cosine")):
+            for command in ("validate", "train"):
+                r = dt.run([dt.DISTTUNE, command, cfg] + [a for s in sets for a in ("--set", s)], timeout=120)
+                self.assertNotEqual(r.rc, 0, r)
+                self.assertIn(message, r.err, command)
+
     def test_matryoshka_dims_per_step(self):
         """loss.matryoshka_n_dims_per_step: the dims a step takes are drawn from the step alone,
         so 1 and 2 ranks give the same run, and a run resumed at another world size goes on

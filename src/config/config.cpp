@@ -384,12 +384,12 @@ Status check_config(const Config& cfg, int world_size) {
   const auto& cols = cfg.get_string_map("data.columns");
   for (const auto& [role, col] : cols) {
     const bool known = role == "anchor" || role == "positive" || role == "sentence1" ||
-                       role == "sentence2" || role == "score" || role == "id" || role == "text" ||
+                       role == "sentence2" || role == "score" || role == "id" || role == "text" || role == "label" ||
                        role.rfind("negative", 0) == 0;
     if (!known)
       return err("data.columns", str_cat("unknown role '", role,
                                          "' (expected anchor, positive, negative[_N], id, "
-                                         "sentence1, sentence2, score, text)"));
+                                         "sentence1, sentence2, score, text, label)"));
     if (col.empty()) return err("data.columns", str_cat("role '", role, "' maps to no column"));
   }
 

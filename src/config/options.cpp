@@ -106,8 +106,9 @@ std::vector<OptionSpec> build_registry() {
       opt_choice("training.precision", "fp32", "fp32|bf16|fp16",
                  "compute precision (bf16 on GPU or CPU, fp16 on GPU; fp32 master weights and loss)"),
       opt_int("training.seed", "42", 0, kBig, "seed of sampling, dropout and initialisation"),
-      opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates",
-                 "no_duplicates: no text twice in one global batch"),
+      opt_choice("training.batch_sampler", "no_duplicates", "batch_sampler|no_duplicates|group_by_label",
+                 "no_duplicates: no text twice in one global batch; group_by_label (labeled texts, for the batch "
+                 "triplet losses): whole classes of an even number of texts per batch"),
       opt_bool("training.drop_last", "false",
                "leave out the global batches short of global_batch_size (Hugging Face's dataloader_drop_last; "
                "no_duplicates can leave several per epoch)"),
@@ -121,10 +122,12 @@ std::vector<OptionSpec> build_registry() {
                  "where to train; auto = CUDA when available"),
       // ---- loss ----
       opt_choice("loss.name", "mnrl", "mnrl|cached_mnrl|gist|cached_gist|triplet|cosent|angle|cosine_similarity|contrastive|"
-                 "online_contrastive|margin_mse|distill_kl_div|mse",
+                 "online_contrastive|margin_mse|distill_kl_div|mse|batch_hard_triplet|batch_hard_soft_margin_triplet|"
+                 "batch_semi_hard_triplet|batch_all_triplet",
                  "loss (sentence-transformers names; gist = GISTEmbedLoss, angle = AnglELoss, "
                  "cosine_similarity = CosineSimilarityLoss, margin_mse = MarginMSELoss, distill_kl_div = "
-                 "DistillKLDivLoss, mse = MSELoss); matryoshka_dims wraps it"),
+                 "DistillKLDivLoss, mse = MSELoss, batch_*_triplet = Batch*TripletLoss on labeled texts); "
+                 "matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
       opt_choice("loss.similarity", "auto", "auto|cosine|dot",
@@ -139,10 +142,11 @@ std::vector<OptionSpec> build_registry() {
               "MatryoshkaLoss's n_dims_per_step: that many of the dims, drawn each step (the same on every "
               "rank); -1 = all"),
       opt_float("loss.margin", "-1", -1, 1e6,
-                "triplet/(online_)contrastive/gist margin; -1 = the sentence-transformers default "
-                "(5 / 0.5 / 0)"),
+                "triplet/(online_)contrastive/gist/batch_*_triplet margin; -1 = the sentence-transformers "
+                "default (5 / 0.5 / 0 / 5)"),
       opt_choice("loss.distance", "auto", "auto|euclidean|cosine|manhattan",
-                 "triplet/(online_)contrastive distance; auto = euclidean (triplet), cosine (contrastive)"),
+                 "triplet/(online_)contrastive/batch_*_triplet distance (the batch losses: euclidean or cosine); "
+                 "auto = euclidean (triplet, batch_*_triplet), cosine (contrastive)"),
       opt_str("loss.guide", "\"\"",
               "gist: the guide model directory (sentence-transformers layout)"),
       opt_str("loss.teacher", "\"\"",

@@ -1,9 +1,13 @@
-// IR evaluation sets: from held-out pairs (the recipes' construction) and from BEIR files.
+// IR evaluation sets: from held-out pairs (the recipes' construction) and from BEIR files;
+// the triplets that held-out labeled texts become.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "common/check.h"
 #include "data/beir.h"
 #include "data/ir_from_pairs.h"
+#include "data/row_sets.h"
 #include "data/split.h"
 #include "test_util.h"
 
@@ -19,6 +23,45 @@ TextDataset pairs(std::vector<std::string> anchors, std::vector<std::string> pos
   for (size_t i = 0; i < d.columns[0].size(); ++i) d.lines.push_back(static_cast<int64_t>(i) + 1);
   d.source = "mem.jsonl";
   return d;
+}
+
+TEST(DataRowSets, HeldOutLabeledTextsBecomeTripletsOfTheirClasses) {
+  TextDataset d;
+  d.format = DataFormat::Texts;
+  d.roles = {"text"};
+  d.source = "mem.jsonl";
+  d.label_names = {"a", "b", "c", "d"};
+  const std::vector<int> label = {0, 1, 0, 2, 1, 0, 3, 1};  // class 2 and class 3 have one text each
+  d.columns.resize(1);
+  for (size_t i = 0; i < label.size(); ++i) {
+    d.columns[0].push_back("t" + std::to_string(i));
+    d.scores.push_back(static_cast<float>(label[i]));
+    d.lines.push_back(static_cast<int64_t>(i) + 1);
+  }
+  // Rows in a split's order; each class's positives follow that order, wrapping round.
+  const std::vector<int64_t> rows = {5, 0, 1, 2, 3, 4, 6, 7};
+  const TripletSet s = triplet_set_from_labeled(d, rows, 7);
+  EXPECT_EQ(s.anchors, (std::vector<std::string>{"t5", "t0", "t1", "t2", "t4", "t7"}));
+  EXPECT_EQ(s.positives, (std::vector<std::string>{"t0", "t2", "t4", "t5", "t7", "t1"}));
+  ASSERT_EQ(s.negatives.size(), 1u);
+  ASSERT_EQ(s.negatives[0].size(), 6u);
+  std::set<std::string> drawn;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    const TripletSet t = triplet_set_from_labeled(d, rows, seed);
+    EXPECT_EQ(t.anchors, s.anchors);
+    for (size_t i = 0; i < t.anchors.size(); ++i) {
+      const int a = label[std::stoul(t.anchors[i].substr(1))], n = label[std::stoul(t.negatives[0][i].substr(1))];
+      EXPECT_NE(a, n) << t.anchors[i] << " " << t.negatives[0][i];
+    }
+    drawn.insert(t.negatives[0][0]);
+  }
+  // The draw is uniform over the other classes' texts: t5's (class a) are 5 texts.
+  EXPECT_EQ(drawn.size(), 5u);
+  EXPECT_EQ(triplet_set_from_labeled(d, rows, 7).negatives, s.negatives);
+  // A split of one class, or of single texts, has no triplet.
+  EXPECT_TRUE(triplet_set_from_labeled(d, {0, 2, 5}, 1).empty());
+  EXPECT_TRUE(triplet_set_from_labeled(d, {3, 6}, 1).empty());
+  EXPECT_THROW(triplet_set_from_labeled(pairs({"q"}, {"c"}), {0}, 1), InternalError);
 }
 
 TEST(DataIrFromPairs, QueriesAreHeldOutAnchorsCorpusIsAllPositivesDeduplicated) {

@@ -49,6 +49,8 @@ uint64_t derive_seed(uint64_t seed, uint64_t tag);
 // Stream tags (ASCII of the name, so that they read as what they are in a debugger).
 constexpr uint64_t kSplitStream = 0x73706c6974ull;      // "split"
 constexpr uint64_t kSamplerStream = 0x73616d706c6572ull;  // "sampler"
+constexpr uint64_t kGroupStream = 0x67726f7570ull;          // "group": a sampler epoch's class order
+constexpr uint64_t kTripletStream = 0x747269706c6574ull;    // "triplet": held-out labeled texts' negatives
 
 // Fisher-Yates: for i = n-1 down to 1, swap v[i] with v[below(i + 1)].
 void shuffle_in_place(std::vector<int64_t>& v, SplitMix64& rng);

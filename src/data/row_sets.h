@@ -32,4 +32,12 @@ struct TripletSet {
 ScoredSet scored_set_from_rows(const TextDataset& d, const std::vector<int64_t>& rows);
 TripletSet triplet_set_from_rows(const TextDataset& d, const std::vector<int64_t>& rows);
 
+// Labeled texts as triplets, as sentence-transformers' batch triplet examples build their
+// TripletEvaluator's set from a labeled split: every text of `rows` whose class has another
+// text among them is an anchor; its positive is the next text of its class (in the order of
+// `rows`, wrapping round), its negative a text of another class drawn uniformly by a
+// generator seeded with `seed`. Texts alone in their class, or in a split of one class,
+// make no triplet. InternalError unless d.labeled().
+TripletSet triplet_set_from_labeled(const TextDataset& d, const std::vector<int64_t>& rows, uint64_t seed);
+
 }  // namespace disttune

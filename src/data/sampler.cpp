@@ -12,7 +12,8 @@ namespace disttune {
 BatchSamplerKind parse_batch_sampler(const std::string& s) {
   if (s == "batch_sampler") return BatchSamplerKind::Default;
   if (s == "no_duplicates") return BatchSamplerKind::NoDuplicates;
-  DT_FAIL("batch_sampler: expected 'batch_sampler' or 'no_duplicates', got '", s, "'");
+  if (s == "group_by_label") return BatchSamplerKind::GroupByLabel;
+  DT_FAIL("batch_sampler: expected 'batch_sampler', 'no_duplicates' or 'group_by_label', got '", s, "'");
 }
 
 std::vector<int64_t> EpochPlan::batch(int64_t b) const {
@@ -45,7 +46,7 @@ GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int6
   Fnv fp;
   fp.add(static_cast<uint64_t>(rows_.size()));
   fp.add(static_cast<uint64_t>(batch_size_));
-  fp.add(kind_ == BatchSamplerKind::NoDuplicates ? 1 : 0);
+  fp.add(static_cast<uint64_t>(kind_));
   if (drop_last_) fp.add(0x64726f70);  // only with drop_last: older states keep their fingerprint
   for (int64_t r : rows_) fp.add(static_cast<uint64_t>(r));
   if (kind_ == BatchSamplerKind::NoDuplicates) {
@@ -63,6 +64,26 @@ GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int6
     }
     num_texts_ = static_cast<int64_t>(ids.size());
     for (uint32_t t : text_ids_) fp.add(t);
+  }
+  if (kind_ == BatchSamplerKind::GroupByLabel) {
+    DT_REQUIRE(data.labeled(), "batch sampler group_by_label needs labeled texts (data.columns text and label); ",
+               data.source, " holds ", data.format_name());
+    DT_REQUIRE(batch_size_ % 2 == 0, "batch sampler group_by_label needs an even global batch size, got ",
+               batch_size_);
+    std::vector<int64_t> group_of(data.label_names.size(), -1);  // class id -> group, by first appearance
+    for (int64_t r : rows_) {
+      const size_t label = static_cast<size_t>(data.scores[static_cast<size_t>(r)]);
+      if (group_of[label] < 0) {
+        group_of[label] = static_cast<int64_t>(groups_.size());
+        groups_.emplace_back();
+      }
+      groups_[static_cast<size_t>(group_of[label])].push_back(r);
+    }
+    for (auto& g : groups_) {
+      g.resize(g.size() / 2 * 2);
+      fp.add(g.size());
+      for (int64_t r : g) fp.add(static_cast<uint64_t>(r));
+    }
   }
   fingerprint_ = fp.h;
   set_epoch(0);
@@ -89,10 +110,18 @@ EpochPlan GlobalBatchSampler::plan_all(int64_t epoch) const {
   EpochPlan plan;
   plan.rows.reserve(static_cast<size_t>(m));
   plan.offsets.push_back(0);
-  if (kind_ == BatchSamplerKind::Default) {
-    for (int64_t p : perm) plan.rows.push_back(rows_[static_cast<size_t>(p)]);
-    for (int64_t end = batch_size_; end < m + batch_size_; end += batch_size_)
-      plan.offsets.push_back(std::min(end, m));
+  if (kind_ != BatchSamplerKind::NoDuplicates) {
+    if (kind_ == BatchSamplerKind::Default) {
+      for (int64_t p : perm) plan.rows.push_back(rows_[static_cast<size_t>(p)]);
+    } else {
+      const int64_t classes = static_cast<int64_t>(groups_.size());
+      const uint64_t stream = derive_seed(derive_seed(seed_, kSamplerStream), static_cast<uint64_t>(epoch));
+      for (int64_t g : random_permutation(classes, derive_seed(stream, kGroupStream)))
+        for (int64_t r : groups_[static_cast<size_t>(g)]) plan.rows.push_back(r);
+    }
+    const int64_t n = static_cast<int64_t>(plan.rows.size());
+    for (int64_t end = batch_size_; end < n + batch_size_; end += batch_size_)
+      plan.offsets.push_back(std::min(end, n));
     return plan;
   }
 

@@ -20,6 +20,14 @@
 //    Cost per epoch: O(rows) plus the rescans of deferred rows (each batch walks past the
 //    rows deferred before it); only data with one text shared by a large fraction of rows
 //    makes that quadratic, as it does in sentence-transformers.
+//  - BatchSamplerKind::GroupByLabel ("group_by_label"): sentence-transformers'
+//    GroupByLabelBatchSampler, for the batch triplet losses on labeled texts. Each class's
+//    rows, in the order of `rows`, cut to an even count (a class of one row is left out, one
+//    of 2k+1 rows loses its last), are laid out class after class in the permuted order of
+//    the classes (classes numbered by first appearance in `rows`), and the sequence is cut into
+//    consecutive global batches, the last maybe partial. So every text of a batch but those
+//    of its first and last class has all its class beside it. The global batch size must be
+//    even.
 //
 // With drop_last (Hugging Face's dataloader_drop_last) every batch short of the global batch
 // size is left out, as sentence-transformers' samplers leave them out: the last one of
@@ -39,9 +47,9 @@
 
 namespace disttune {
 
-enum class BatchSamplerKind { Default, NoDuplicates };
+enum class BatchSamplerKind { Default, NoDuplicates, GroupByLabel };
 
-// "batch_sampler" | "no_duplicates" (the values of training.batch_sampler).
+// "batch_sampler" | "no_duplicates" | "group_by_label" (the values of training.batch_sampler).
 BatchSamplerKind parse_batch_sampler(const std::string& s);
 
 struct SamplerState {
@@ -65,7 +73,8 @@ struct EpochPlan {
 class GlobalBatchSampler {
  public:
   // rows: the dataset rows to draw from (the train split), in any order. data is only read
-  // here (its texts are interned); the sampler keeps no reference to it.
+  // here (its texts are interned, its labels grouped); the sampler keeps no reference to it.
+  // GroupByLabel needs labeled texts (data.labeled()) and an even global batch size.
   GlobalBatchSampler(const TextDataset& data, std::vector<int64_t> rows,
                      int64_t global_batch_size, uint64_t seed, BatchSamplerKind kind,
                      bool drop_last = false);
@@ -104,6 +113,7 @@ class GlobalBatchSampler {
   int texts_per_row_ = 0;
   int64_t num_texts_ = 0;
   std::vector<uint32_t> text_ids_;  // texts_per_row_ ids per entry of rows_
+  std::vector<std::vector<int64_t>> groups_;  // GroupByLabel: each class's rows, even counts
   uint64_t fingerprint_ = 0;
 
   int64_t epoch_ = 0;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "common/check.h"
@@ -152,6 +153,112 @@ TEST(DataSampler, DropLastLeavesOutTheBatchesShortOfTheGlobalBatch) {
   }
   // A state of one is no state of the other.
   EXPECT_THROW(nd_drop.restore(nd.state()), UserError);
+}
+
+// Labeled texts whose labels are drawn from `classes` names, some of them rare.
+TextDataset labeled(int64_t n, int classes, uint64_t seed) {
+  TextDataset d;
+  d.format = DataFormat::Texts;
+  d.roles = {"text"};
+  d.columns.resize(1);
+  SplitMix64 r(seed);
+  std::map<std::string, int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) {
+    // Squared draws: a few large classes and a tail of classes with one or two texts.
+    const uint64_t u = r.below(static_cast<uint64_t>(classes));
+    const std::string label = "c" + std::to_string(u * u / static_cast<uint64_t>(classes));
+    const auto it = ids.emplace(label, static_cast<int64_t>(d.label_names.size())).first;
+    if (it->second == static_cast<int64_t>(d.label_names.size())) d.label_names.push_back(label);
+    d.scores.push_back(static_cast<float>(it->second));
+    d.columns[0].push_back("t" + std::to_string(i));
+    d.lines.push_back(i + 1);
+  }
+  return d;
+}
+
+// sentence-transformers' GroupByLabelBatchSampler, transcribed over label strings: groups in
+// order of first appearance among `rows`, each cut to an even count and dropped when empty;
+// the groups in a permuted order, extended onto a partial batch that yields every full
+// batch, and the rest at the end unless drop_last.
+std::vector<std::vector<int64_t>> reference_grouped(const TextDataset& d, const std::vector<int64_t>& rows,
+                                                    int64_t batch_size, uint64_t seed, int64_t epoch,
+                                                    bool drop_last) {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<int64_t>> groups;
+  for (int64_t r : rows) {
+    const std::string& label = d.label_names[static_cast<size_t>(d.scores[static_cast<size_t>(r)])];
+    if (groups.count(label) == 0) order.push_back(label);
+    groups[label].push_back(r);
+  }
+  std::vector<std::string> kept;
+  for (const auto& label : order) {
+    auto& g = groups[label];
+    g.resize(g.size() / 2 * 2);
+    if (!g.empty()) kept.push_back(label);
+  }
+  const uint64_t stream = derive_seed(derive_seed(seed, kSamplerStream), static_cast<uint64_t>(epoch));
+  std::vector<std::vector<int64_t>> out;
+  std::vector<int64_t> partial;
+  for (int64_t i : random_permutation(static_cast<int64_t>(kept.size()), derive_seed(stream, kGroupStream))) {
+    const auto& g = groups[kept[static_cast<size_t>(i)]];
+    partial.insert(partial.end(), g.begin(), g.end());
+    while (static_cast<int64_t>(partial.size()) >= batch_size) {
+      out.emplace_back(partial.begin(), partial.begin() + batch_size);
+      partial.erase(partial.begin(), partial.begin() + batch_size);
+    }
+  }
+  if (!drop_last && !partial.empty()) out.push_back(partial);
+  return out;
+}
+
+TEST(DataSampler, GroupByLabelEqualsTheSentenceTransformersLoop) {
+  const TextDataset d = labeled(400, 30, 5);
+  // Training rows in a shuffled order (a split's), so that group order is theirs, not the file's.
+  const std::vector<int64_t> rows = random_permutation(360, 9);
+  for (bool drop_last : {false, true}) {
+    GlobalBatchSampler s(d, rows, 16, 3, BatchSamplerKind::GroupByLabel, drop_last);
+    for (int64_t epoch : {0, 1, 2}) {
+      const auto got = all_batches(s, epoch);
+      EXPECT_EQ(got, reference_grouped(d, rows, 16, 3, epoch, drop_last)) << "epoch " << epoch;
+      // Every batch but the last is full, and the texts of a class sit side by side in it.
+      for (size_t b = 0; b < got.size(); ++b) {
+        if (b + 1 < got.size() || drop_last) {
+          EXPECT_EQ(got[b].size(), 16u);
+        }
+        std::set<float> seen;
+        for (size_t i = 0; i < got[b].size(); ++i) {
+          const float label = d.scores[static_cast<size_t>(got[b][i])];
+          if (i > 0 && label != d.scores[static_cast<size_t>(got[b][i - 1])]) {
+            EXPECT_EQ(seen.count(label), 0u);
+          }
+          seen.insert(label);
+        }
+      }
+    }
+    EXPECT_NE(all_batches(s, 0), all_batches(s, 1));
+  }
+  // A class of one text is left out, one of three loses its last text.
+  TextDataset small = labeled(0, 1, 1);
+  for (const char* label : {"x", "y", "x", "z", "x", "y"}) {
+    const auto it = std::find(small.label_names.begin(), small.label_names.end(), label);
+    if (it == small.label_names.end()) small.label_names.push_back(label);
+    small.scores.push_back(static_cast<float>(
+        std::find(small.label_names.begin(), small.label_names.end(), label) - small.label_names.begin()));
+    small.columns[0].push_back(std::to_string(small.columns[0].size()));
+    small.lines.push_back(static_cast<int64_t>(small.lines.size()) + 1);
+  }
+  GlobalBatchSampler s(small, iota_rows(6), 8, 1, BatchSamplerKind::GroupByLabel);
+  std::vector<int64_t> only = all_batches(s, 0).at(0);
+  std::sort(only.begin(), only.end());
+  EXPECT_EQ(only, (std::vector<int64_t>{0, 1, 2, 5}));
+
+  // Labeled texts and an even batch only; its state is no other kind's.
+  EXPECT_THROW(GlobalBatchSampler(small, iota_rows(6), 7, 1, BatchSamplerKind::GroupByLabel), UserError);
+  EXPECT_THROW(GlobalBatchSampler(clashing(10, 3, 3, 0, 1), iota_rows(10), 8, 1, BatchSamplerKind::GroupByLabel),
+               UserError);
+  GlobalBatchSampler plain(small, iota_rows(6), 8, 1, BatchSamplerKind::Default);
+  EXPECT_THROW(s.restore(plain.state()), UserError);
+  EXPECT_EQ(parse_batch_sampler("group_by_label"), BatchSamplerKind::GroupByLabel);
 }
 
 TEST(DataSampler, RankSlicesCoverTheGlobalBatchForAnyWorldSize) {

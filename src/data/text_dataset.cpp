@@ -9,6 +9,7 @@
 #include <fstream>
 #include <numeric>
 #include <sstream>
+#include <unordered_map>
 
 #include "common/check.h"
 #include "data/byte_stream.h"
@@ -66,6 +67,7 @@ std::vector<int64_t> TextDataset::all_rows() const {
 }
 
 std::string TextDataset::format_name() const {
+  if (labeled()) return "labeled texts";
   const bool with_scores = format == DataFormat::Triplets && !scores.empty();
   return std::string(data_format_name(format)) + (with_scores ? " with scores" : "");
 }
@@ -119,13 +121,15 @@ ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
       m.id_column = col;
     } else if (role == "text") {
       text = true;
+    } else if (role == "label") {
+      m.label_column = col;
     } else if (const int64_t n = negative_number(role)) {
       // "negative" and "negative_1" both sort first; "negative" wins the tie.
       negatives.emplace_back(n * 2 + (role == "negative" ? 0 : 1), role);
     } else {
       DT_FAIL("column mapping: unknown role '", role,
               "' (expected anchor, positive, negative, negative_2, ..., id, or sentence1, "
-              "sentence2, score, or text)");
+              "sentence2, score, or text, label)");
     }
   }
   const bool scored = s1 || s2 || (score && !anchor && !positive && negatives.empty());
@@ -134,6 +138,9 @@ ColumnMapping map_columns(const std::map<std::string, std::string>& columns) {
       DT_FAIL("column mapping: role 'text' (plain texts) cannot be combined with other text roles");
     m.format = DataFormat::Texts;
     m.roles = {"text"};
+  } else if (!m.label_column.empty()) {
+    DT_FAIL("column mapping: role 'label' (a class per text) goes with role 'text' only; scored pairs "
+            "take a score");
   } else if (scored) {
     if (anchor || positive || !negatives.empty())
       DT_FAIL("column mapping: mixes scored-pair roles (sentence1, sentence2) with "
@@ -220,6 +227,7 @@ class RowSink {
     };
     for (const auto& c : m.role_columns) role_slot_.push_back(slot_of(c));
     if (!m.score_column.empty()) score_slot_ = slot_of(m.score_column);
+    if (!m.label_column.empty()) label_slot_ = slot_of(m.label_column);
     if (!m.id_column.empty()) id_slot_ = slot_of(m.id_column);
     out_->format = m.format;
     out_->roles = m.roles;
@@ -235,6 +243,7 @@ class RowSink {
     for (size_t i = 0; i < m_.roles.size(); ++i)
       if (m_.role_columns[i] == col) role = m_.roles[i];
     if (role.empty() && col == m_.score_column) role = "score";
+    if (role.empty() && col == m_.label_column) role = "label";
     if (role.empty() && col == m_.id_column) role = "id";
     if (role.empty() || role == col) return str_cat("column '", col, "'");
     return str_cat("column '", col, "' (", role, ")");
@@ -329,13 +338,19 @@ class RowSink {
       score.push_back(static_cast<float>(v));
       return true;
     };
-    auto check_id = [&](const Cell& c, const std::string& col) {
+    // An id, or a class: a string or an integer (sentence-transformers' labels are integers;
+    // a string names its class as well), compared by its text, so 1 and "1" are one class.
+    // A label of blanks is empty too: it would be a class of its own that no one meant.
+    auto check_key = [&](const Cell& c, const std::string& col, bool label) {
       if (c.kind == JsonKind::Missing) return missing(col);
       if (c.kind != JsonKind::String && c.kind != JsonKind::Integer)
         return fail(bad_row::kWrongType, col,
-                    str_cat("expected a string or an integer, got ", json_kind_name(c.kind)));
+                    str_cat(label ? "expected a class label (a string or an integer), got "
+                                  : "expected a string or an integer, got ",
+                            json_kind_name(c.kind)));
       if (!utf8_ok(c, col)) return false;
-      if (c.text->empty()) return fail(bad_row::kEmptyText, col, "empty id");
+      if (label ? is_blank(*c.text) : c.text->empty())
+        return fail(bad_row::kEmptyText, col, label ? "empty label" : "empty id");
       return true;
     };
 
@@ -343,7 +358,8 @@ class RowSink {
     for (size_t r = 0; ok && r < m_.roles.size(); ++r)
       ok = check_text(cells[static_cast<size_t>(role_slot_[r])], m_.role_columns[r]);
     if (ok && score_slot_ >= 0) ok = check_score(cells[static_cast<size_t>(score_slot_)], m_.score_column);
-    if (ok && id_slot_ >= 0) ok = check_id(cells[static_cast<size_t>(id_slot_)], m_.id_column);
+    if (ok && label_slot_ >= 0) ok = check_key(cells[static_cast<size_t>(label_slot_)], m_.label_column, true);
+    if (ok && id_slot_ >= 0) ok = check_key(cells[static_cast<size_t>(id_slot_)], m_.id_column, false);
     if (!ok) {
       bad(line, reason, detail);
       return;
@@ -353,6 +369,16 @@ class RowSink {
     if (score_slot_ >= 0) {
       out_->score_width = static_cast<int>(score.size());
       out_->scores.insert(out_->scores.end(), score.begin(), score.end());
+    }
+    if (label_slot_ >= 0) {
+      const std::string& label = *cells[static_cast<size_t>(label_slot_)].text;
+      const auto it = classes_.emplace(label, static_cast<int64_t>(out_->label_names.size())).first;
+      if (it->second == static_cast<int64_t>(out_->label_names.size())) {
+        // Class ids travel as float labels, exact below 2^24.
+        if (it->second >= (int64_t{1} << 24)) DT_FAIL(path_, ":", line, ": more than 2^24 distinct labels");
+        out_->label_names.push_back(label);
+      }
+      out_->scores.push_back(static_cast<float>(it->second));
     }
     if (id_slot_ >= 0) out_->ids.push_back(*cells[static_cast<size_t>(id_slot_)].text);
     out_->lines.push_back(line);
@@ -390,7 +416,9 @@ class RowSink {
   std::vector<std::string> wanted_;
   std::vector<int> role_slot_;
   int score_slot_ = -1;
+  int label_slot_ = -1;
   int id_slot_ = -1;
+  std::unordered_map<std::string, int64_t> classes_;  // label -> class id
   std::vector<Cell> cells_;
 };
 

@@ -11,6 +11,8 @@
 //   scored pairs: sentence1, sentence2, score           (+ optional id)
 //   texts:        text                                  (+ optional id; for encoding, and for
 //                                                        training with mse)
+//   labeled texts: text, label                          (+ optional id; a class per text, for
+//                                                        the batch triplet losses)
 // Bad rows: invalid UTF-8, a missing column, a wrong type (text that is not a string, a
 // score that is not a finite number, an id that is neither a string nor an integer), empty
 // text (including whitespace only: it would embed as [CLS] [SEP] and teach nothing) and
@@ -58,6 +60,10 @@ struct TextDataset {
   std::vector<float> scores;                      // Scored, and triplets with a score column:
                                                   // score_width per row, row-major
   int score_width = 1;                            // triplets: a list of numbers per row
+  // Labeled texts: each row's class id (0, 1, ... in order of first appearance) as a float
+  // in `scores` (exact: fewer than 2^24 classes), and each class's label as written in the
+  // file (a string, or an integer's digits).
+  std::vector<std::string> label_names;
   std::vector<std::string> ids;                   // from the 'id' role when mapped, else empty
   std::vector<int64_t> lines;                     // 1-based source line of each row
   std::string source;
@@ -65,8 +71,10 @@ struct TextDataset {
 
   int64_t size() const { return static_cast<int64_t>(lines.size()); }
   std::vector<int64_t> all_rows() const;  // 0 .. size() - 1
-  // data_format_name, "triplets with scores" where a score column is mapped beside them.
+  // data_format_name, "triplets with scores" where a score column is mapped beside them,
+  // "labeled texts" where a label is mapped beside texts.
   std::string format_name() const;
+  bool labeled() const { return format == DataFormat::Texts && !label_names.empty(); }
   // Index of `role` in roles, or -1.
   int role_index(const std::string& role) const;
   // The texts of `role`; InternalError when the dataset has no such role.
@@ -79,11 +87,12 @@ struct ColumnMapping {
   std::vector<std::string> roles;         // text roles in canonical order
   std::vector<std::string> role_columns;  // the column of each text role
   std::string score_column;               // Scored; optional for triplets
+  std::string label_column;               // texts: optional class label
   std::string id_column;                  // empty when no id is mapped
 };
 
-// Checks the roles (anchor+positive[+negative...][+score] or sentence1+sentence2+score,
-// optional id) and puts the text roles in canonical order: anchor, positive, negative, negative_2,
+// Checks the roles (anchor+positive[+negative...][+score], sentence1+sentence2+score, or
+// text[+label]; optional id) and puts the text roles in canonical order: anchor, positive, negative, negative_2,
 // negative_3, ... Throws UserError naming the offending role.
 ColumnMapping map_columns(const std::map<std::string, std::string>& columns);
 

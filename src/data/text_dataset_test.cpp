@@ -141,6 +141,46 @@ TEST_F(DataTextDataset, TripletsWithATeacherScoreOrAListOfThem) {
             dir.file("pairs.jsonl") + ":1: column 's' (score): expected a number, got array");
 }
 
+TEST_F(DataTextDataset, LabeledTextsNumberTheirClassesByFirstAppearance) {
+  const Columns cols = {{"text", "sentence"}, {"label", "topic"}};
+  TextDataset d = read_text_dataset(write("l.jsonl", "{\"sentence\": \"a\", \"topic\": 7}\n"
+                                                     "{\"sentence\": \"b\", \"topic\": \"sports\"}\n"
+                                                     "{\"sentence\": \"c\", \"topic\": 7}\n"
+                                                     "{\"sentence\": \"d\", \"topic\": -2}\n"),
+                                    cols, BadRowPolicy::Error);
+  EXPECT_EQ(d.format, DataFormat::Texts);
+  EXPECT_TRUE(d.labeled());
+  EXPECT_EQ(d.format_name(), "labeled texts");
+  EXPECT_EQ(d.roles, (std::vector<std::string>{"text"}));
+  EXPECT_EQ(d.scores, (std::vector<float>{0, 1, 0, 2}));
+  EXPECT_EQ(d.label_names, (std::vector<std::string>{"7", "sports", "-2"}));
+  // CSV cells are text: a class is its cell.
+  d = read_text_dataset(write("l.csv", "sentence,topic\nx,b\ny,a\nz,b\n"), cols, BadRowPolicy::Error);
+  EXPECT_EQ(d.scores, (std::vector<float>{0, 1, 0}));
+  EXPECT_EQ(d.label_names, (std::vector<std::string>{"b", "a"}));
+  // Plain texts are not labeled.
+  EXPECT_FALSE(read_text_dataset(write("t.csv", "sentence\nx\n"), {{"text", "sentence"}}, BadRowPolicy::Error)
+                   .labeled());
+
+  auto bad = [&](const std::string& name, const std::string& label) {
+    return error_of(write(name, "{\"sentence\": \"a\", \"topic\": 1}\n{\"sentence\": \"b\", \"topic\": " +
+                                    label + "}\n"),
+                    cols);
+  };
+  const std::string what = ":2: column 'topic' (label): ";
+  EXPECT_EQ(bad("b1.jsonl", "1.5"), dir.file("b1.jsonl") + what + "expected a class label (a string or an integer), got number");
+  EXPECT_EQ(bad("b2.jsonl", "null"), dir.file("b2.jsonl") + what + "expected a class label (a string or an integer), got null");
+  EXPECT_EQ(bad("b3.jsonl", "[1]"), dir.file("b3.jsonl") + what + "expected a class label (a string or an integer), got array");
+  EXPECT_EQ(bad("b4.jsonl", "\" \""), dir.file("b4.jsonl") + what + "empty label");
+  EXPECT_EQ(error_of(write("b5.jsonl", "{\"sentence\": \"a\"}\n"), cols),
+            dir.file("b5.jsonl") + ":1: column 'topic' (label): missing (the row has: sentence)");
+  // Skipped rows take no class.
+  d = read_text_dataset(write("s.jsonl", "{\"sentence\": \"a\", \"topic\": 1.5}\n{\"sentence\": \"b\", \"topic\": 4}\n"),
+                        cols, BadRowPolicy::Skip);
+  EXPECT_EQ(d.label_names, (std::vector<std::string>{"4"}));
+  EXPECT_EQ(d.scores, (std::vector<float>{0}));
+}
+
 TEST_F(DataTextDataset, JsonFileHoldingJsonLinesIsReadAsLines) {
   const std::string p = write("lines.json", "{\"anchor\": \"a\", \"positive\": \"b\"}\n{\"anchor\": \"c\", \"positive\": \"d\"}\n");
   EXPECT_EQ(read_text_dataset(p, kPairs, BadRowPolicy::Error).size(), 2);
@@ -269,7 +309,9 @@ TEST_F(DataTextDataset, ColumnMappingIsValidated) {
   };
   EXPECT_EQ(err({{"anchor", "a"}, {"query", "q"}}),
             "column mapping: unknown role 'query' (expected anchor, positive, negative, negative_2, ..., id, or "
-            "sentence1, sentence2, score, or text)");
+            "sentence1, sentence2, score, or text, label)");
+  EXPECT_EQ(err({{"anchor", "a"}, {"positive", "b"}, {"label", "c"}}),
+            "column mapping: role 'label' (a class per text) goes with role 'text' only; scored pairs take a score");
   EXPECT_EQ(err({{"text", "a"}, {"anchor", "b"}}),
             "column mapping: role 'text' (plain texts) cannot be combined with other text roles");
   EXPECT_EQ(err({{"anchor", "a"}}), "column mapping: needs roles anchor and positive (or sentence1, sentence2, score); missing positive");

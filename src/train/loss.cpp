@@ -8,6 +8,7 @@
 #include "train/grad_cache.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
+#include "train/batch_triplet.h"
 #include "train/cosine_similarity_loss.h"
 #include "train/gist.h"
 #include "train/distill.h"
@@ -66,6 +67,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const bool cached = name == "cached_mnrl" || name == "cached_gist";
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   const bool distill = name == "margin_mse" || name == "distill_kl_div";
+  BatchTriplet::Kind batch_kind{};
+  const bool batch_triplet = parse_batch_triplet(name, &batch_kind);
+  const bool batch_margin = batch_triplet && batch_kind != BatchTriplet::Kind::HardSoftMargin;
   // Keys that only some losses read: set for another loss they would be silently ignored.
   if (cfg.is_set("loss.scale") && !(mnrl_family || name == "cosent" || name == "angle"))
     cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
@@ -74,9 +78,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && !distill)
     cfg.fail("loss.similarity",
              "only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not " + name);
-  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist)
-    cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive and (cached_)gist have a margin, not " +
-                                name);
+  if (cfg.is_set("loss.margin") && cfg.get_float("loss.margin") >= 0 && !pairwise && !gist && !batch_margin)
+    cfg.fail("loss.margin", "only triplet, contrastive, online_contrastive, (cached_)gist, batch_hard_triplet, "
+                            "batch_semi_hard_triplet and batch_all_triplet have a margin, not " + name);
   for (const char* key : {"loss.guide", "loss.margin_strategy", "loss.contrast_anchors", "loss.contrast_positives"})
     if (cfg.is_set(key) && !gist) cfg.fail(key, "only gist and cached_gist read it, not " + name);
   if (cfg.is_set("loss.teacher") && name != "mse") cfg.fail("loss.teacher", "only mse reads it, not " + name);
@@ -85,8 +89,11 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const double temperature = cfg.get_float("loss.temperature");
   if (temperature != -1 && temperature <= 0)
     cfg.fail("loss.temperature", "must be > 0 (or -1: the sentence-transformers default)");
-  if (cfg.get_string("loss.distance") != "auto" && !pairwise)
-    cfg.fail("loss.distance", "only triplet, contrastive and online_contrastive take a distance, not " + name);
+  if (cfg.get_string("loss.distance") != "auto" && !pairwise && !batch_triplet)
+    cfg.fail("loss.distance",
+             "only triplet, contrastive, online_contrastive and the batch triplet losses take a distance, not " + name);
+  if (batch_triplet && cfg.get_string("loss.distance") == "manhattan")
+    cfg.fail("loss.distance", name + " takes euclidean or cosine (BatchHardTripletLossDistanceFunction's two)");
   if (cfg.get_int("training.mini_batch_size") > 0 && !cached)
     cfg.fail("training.mini_batch_size",
              "only loss.name: cached_mnrl and cached_gist embed in mini-batches (leave it 0 for " + name + ")");
@@ -125,6 +132,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     loss = std::make_unique<DistillKlDiv>(similarity == "cosine", temperature < 0 ? 1.0 : temperature);
   } else if (name == "mse") {
     loss = std::make_unique<Mse>();
+  } else if (batch_triplet) {
+    loss = std::make_unique<BatchTriplet>(batch_kind, distance == "auto" ? Distance::Euclidean : parse_distance(distance),
+                                          margin < 0 ? 5.0 : margin);
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }

@@ -39,6 +39,9 @@ class Loss {
   virtual int min_columns() const = 0;
   virtual int max_columns() const = 0;
   virtual bool needs_labels() const { return false; }
+  // Whether its labels are classes (labeled texts: the batch triplet losses) rather than
+  // scores (scored pairs, the teacher's scores of a tuple).
+  virtual bool takes_class_labels() const { return false; }
   // Whether labels of `width` numbers per row (batch.labels [b] when 1, else [b, width]) fit
   // `columns` text columns.
   virtual bool takes_label_width(int width, int /*columns*/) const { return width == 1; }

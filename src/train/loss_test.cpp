@@ -245,6 +245,22 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "margin_mse"}, {"scale", 2.0}})); })
                 .find("loss.scale"), std::string::npos);
+  // The batch triplet losses: BatchHardTripletLossDistanceFunction has no manhattan, and the
+  // soft margin has no margin.
+  for (const auto& [loss, message] : std::vector<std::pair<json, std::string>>{
+           {{{"name", "batch_all_triplet"}, {"distance", "manhattan"}},
+            "loss.distance: batch_all_triplet takes euclidean or cosine"},
+           {{{"name", "batch_hard_soft_margin_triplet"}, {"margin", 1.0}}, "loss.margin: only"},
+           {{{"name", "batch_hard_triplet"}, {"scale", 2.0}}, "loss.scale: only"}})
+    EXPECT_NE(error_of([&loss = loss] { make_loss(loss_config(loss)); }).find(message), std::string::npos) << message;
+  for (const char* name : {"batch_hard_triplet", "batch_hard_soft_margin_triplet", "batch_semi_hard_triplet",
+                           "batch_all_triplet"}) {
+    auto loss = make_loss(loss_config({{"name", name}, {"matryoshka_dims", {4, 2}}}));
+    EXPECT_TRUE(loss->takes_class_labels() && loss->needs_labels()) << name;
+    EXPECT_EQ(loss->name(), std::string("matryoshka(") + name + ")");
+    EXPECT_EQ(loss->max_columns(), 1);
+  }
+  EXPECT_FALSE(make_loss(loss_config({{"name", "cosent"}}))->takes_class_labels());
 }
 
 // n_dims_per_step: each step is the weighted sum over a subset of the dims, drawn from the

@@ -26,6 +26,7 @@ class Matryoshka final : public Loss {
   int min_columns() const override { return inner_->min_columns(); }
   int max_columns() const override { return inner_->max_columns(); }
   bool needs_labels() const override { return inner_->needs_labels(); }
+  bool takes_class_labels() const override { return inner_->takes_class_labels(); }
   bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
   bool needs_guide() const override { return inner_->needs_guide(); }
   int guide_columns(int columns) const override { return inner_->guide_columns(columns); }

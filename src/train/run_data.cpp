@@ -9,6 +9,7 @@
 #include "data/config_dataset.h"
 #include "data/ir_from_pairs.h"
 #include "data/split.h"
+#include "data/random.h"
 #include "dist/dist.h"
 #include "eval/binary_classification_evaluator.h"
 #include "eval/ir_evaluator.h"
@@ -28,6 +29,9 @@ void report(const TextDataset& d) {
 
 std::string RunData::describe() const {
   // Held-out scored pairs are pairs, not queries: nothing retrieves over them.
+  if (triplet_eval)
+    return str_cat("train ", train_rows.size(), " rows, val ", val_triplets.triplets(), " triplets of ", val_rows,
+                   " texts, test ", test_triplets.triplets(), " triplets of ", test_rows, " texts");
   if (!retrieval_eval) {
     const char* unit = similarity_eval ? " scored pairs" : " rows";
     return str_cat("train ", train_rows.size(), " rows, val ", val_rows, unit, ", test ", test_rows, unit);
@@ -45,6 +49,8 @@ RunData load_run_data(Dist& d, const Config& cfg) {
   r.retrieval_eval = has_pairs(r.train);
   r.similarity_eval = r.train.format == DataFormat::Scored;
   r.binary_labels = r.similarity_eval && binary_labels(r.train.scores);
+  r.triplet_eval = r.train.labeled();
+  const uint64_t triplet_seed = derive_seed(static_cast<uint64_t>(cfg.get_int("data.split.seed")), kTripletStream);
   const bool separate = !cfg.get_string("data.val").empty() || !cfg.get_string("data.test").empty();
   if (!separate) {
     const SplitIndices s = make_split(r.train.size(), cfg.get_float("data.split.train"),
@@ -68,6 +74,9 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     } else if (r.similarity_eval) {
       r.val_scored = scored_set_from_rows(r.train, s.val);
       r.test_scored = scored_set_from_rows(r.train, s.test);
+    } else if (r.triplet_eval) {
+      r.val_triplets = triplet_set_from_labeled(r.train, s.val, triplet_seed);
+      r.test_triplets = triplet_set_from_labeled(r.train, s.test, triplet_seed);
     }
   } else {
     r.train_rows = r.train.all_rows();
@@ -80,6 +89,10 @@ RunData load_run_data(Dist& d, const Config& cfg) {
       const bool val = std::string(key) == "data.val";
       const std::vector<int64_t> rows = held.all_rows();
       (val ? r.val_rows : r.test_rows) = held.size();
+      if (r.triplet_eval) {
+        (val ? r.val_triplets : r.test_triplets) = triplet_set_from_labeled(held, rows, triplet_seed);
+        continue;
+      }
       if (r.similarity_eval) {
         (val ? r.val_scored : r.test_scored) = scored_set_from_rows(held, rows);
         r.binary_labels = r.binary_labels && binary_labels(held.scores);
@@ -93,7 +106,7 @@ RunData load_run_data(Dist& d, const Config& cfg) {
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");
   if (!r.evaluated() && cfg.get_string("eval.strategy") != "no")
     warn0("data.train is ", data_format_name(r.train.format),
-          ": evaluation needs anchor/positive columns or scored pairs, so none is run");
+          ": evaluation needs anchor/positive columns, scored pairs or labeled texts, so none is run");
   return r;
 }
 
@@ -101,7 +114,9 @@ bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
 
-bool evaluates(const TextDataset& train) { return has_pairs(train) || train.format == DataFormat::Scored; }
+bool evaluates(const TextDataset& train) {
+  return has_pairs(train) || train.format == DataFormat::Scored || train.labeled();
+}
 
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
                                           ScoreFunction score) {
@@ -117,6 +132,12 @@ std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, 
     for (auto& n : binary_classification_metric_names(b)) names.push_back(std::move(n));
     std::sort(names.begin(), names.end());
     return names;
+  }
+  if (format == DataFormat::Texts) {
+    TripletEvalOptions t;
+    t.dims = cfg.get_int_list("loss.matryoshka_dims");
+    t.score = score;
+    return triplet_metric_names(t);
   }
   IrEvalOptions o;
   o.k = cfg.get_int_list("eval.k");
@@ -135,6 +156,7 @@ std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, 
 
 std::string run_eval_metric(const Config& cfg, DataFormat format, ScoreFunction score) {
   if (cfg.is_set("eval.metric")) return cfg.get_string("eval.metric");
+  if (format == DataFormat::Texts) return score_function_name(score) + "_accuracy";
   return format == DataFormat::Scored ? similarity_primary_metric(score) : score_function_name(score) + "_ndcg@10";
 }
 
@@ -176,6 +198,23 @@ void check_eval_metric(const Config& cfg, DataFormat format, bool binary_labels,
 }
 
 void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDataset& train) {
+  // Labeled texts: classes, which only the batch triplet losses and the sampler that groups
+  // them read.
+  if (loss.takes_class_labels() != train.labeled())
+    cfg.fail(loss.takes_class_labels() ? "loss.name" : "data.columns",
+             loss.takes_class_labels()
+                 ? str_cat(loss.name(), " needs labeled texts (data.columns text and label: a class per text); ",
+                           train.source, " holds ", train.format_name())
+                 : str_cat("maps a label beside the texts, which ", loss.name(),
+                           " does not read (the batch triplet losses do)"));
+  if (cfg.get_string("training.batch_sampler") == "group_by_label") {
+    if (!train.labeled())
+      cfg.fail("training.batch_sampler", str_cat("group_by_label needs labeled texts (data.columns text and label); ",
+                                                 train.source, " holds ", train.format_name()));
+    if (cfg.get_int("training.global_batch_size") % 2 != 0)
+      cfg.fail("training.batch_sampler", str_cat("group_by_label needs an even training.global_batch_size, got ",
+                                                 cfg.get_int("training.global_batch_size")));
+  }
   const int cols = static_cast<int>(train.roles.size());
   const int max_cols = loss.max_columns();
   if (cols < loss.min_columns() || (max_cols >= 0 && cols > max_cols))
@@ -185,6 +224,7 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
                                                                     : str_cat(" to ", max_cols),
                                   " text columns; data.columns maps ", cols, " (",
                                   data_format_name(train.format), ")"));
+  if (loss.takes_class_labels()) return;
   // A tuple's score is the distillation losses' label: nothing else reads it, and a mapped
   // column that no loss reads is a mistake in data.columns.
   const bool tuple_scores = train.format == DataFormat::Triplets && !train.scores.empty();

@@ -3,7 +3,8 @@
 // the held-out anchors; corpus: the positives of every split, or with eval.corpus: split
 // those of the evaluated split only; each query relevant to its own positive). Held-out
 // scored pairs are kept as pairs with their scores, for the similarity evaluator; held-out
-// triplets are also kept as triplets, for the triplet evaluator.
+// triplets are also kept as triplets, for the triplet evaluator; held-out labeled texts
+// become triplets (an anchor, another text of its class, a text of another class) for it.
 //
 // Without data.val / data.test, data.train is split by data.split (deterministic, the same
 // at every world size). With either file given, data.train is used whole for training and
@@ -36,9 +37,15 @@ struct RunData {
   bool similarity_eval = false;      // scored pairs: evaluated by score correlation
   bool binary_labels = false;        // scored pairs, every score of every file 0 or 1: also
                                      // evaluated as binary classification
-  bool evaluated() const { return retrieval_eval || similarity_eval; }
-  bool has_val() const { return retrieval_eval ? !val_set.queries.empty() : !val_scored.empty(); }
-  bool has_test() const { return retrieval_eval ? !test_set.queries.empty() : !test_scored.empty(); }
+  bool triplet_eval = false;         // labeled texts: evaluated on triplets built from the
+                                     // held-out texts (triplet_set_from_labeled)
+  bool evaluated() const { return retrieval_eval || similarity_eval || triplet_eval; }
+  bool has_val() const {
+    return retrieval_eval ? !val_set.queries.empty() : triplet_eval ? !val_triplets.empty() : !val_scored.empty();
+  }
+  bool has_test() const {
+    return retrieval_eval ? !test_set.queries.empty() : triplet_eval ? !test_triplets.empty() : !test_scored.empty();
+  }
   std::string describe() const;      // one line for the console and the log
 };
 
@@ -48,19 +55,20 @@ RunData load_run_data(Dist& d, const Config& cfg);
 
 // Whether a dataset has the anchor and positive roles that retrieval evaluation needs.
 bool has_pairs(const TextDataset& d);
-// Whether a run on this data.train evaluates at all: retrieval (pairs, triplets) or
-// similarity (scored pairs); other formats train without evaluation.
+// Whether a run on this data.train evaluates at all: retrieval (pairs, triplets),
+// similarity (scored pairs) or triplets (labeled texts); plain texts train without evaluation.
 bool evaluates(const TextDataset& train);
 
 // The metrics a run with this config computes on data of `format`: retrieval metrics
-// (eval.k) for pairs, those and the triplet accuracy for triplets, correlations for scored
-// pairs and with `binary_labels` the binary classification metrics too; all over
+// (eval.k) for pairs, those and the triplet accuracy for triplets, the triplet accuracy alone
+// for labeled texts (Texts), correlations for scored pairs and with `binary_labels` the
+// binary classification metrics too; all over
 // loss.matryoshka_dims too.
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
                                           ScoreFunction score);
 // The metric that selects the best model: eval.metric where given; otherwise <similarity>_ndcg@10
-// for retrieval, and the similarity evaluator's primary metric (spearman_<similarity>) for
-// scored pairs.
+// for retrieval, the similarity evaluator's primary metric (spearman_<similarity>) for
+// scored pairs, and <similarity>_accuracy for labeled texts.
 std::string run_eval_metric(const Config& cfg, DataFormat format, ScoreFunction score);
 // A check that that metric is among run_metric_names and is a score (not a threshold), so
 // that a typo fails before any work.

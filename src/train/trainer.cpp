@@ -245,6 +245,10 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.positive_prompt = role_prompt("positive", plain);
   for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
     eval_opt_.negative_prompts.push_back(role_prompt(data_.train.roles[k], plain));
+  if (data_.triplet_eval) {  // every text of a labeled-texts triplet is a text, as in training
+    eval_opt_.anchor_prompt = eval_opt_.positive_prompt = role_prompt("text", plain);
+    eval_opt_.negative_prompts = {eval_opt_.anchor_prompt};
+  }
   metric_ = run_eval_metric(cfg, data_.train.format, score_);
 }
 
@@ -484,6 +488,7 @@ std::map<std::string, double> Trainer::evaluate(Embedder& emb, bool test, const 
   if (d_.is_root() && !bar_) o.progress = label;
   if (data_.similarity_eval)
     return evaluate_model_similarity(d_, emb, test ? data_.test_scored : data_.val_scored, o);
+  if (data_.triplet_eval) return evaluate_model_triplets(d_, emb, test ? data_.test_triplets : data_.val_triplets, o);
   std::map<std::string, double> m = evaluate_model(d_, emb, test ? data_.test_set : data_.val_set, o);
   const TripletSet& triplets = test ? data_.test_triplets : data_.val_triplets;
   if (!triplets.empty()) m.merge(evaluate_model_triplets(d_, emb, triplets, o));
@@ -717,9 +722,9 @@ void Trainer::finish() {
     Embedder base_emb(base, Embedder::tokenizer_for(base));
     rep.base = evaluate(base_emb, true, "test (base)");
   }
-  if (cfg_.get_bool("eval.bm25_baseline") && data_.similarity_eval)
-    warn0("eval.bm25_baseline: BM25 ranks documents for a query; scored pairs have none, so the "
-          "report has no BM25 column");
+  if (cfg_.get_bool("eval.bm25_baseline") && !data_.retrieval_eval)
+    warn0("eval.bm25_baseline: BM25 ranks documents for a query; ", data_.train.format_name(),
+          " have none, so the report has no BM25 column");
   if (cfg_.get_bool("eval.bm25_baseline") && data_.retrieval_eval) {
     const IrSet& t = data_.test_set;
     Bm25Index index(t.corpus);
@@ -732,8 +737,8 @@ void Trainer::finish() {
     rep.bm25 = ir_metric_map(compute_ir_metrics(ranked, t.relevant, cut), "", score_function_name(score_));
   }
   rep.split_description =
-      data_.similarity_eval
-          ? str_cat("test split: ", data_.test_scored.scores.size(), " scored pairs")
+      data_.similarity_eval ? str_cat("test split: ", data_.test_scored.scores.size(), " scored pairs")
+      : data_.triplet_eval  ? str_cat("test split: ", data_.test_triplets.triplets(), " triplets of labeled texts")
           : str_cat("test split: ", data_.test_set.queries.size(), " queries over ",
                     data_.test_set.corpus.size(), " documents",
                     data_.test_triplets.empty() ? ""

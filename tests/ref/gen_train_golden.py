@@ -191,11 +191,81 @@ def mse(cols, guide, **_):  # MSELoss.forward: every column against the labels, 
     return F.mse_loss(cols[0], guide[0])
 
 
+# ---- the batch triplet losses (BatchHardTripletLoss.py and its siblings) ------------------
+def batch_distances(e, distance):  # BatchHardTripletLossDistanceFunction
+    if distance == "cosine":
+        return 1 - F.normalize(e, p=2, dim=1) @ F.normalize(e, p=2, dim=1).t()
+    dot = e @ e.t()
+    sq = torch.diag(dot)
+    d = sq.unsqueeze(0) - 2.0 * dot + sq.unsqueeze(1)
+    d[d < 0] = 0
+    mask = d.eq(0).to(d.dtype)
+    d = d + mask * 1e-16
+    return (1.0 - mask) * torch.sqrt(d)
+
+
+def hardest(labels, d):  # batch_hard_triplet_loss up to the margin
+    eye = torch.eye(labels.size(0), dtype=torch.bool)
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    hardest_pos = ((same & ~eye).to(d.dtype) * d).max(1, keepdim=True)[0]
+    row_max = d.max(1, keepdim=True)[0]
+    hardest_neg = (d + row_max * (1.0 - (~same).to(d.dtype))).min(1, keepdim=True)[0]
+    return hardest_pos - hardest_neg
+
+
+def batch_hard_triplet(cols, labels, distance="euclidean", margin=5.0, **_):
+    tl = hardest(labels, batch_distances(cols[0], distance)) + margin
+    tl[tl < 0] = 0
+    return tl.mean()
+
+
+def batch_hard_soft_margin_triplet(cols, labels, distance="euclidean", **_):
+    return torch.log1p(torch.exp(hardest(labels, batch_distances(cols[0], distance)))).mean()
+
+
+def batch_all_triplet(cols, labels, distance="euclidean", margin=5.0, **_):
+    d = batch_distances(cols[0], distance)
+    t = d.unsqueeze(2) - d.unsqueeze(1) + margin
+    n = labels.size(0)
+    distinct = ~torch.eye(n, dtype=torch.bool)
+    distinct = distinct.unsqueeze(2) & distinct.unsqueeze(1) & distinct.unsqueeze(0)
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    t = (same.unsqueeze(2) & ~same.unsqueeze(1) & distinct).to(d.dtype) * t
+    t[t < 0] = 0
+    return t.sum() / (t[t > 1e-16].size(0) + 1e-16)
+
+
+def batch_semi_hard_triplet(cols, labels, distance="euclidean", margin=5.0, **_):
+    def masked_min(x, m):
+        top = x.max(1, keepdim=True)[0]
+        return ((x - top) * m).min(1, keepdim=True)[0] + top
+
+    def masked_max(x, m):
+        bottom = x.min(1, keepdim=True)[0]
+        return ((x - bottom) * m).max(1, keepdim=True)[0] + bottom
+
+    labels = labels.unsqueeze(1)
+    d = batch_distances(cols[0], distance)
+    adjacency = labels == labels.t()
+    n = labels.numel()
+    tile = d.repeat([n, 1])
+    mask = (~adjacency).repeat([n, 1]) & (tile > d.t().reshape(-1, 1))
+    outside_found = (mask.sum(1, keepdim=True) > 0).reshape(n, n).t()
+    outside = masked_min(tile, mask).reshape(n, n).t()
+    inside = masked_max(d, ~adjacency).repeat([1, n])
+    semi_hard = torch.where(outside_found, outside, inside)
+    positives = adjacency.to(d.dtype) - torch.eye(n, dtype=d.dtype)
+    return torch.max((d - semi_hard + margin) * positives, torch.tensor([0.0], dtype=d.dtype)).sum() / positives.sum()
+
+
 LOSSES = {"mnrl": mnrl, "cached_mnrl": mnrl, "triplet": triplet, "contrastive": contrastive,
           "online_contrastive": online_contrastive, "cosent": cosent, "gist": gist,
-          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse, "distill_kl_div": distill_kl_div, "mse": mse}
+          "angle": partial(cosent, similarity=pairwise_angle_sim), "cosine_similarity": cosine_similarity_loss, "margin_mse": margin_mse, "distill_kl_div": distill_kl_div, "mse": mse,
+          "batch_hard_triplet": batch_hard_triplet, "batch_hard_soft_margin_triplet": batch_hard_soft_margin_triplet,
+          "batch_all_triplet": batch_all_triplet, "batch_semi_hard_triplet": batch_semi_hard_triplet}
 LABELLED = ("contrastive", "online_contrastive", "cosent", "angle", "cosine_similarity", "margin_mse",
-            "distill_kl_div")
+            "distill_kl_div", "batch_hard_triplet", "batch_hard_soft_margin_triplet", "batch_all_triplet",
+            "batch_semi_hard_triplet")
 
 
 def loss_fn(cfg):
@@ -354,6 +424,31 @@ def loss_cases():
     cases.append(loss_case("matryoshka_mse", {"name": "mse", "matryoshka_dims": [16, 8, 4],
                                               "matryoshka_weights": [1.0, 0.5, 2.0]}, 7, 16, 2, g,
                            guide32=[torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=-1)]))
+    # The batch triplet losses on labeled texts: classes of 1 to 4 texts in a shuffled order
+    # (class 3 has no positive, the last case one class only); euclidean (their default) with
+    # margins that leave some terms inactive, and cosine; uneven batches; Matryoshka.
+    labels12 = torch.tensor([0, 1, 2, 0, 3, 1, 2, 2, 0, 1, 4, 4], dtype=torch.float32)
+    labels11 = torch.tensor([2, 0, 1, 1, 0, 2, 3, 0, 1, 2, 2], dtype=torch.float32)
+    for loss in ("batch_hard_triplet", "batch_hard_soft_margin_triplet", "batch_semi_hard_triplet",
+                 "batch_all_triplet"):
+        soft = loss == "batch_hard_soft_margin_triplet"
+        cases.append(loss_case(loss, {"name": loss} if soft else {"name": loss, "margin": 1.0}, 12, 16, 1, g,
+                               labels12))
+        cases.append(loss_case(loss + "_cosine_uneven", dict({"name": loss, "distance": "cosine"},
+                                                             **({} if soft else {"margin": 0.3})), 11, 16, 1, g,
+                               labels11))
+    cases.append(loss_case("batch_hard_triplet_default_margin", {"name": "batch_hard_triplet"}, 12, 16, 1, g,
+                           labels12))
+    cases.append(loss_case("batch_all_triplet_default_margin", {"name": "batch_all_triplet"}, 11, 16, 1, g,
+                           labels11))
+    cases.append(loss_case("matryoshka_batch_semi_hard_triplet",
+                           {"name": "batch_semi_hard_triplet", "margin": 2.0, "matryoshka_dims": [16, 8]}, 12, 16, 1,
+                           g, labels12))
+    cases.append(loss_case("matryoshka_batch_all_triplet",
+                           {"name": "batch_all_triplet", "distance": "cosine", "margin": 0.5, "matryoshka_dims": [16, 4]},
+                           12, 16, 1, g, labels12))
+    cases.append(loss_case("batch_hard_triplet_one_class", {"name": "batch_hard_triplet", "margin": 1.0}, 8, 16, 1, g,
+                           torch.zeros(8)))
     return cases
 
 
