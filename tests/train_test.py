@@ -729,7 +729,7 @@ class Train(unittest.TestCase):
                 (cols, "data.columns: maps a label beside the texts, which mnrl does not read"),
                 (["training.batch_sampler=group_by_label"], "training.batch_sampler: group_by_label needs labeled texts"),
                 (cols + ["loss.name=batch_all_triplet", "training.batch_sampler=group_by_label",
-                         "training.global_batch_size=15"], "group_by_label needs an even training.global_batch_size"),
+                         "training.global_batch_size=15"], "group_by_label needs an even training.global_batch_size of 4 or more, got 15"),
                 (cols + ["loss.name=batch_all_triplet", "loss.distance=manhattan"],
                  "loss.distance: batch_all_triplet takes euclidean or cosine")):
             for command in ("validate", "train"):

@@ -1,6 +1,8 @@
 #include "data/sampler.h"
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
 #include <string_view>
 #include <unordered_map>
 
@@ -68,8 +70,8 @@ GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int6
   if (kind_ == BatchSamplerKind::GroupByLabel) {
     DT_REQUIRE(data.labeled(), "batch sampler group_by_label needs labeled texts (data.columns text and label); ",
                data.source, " holds ", data.format_name());
-    DT_REQUIRE(batch_size_ % 2 == 0, "batch sampler group_by_label needs an even global batch size, got ",
-               batch_size_);
+    DT_REQUIRE(batch_size_ % 2 == 0 && batch_size_ >= 4,
+               "batch sampler group_by_label needs an even global batch size of 4 or more, got ", batch_size_);
     std::vector<int64_t> group_of(data.label_names.size(), -1);  // class id -> group, by first appearance
     for (int64_t r : rows_) {
       const size_t label = static_cast<size_t>(data.scores[static_cast<size_t>(r)]);
@@ -79,11 +81,17 @@ GlobalBatchSampler::GlobalBatchSampler(const TextDataset& data, std::vector<int6
       }
       groups_[static_cast<size_t>(group_of[label])].push_back(r);
     }
+    std::vector<std::vector<int64_t>> kept;
     for (auto& g : groups_) {
+      if (g.size() < 2) continue;
       g.resize(g.size() / 2 * 2);
       fp.add(g.size());
       for (int64_t r : g) fp.add(static_cast<uint64_t>(r));
+      kept.push_back(std::move(g));
     }
+    groups_ = std::move(kept);
+    DT_REQUIRE(groups_.size() >= 2, "batch sampler group_by_label needs 2 or more classes of 2 or more texts among "
+               "the training rows; ", groups_.size(), " qualify");
   }
   fingerprint_ = fp.h;
   set_epoch(0);
@@ -110,20 +118,13 @@ EpochPlan GlobalBatchSampler::plan_all(int64_t epoch) const {
   EpochPlan plan;
   plan.rows.reserve(static_cast<size_t>(m));
   plan.offsets.push_back(0);
-  if (kind_ != BatchSamplerKind::NoDuplicates) {
-    if (kind_ == BatchSamplerKind::Default) {
-      for (int64_t p : perm) plan.rows.push_back(rows_[static_cast<size_t>(p)]);
-    } else {
-      const int64_t classes = static_cast<int64_t>(groups_.size());
-      const uint64_t stream = derive_seed(derive_seed(seed_, kSamplerStream), static_cast<uint64_t>(epoch));
-      for (int64_t g : random_permutation(classes, derive_seed(stream, kGroupStream)))
-        for (int64_t r : groups_[static_cast<size_t>(g)]) plan.rows.push_back(r);
-    }
-    const int64_t n = static_cast<int64_t>(plan.rows.size());
-    for (int64_t end = batch_size_; end < n + batch_size_; end += batch_size_)
-      plan.offsets.push_back(std::min(end, n));
+  if (kind_ == BatchSamplerKind::Default) {
+    for (int64_t p : perm) plan.rows.push_back(rows_[static_cast<size_t>(p)]);
+    for (int64_t end = batch_size_; end < m + batch_size_; end += batch_size_)
+      plan.offsets.push_back(std::min(end, m));
     return plan;
   }
+  if (kind_ == BatchSamplerKind::GroupByLabel) return plan_grouped(epoch);
 
   // No duplicates. The rows not yet drawn form a singly linked list in permutation order
   // (node i = perm[i]; node m is the end); drawing a row unlinks it, so the walk for the
@@ -162,6 +163,49 @@ EpochPlan GlobalBatchSampler::plan_all(int64_t epoch) const {
       cur = after;
     }
     plan.offsets.push_back(static_cast<int64_t>(plan.rows.size()));
+  }
+  return plan;
+}
+
+EpochPlan GlobalBatchSampler::plan_grouped(int64_t epoch) const {
+  SplitMix64 rng(derive_seed(derive_seed(derive_seed(seed_, kSamplerStream), static_cast<uint64_t>(epoch)),
+                             kGroupStream));
+  std::vector<std::vector<int64_t>> queues = groups_;
+  for (auto& q : queues) shuffle_in_place(q, rng);
+  std::vector<size_t> taken(queues.size(), 0);
+  std::vector<int64_t> remaining(queues.size());
+  std::iota(remaining.begin(), remaining.end(), int64_t{0});
+  EpochPlan plan;
+  plan.offsets.push_back(0);
+  std::vector<int64_t> batch_groups;  // the class of each row of the batch being filled
+  while (remaining.size() >= 2) {
+    shuffle_in_place(remaining, rng);
+    // A carried part of one class must not meet that class first: it could fill the batch
+    // with one class and leave it no negative.
+    const bool one_class = !batch_groups.empty() &&
+                           std::all_of(batch_groups.begin(), batch_groups.end(),
+                                       [&](int64_t g) { return g == batch_groups.front(); });
+    if (one_class && remaining[0] == batch_groups.front()) std::swap(remaining[0], remaining[1]);
+    for (int64_t g : remaining) {
+      const size_t gi = static_cast<size_t>(g);
+      for (int k = 0; k < 2; ++k) {
+        plan.rows.push_back(queues[gi][taken[gi]++]);
+        batch_groups.push_back(g);
+      }
+      if (static_cast<int64_t>(batch_groups.size()) == batch_size_) {
+        plan.offsets.push_back(static_cast<int64_t>(plan.rows.size()));
+        batch_groups.clear();
+      }
+    }
+    remaining.erase(std::remove_if(remaining.begin(), remaining.end(),
+                                   [&](int64_t g) { return taken[static_cast<size_t>(g)] == queues[static_cast<size_t>(g)].size(); }),
+                    remaining.end());
+  }
+  // A tail of 4 or more rows holds two classes of two texts each; a shorter one is left out.
+  if (batch_groups.size() >= 4) {
+    plan.offsets.push_back(static_cast<int64_t>(plan.rows.size()));
+  } else {
+    plan.rows.resize(plan.rows.size() - batch_groups.size());
   }
   return plan;
 }

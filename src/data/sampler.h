@@ -21,13 +21,15 @@
 //    rows deferred before it); only data with one text shared by a large fraction of rows
 //    makes that quadratic, as it does in sentence-transformers.
 //  - BatchSamplerKind::GroupByLabel ("group_by_label"): sentence-transformers'
-//    GroupByLabelBatchSampler, for the batch triplet losses on labeled texts. Each class's
-//    rows, in the order of `rows`, cut to an even count (a class of one row is left out, one
-//    of 2k+1 rows loses its last), are laid out class after class in the permuted order of
-//    the classes (classes numbered by first appearance in `rows`), and the sequence is cut into
-//    consecutive global batches, the last maybe partial. So every text of a batch but those
-//    of its first and last class has all its class beside it. The global batch size must be
-//    even.
+//    GroupByLabelBatchSampler (its round-robin form), for the batch triplet losses on labeled
+//    texts. The classes of 2 or more texts among `rows` (numbered by first appearance), each
+//    cut to an even count; per epoch each class's texts shuffled; then rounds: the classes
+//    still holding texts, in a fresh random order, each give 2 texts, and the stream is cut
+//    into global batches. A round that would start with the one class of a carried part of
+//    a batch swaps its first two classes, so every batch has 2 or more classes of 2 or more
+//    texts each. The rounds stop when fewer than 2 classes remain (the largest class's tail
+//    waits for another epoch's shuffle); a last partial batch is kept when it holds 4 or more
+//    texts. Needs 2 or more such classes and an even global batch size of 4 or more.
 //
 // With drop_last (Hugging Face's dataloader_drop_last) every batch short of the global batch
 // size is left out, as sentence-transformers' samplers leave them out: the last one of
@@ -105,6 +107,7 @@ class GlobalBatchSampler {
 
  private:
   EpochPlan plan_all(int64_t epoch) const;  // every batch, partial ones included
+  EpochPlan plan_grouped(int64_t epoch) const;
   std::vector<int64_t> rows_;
   int64_t batch_size_;
   uint64_t seed_;

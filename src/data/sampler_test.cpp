@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -176,10 +177,13 @@ TextDataset labeled(int64_t n, int classes, uint64_t seed) {
   return d;
 }
 
-// sentence-transformers' GroupByLabelBatchSampler, transcribed over label strings: groups in
-// order of first appearance among `rows`, each cut to an even count and dropped when empty;
-// the groups in a permuted order, extended onto a partial batch that yields every full
-// batch, and the rest at the end unless drop_last.
+// sentence-transformers' GroupByLabelBatchSampler.__iter__ (its round-robin form), transcribed
+// over label strings with a deque per label and index permutations drawn from the same
+// generator: labels with 2+ texts among `rows` in order of first appearance, each cut to an
+// even count; each label's texts permuted; rounds of 2 texts per label in a permuted label
+// order (the first two swapped where the round would start with the only label of the
+// carried part), chunked into batches; stop below 2 labels; a tail of 4+ kept unless
+// drop_last.
 std::vector<std::vector<int64_t>> reference_grouped(const TextDataset& d, const std::vector<int64_t>& rows,
                                                     int64_t batch_size, uint64_t seed, int64_t epoch,
                                                     bool drop_last) {
@@ -190,24 +194,49 @@ std::vector<std::vector<int64_t>> reference_grouped(const TextDataset& d, const 
     if (groups.count(label) == 0) order.push_back(label);
     groups[label].push_back(r);
   }
-  std::vector<std::string> kept;
+  SplitMix64 rng(derive_seed(derive_seed(derive_seed(seed, kSamplerStream), static_cast<uint64_t>(epoch)),
+                             kGroupStream));
+  auto randperm = [&](size_t n) {
+    std::vector<int64_t> p(n);
+    for (size_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(i);
+    shuffle_in_place(p, rng);
+    return p;
+  };
+  std::vector<std::string> remaining;
+  std::map<std::string, std::deque<int64_t>> queues;
   for (const auto& label : order) {
-    auto& g = groups[label];
+    std::vector<int64_t>& g = groups[label];
+    if (g.size() < 2) continue;
     g.resize(g.size() / 2 * 2);
-    if (!g.empty()) kept.push_back(label);
+    for (int64_t i : randperm(g.size())) queues[label].push_back(g[static_cast<size_t>(i)]);
+    remaining.push_back(label);
   }
-  const uint64_t stream = derive_seed(derive_seed(seed, kSamplerStream), static_cast<uint64_t>(epoch));
+  auto label_of = [&](int64_t r) { return d.label_names[static_cast<size_t>(d.scores[static_cast<size_t>(r)])]; };
   std::vector<std::vector<int64_t>> out;
-  std::vector<int64_t> partial;
-  for (int64_t i : random_permutation(static_cast<int64_t>(kept.size()), derive_seed(stream, kGroupStream))) {
-    const auto& g = groups[kept[static_cast<size_t>(i)]];
-    partial.insert(partial.end(), g.begin(), g.end());
-    while (static_cast<int64_t>(partial.size()) >= batch_size) {
-      out.emplace_back(partial.begin(), partial.begin() + batch_size);
-      partial.erase(partial.begin(), partial.begin() + batch_size);
+  std::vector<int64_t> batch;
+  while (remaining.size() >= 2) {
+    std::vector<std::string> shuffled;
+    for (int64_t i : randperm(remaining.size())) shuffled.push_back(remaining[static_cast<size_t>(i)]);
+    remaining = shuffled;
+    std::set<std::string> carried;
+    for (int64_t r : batch) carried.insert(label_of(r));
+    if (carried.size() == 1 && *carried.begin() == remaining[0]) std::swap(remaining[0], remaining[1]);
+    for (const auto& label : remaining) {
+      for (int k = 0; k < 2; ++k) {
+        batch.push_back(queues[label].front());
+        queues[label].pop_front();
+      }
+      if (static_cast<int64_t>(batch.size()) >= batch_size) {
+        out.emplace_back(batch.begin(), batch.begin() + batch_size);
+        batch.erase(batch.begin(), batch.begin() + batch_size);
+      }
     }
+    std::vector<std::string> left;
+    for (const auto& label : remaining)
+      if (!queues[label].empty()) left.push_back(label);
+    remaining = left;
   }
-  if (!drop_last && !partial.empty()) out.push_back(partial);
+  if (!drop_last && batch.size() >= 4) out.push_back(batch);
   return out;
 }
 
@@ -215,31 +244,34 @@ TEST(DataSampler, GroupByLabelEqualsTheSentenceTransformersLoop) {
   const TextDataset d = labeled(400, 30, 5);
   // Training rows in a shuffled order (a split's), so that group order is theirs, not the file's.
   const std::vector<int64_t> rows = random_permutation(360, 9);
-  for (bool drop_last : {false, true}) {
-    GlobalBatchSampler s(d, rows, 16, 3, BatchSamplerKind::GroupByLabel, drop_last);
-    for (int64_t epoch : {0, 1, 2}) {
-      const auto got = all_batches(s, epoch);
-      EXPECT_EQ(got, reference_grouped(d, rows, 16, 3, epoch, drop_last)) << "epoch " << epoch;
-      // Every batch but the last is full, and the texts of a class sit side by side in it.
-      for (size_t b = 0; b < got.size(); ++b) {
-        if (b + 1 < got.size() || drop_last) {
-          EXPECT_EQ(got[b].size(), 16u);
-        }
-        std::set<float> seen;
-        for (size_t i = 0; i < got[b].size(); ++i) {
-          const float label = d.scores[static_cast<size_t>(got[b][i])];
-          if (i > 0 && label != d.scores[static_cast<size_t>(got[b][i - 1])]) {
-            EXPECT_EQ(seen.count(label), 0u);
+  for (int64_t batch_size : {4, 16}) {
+    for (bool drop_last : {false, true}) {
+      GlobalBatchSampler s(d, rows, batch_size, 3, BatchSamplerKind::GroupByLabel, drop_last);
+      for (int64_t epoch : {0, 1, 2}) {
+        const auto got = all_batches(s, epoch);
+        EXPECT_EQ(got, reference_grouped(d, rows, batch_size, 3, epoch, drop_last)) << "epoch " << epoch;
+        // Every batch holds 2 or more classes of 2 or more texts each; no text twice.
+        std::set<int64_t> seen;
+        for (size_t b = 0; b < got.size(); ++b) {
+          if (b + 1 < got.size() || drop_last) {
+            EXPECT_EQ(static_cast<int64_t>(got[b].size()), batch_size);
           }
-          seen.insert(label);
+          std::map<float, int> per_class;
+          for (int64_t r : got[b]) {
+            per_class[d.scores[static_cast<size_t>(r)]]++;
+            EXPECT_TRUE(seen.insert(r).second) << r;
+          }
+          EXPECT_GE(per_class.size(), 2u) << "batch " << b;
+          for (const auto& [label, n] : per_class) EXPECT_GE(n, 2) << "batch " << b;
         }
       }
+      EXPECT_NE(all_batches(s, 0), all_batches(s, 1));
     }
-    EXPECT_NE(all_batches(s, 0), all_batches(s, 1));
   }
-  // A class of one text is left out, one of three loses its last text.
+  // A class of one text is left out, one of three loses a text; the rounds stop when one
+  // class is left (its last pair waits), and a tail of 2 is no batch.
   TextDataset small = labeled(0, 1, 1);
-  for (const char* label : {"x", "y", "x", "z", "x", "y"}) {
+  for (const char* label : {"x", "y", "x", "z", "x", "y", "x", "x"}) {
     const auto it = std::find(small.label_names.begin(), small.label_names.end(), label);
     if (it == small.label_names.end()) small.label_names.push_back(label);
     small.scores.push_back(static_cast<float>(
@@ -247,16 +279,22 @@ TEST(DataSampler, GroupByLabelEqualsTheSentenceTransformersLoop) {
     small.columns[0].push_back(std::to_string(small.columns[0].size()));
     small.lines.push_back(static_cast<int64_t>(small.lines.size()) + 1);
   }
-  GlobalBatchSampler s(small, iota_rows(6), 8, 1, BatchSamplerKind::GroupByLabel);
-  std::vector<int64_t> only = all_batches(s, 0).at(0);
-  std::sort(only.begin(), only.end());
-  EXPECT_EQ(only, (std::vector<int64_t>{0, 1, 2, 5}));
+  GlobalBatchSampler s(small, iota_rows(8), 8, 1, BatchSamplerKind::GroupByLabel);
+  const auto batches = all_batches(s, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(batches[0].size(), 4u);  // a pair of x, the pair of y; x's second pair waits
+  std::map<std::string, int> count;
+  for (int64_t r : batches[0]) count[small.label_names[static_cast<size_t>(small.scores[static_cast<size_t>(r)])]]++;
+  EXPECT_EQ(count, (std::map<std::string, int>{{"x", 2}, {"y", 2}}));
 
-  // Labeled texts and an even batch only; its state is no other kind's.
-  EXPECT_THROW(GlobalBatchSampler(small, iota_rows(6), 7, 1, BatchSamplerKind::GroupByLabel), UserError);
+  // Labeled texts, 2 classes that qualify, and an even batch of 4 or more only; its state
+  // is no other kind's.
+  EXPECT_THROW(GlobalBatchSampler(small, iota_rows(8), 6 + 1, 1, BatchSamplerKind::GroupByLabel), UserError);
+  EXPECT_THROW(GlobalBatchSampler(small, iota_rows(8), 2, 1, BatchSamplerKind::GroupByLabel), UserError);
+  EXPECT_THROW(GlobalBatchSampler(small, {0, 2, 4, 3}, 4, 1, BatchSamplerKind::GroupByLabel), UserError);
   EXPECT_THROW(GlobalBatchSampler(clashing(10, 3, 3, 0, 1), iota_rows(10), 8, 1, BatchSamplerKind::GroupByLabel),
                UserError);
-  GlobalBatchSampler plain(small, iota_rows(6), 8, 1, BatchSamplerKind::Default);
+  GlobalBatchSampler plain(small, iota_rows(8), 8, 1, BatchSamplerKind::Default);
   EXPECT_THROW(s.restore(plain.state()), UserError);
   EXPECT_EQ(parse_batch_sampler("group_by_label"), BatchSamplerKind::GroupByLabel);
 }

@@ -3,7 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <limits>
+#include <utility>
+#include <vector>
 
 #include "common/check.h"
 #include "dist/dist.h"
@@ -36,13 +37,6 @@ std::string BatchTriplet::name() const {
   }
   return "?";
 }
-
-namespace {
-
-// Rows of a chunk of anchors, so that [rows, global, global] holds at most 2^24 entries.
-int64_t chunk_rows(int64_t global) { return std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, global * global)); }
-
-}  // namespace
 
 at::Tensor BatchTriplet::forward(Dist& d, const LossBatch& batch) {
   check_loss_batch(*this, batch);
@@ -83,56 +77,79 @@ at::Tensor BatchTriplet::forward(Dist& d, const LossBatch& batch) {
     return terms.sum() / static_cast<double>(total);
   }
 
-  const at::Tensor dd = dist.detach();
-  const double inf = std::numeric_limits<double>::infinity();
-  const int64_t chunk = chunk_rows(total);
+  // The semi-hard and all-triplet terms are chosen on the host, anchor by anchor, over its
+  // positives x its negatives: sum_i P_i N_i steps, at most b x total^2 / 4 (two classes),
+  // far below the b x total^2 of the masked-tensor formulation when the classes are many.
+  const at::Tensor host = dist.detach().to(at::kCPU, at::kFloat).contiguous();
+  const at::Tensor host_same = same.to(at::kCPU).contiguous(), host_self = self.to(at::kCPU).contiguous();
+  const float* dp = host.data_ptr<float>();
+  const bool* sp = host_same.data_ptr<bool>();
+  const bool* ep = host_self.data_ptr<bool>();
+  std::vector<int64_t> pos, neg;
+  auto split_row = [&](int64_t i) {
+    pos.clear();
+    neg.clear();
+    for (int64_t j = 0; j < total; ++j) {
+      const int64_t at = i * total + j;
+      if (!sp[at]) neg.push_back(j);
+      else if (!ep[at]) pos.push_back(j);
+    }
+  };
+  const float margin = static_cast<float>(margin_);
+
   if (kind_ == Kind::SemiHard) {
-    // Per (anchor i, positive k): the negative n that BatchSemiHardTripletLoss's masked
-    // minimum / maximum select, and whose distance alone carries the gradient.
-    at::Tensor pick = at::empty({b, total}, dd.options().dtype(at::kLong));
-    {
-      at::NoGradGuard no_grad;
-      // No negative at all: the masked maximum is the row's minimum (the text itself).
-      const at::Tensor farthest = at::where(negative.any(1), std::get<1>(dd.masked_fill(same, -inf).max(1)),
-                                            std::get<1>(dd.min(1)));
-      for (int64_t s = 0; s < b; s += chunk) {
-        const int64_t n = std::min(chunk, b - s);
-        const at::Tensor dc = dd.narrow(0, s, n);
-        const at::Tensor beyond = negative.narrow(0, s, n).unsqueeze(1) & (dc.unsqueeze(1) > dc.unsqueeze(2));
-        const auto nearest = dc.unsqueeze(1).masked_fill(~beyond, inf).min(2);  // [n, k]
-        pick.narrow(0, s, n).copy_(at::where(beyond.any(2), std::get<1>(nearest),
-                                             farthest.narrow(0, s, n).unsqueeze(1)));
+    // Per (anchor i, positive p): the negative that BatchSemiHardTripletLoss's masked minimum
+    // selects (the nearest farther than p), else its masked maximum's (the farthest; with no
+    // negative at all, the row's minimum); its distance alone carries the gradient.
+    at::Tensor pick = at::zeros({b, total}, at::kLong);
+    int64_t* pk = pick.data_ptr<int64_t>();
+    int64_t pairs = 0;
+    std::vector<std::pair<float, int64_t>> sorted;
+    for (int64_t i = 0; i < b; ++i) {
+      split_row(i);
+      pairs += static_cast<int64_t>(pos.size());
+      const float* row = dp + i * total;
+      sorted.clear();
+      for (int64_t k : neg) sorted.emplace_back(row[k], k);
+      std::sort(sorted.begin(), sorted.end());
+      const int64_t fallback = sorted.empty() ? std::min_element(row, row + total) - row : sorted.back().second;
+      for (int64_t j : pos) {
+        const auto beyond = std::upper_bound(sorted.begin(), sorted.end(), std::make_pair(row[j], total));
+        pk[i * total + j] = beyond == sorted.end() ? fallback : beyond->second;
       }
     }
-    const double pairs = d.comm->all_reduce_scalar(positive.sum().item<double>(), ReduceOp::Sum);
-    const at::Tensor terms = at::relu(dist - dist.gather(1, pick) + margin_) * positive.to(at::kFloat);
-    if (pairs == 0) return terms.sum() * 0.0;
-    return terms.sum() / pairs;
+    const double all_pairs = d.comm->all_reduce_scalar(static_cast<double>(pairs), ReduceOp::Sum);
+    const at::Tensor terms =
+        at::relu(dist - dist.gather(1, pick.to(dist.device())) + margin_) * positive.to(at::kFloat);
+    if (all_pairs == 0) return terms.sum() * 0.0;
+    return terms.sum() / all_pairs;
   }
 
-  // Batch all: term (i, j, k) = dist[i, j] - dist[i, k] + margin over j a positive and k a
-  // negative of i; an active term contributes +1 to dist[i, j]'s gradient and -1 to
-  // dist[i, k]'s, so its counts per (i, j) and (i, k) are all the graph needs.
-  at::Tensor as_positive = at::zeros_like(dd), as_negative = at::zeros_like(dd);
+  // Batch all: term (i, p, n) = dist[i, p] - dist[i, n] + margin over p a positive and n a
+  // negative of i; an active term contributes +1 to dist[i, p]'s gradient and -1 to
+  // dist[i, n]'s, so its counts per (i, p) and (i, n) are all the graph needs.
+  at::Tensor weight = at::zeros({b, total}, at::kFloat);
+  float* wp = weight.data_ptr<float>();
   double sum = 0, counted = 0;
-  {
-    at::NoGradGuard no_grad;
-    for (int64_t s = 0; s < b; s += chunk) {
-      const int64_t n = std::min(chunk, b - s);
-      const at::Tensor dc = dd.narrow(0, s, n);
-      const at::Tensor valid = positive.narrow(0, s, n).unsqueeze(2) & negative.narrow(0, s, n).unsqueeze(1);
-      const at::Tensor t = (dc.unsqueeze(2) - dc.unsqueeze(1) + margin_) * valid.to(at::kFloat);
-      const at::Tensor active = (t > 0).to(at::kFloat);
-      as_positive.narrow(0, s, n).copy_(active.sum(2));
-      as_negative.narrow(0, s, n).copy_(active.sum(1));
-      sum += (t * active).sum().item<double>();
-      counted += (t > 1e-16).sum().item<double>();
+  for (int64_t i = 0; i < b; ++i) {
+    split_row(i);
+    const float* row = dp + i * total;
+    float* w = wp + i * total;
+    for (int64_t j : pos) {
+      for (int64_t k : neg) {
+        const float t = row[j] - row[k] + margin;  // float32, as the reference's tensors
+        if (t <= 0) continue;
+        sum += t;
+        counted += t > 1e-16f ? 1 : 0;
+        w[j] += 1;
+        w[k] -= 1;
+      }
     }
   }
   counted = d.comm->all_reduce_scalar(counted, ReduceOp::Sum);
   // The value is the chosen terms' sum; the gradient that of the same sum written through
   // the counts (equal in exact arithmetic, free of its cancellation in float).
-  const at::Tensor through = (dist * (as_positive - as_negative)).sum();
+  const at::Tensor through = (dist * weight.to(dist.device())).sum();
   return (through - through.detach() + sum) / (counted + 1e-16);
 }
 

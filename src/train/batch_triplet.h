@@ -24,10 +24,10 @@
 // triplets) are all-reduced. Where the global batch has no two texts of one class,
 // batch_semi_hard_triplet is 0 (sentence-transformers divides 0 by 0).
 //
-// Memory: batch_semi_hard_triplet and batch_all_triplet choose their terms without gradient,
-// in chunks of anchors of at most 2^24 (anchor, positive, negative) entries, and then
-// differentiate only the [rows, global rows] distances (sentence-transformers builds
-// [batch, batch, batch] tensors under autograd).
+// Cost: batch_semi_hard_triplet and batch_all_triplet choose their terms on the host, anchor by
+// anchor over its positives x its negatives (sum of P_i x N_i steps; at most rows x global^2 / 4,
+// with two classes), and then differentiate only the [rows, global rows] distances.
+// sentence-transformers builds [batch, batch, batch] tensors under autograd.
 #pragma once
 
 #include "train/loss.h"

@@ -211,9 +211,10 @@ void check_loss_takes_data(const Config& cfg, const Loss& loss, const TextDatase
     if (!train.labeled())
       cfg.fail("training.batch_sampler", str_cat("group_by_label needs labeled texts (data.columns text and label); ",
                                                  train.source, " holds ", train.format_name()));
-    if (cfg.get_int("training.global_batch_size") % 2 != 0)
-      cfg.fail("training.batch_sampler", str_cat("group_by_label needs an even training.global_batch_size, got ",
-                                                 cfg.get_int("training.global_batch_size")));
+    const int64_t batch = cfg.get_int("training.global_batch_size");
+    if (batch % 2 != 0 || batch < 4)
+      cfg.fail("training.batch_sampler",
+               str_cat("group_by_label needs an even training.global_batch_size of 4 or more, got ", batch));
   }
   const int cols = static_cast<int>(train.roles.size());
   const int max_cols = loss.max_columns();
