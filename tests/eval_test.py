@@ -590,8 +590,48 @@ class Eval(dt.TempDirTest):
         self.assertNotEqual(r.rc, 0)
         self.assertIn("disttune eval: --split applies to --beir only", r.err)
         r = self.eval("--pairs", pairs, "--scored", pairs)
-        self.assertIn("give one of --beir DIR (or --corpus, --queries and --qrels), --pairs FILE, --scored FILE "
-                      "and --triplets FILE", r.err)
+        self.assertIn("give one of --beir DIR (or --corpus, --queries and --qrels), --pairs FILE, --scored FILE, "
+                      "--triplets FILE and --labeled FILE", r.err)
+
+    def test_labeled(self):
+        """--labeled FILE: the triplets a run builds from held-out labeled texts, with --seed its
+        data.split.seed: the figure equals the base model's test accuracy in the report of a
+        run on the same file, at 1 and 2 ranks; a class of one text makes no triplet."""
+        model = self.trained_model()
+        rng = random.Random(4)
+        rows = [{"text": " ".join(rng.choice(WORDS) for _ in range(6)), "label": i % 5 if i < 39 else "alone"}
+                for i in range(40)]
+        labeled = self.write_jsonl("labeled.jsonl", rows)
+        cfg = self.one_step_config("labeled_run", model, labeled,
+                                   "loss:\n  name: batch_all_triplet\n")
+        with open(cfg) as f:
+            body = f.read().replace("  split: {train: 1.0, val: 0, test: 0}", "  split: {train: 1.0, val: 0, test: 0, seed: 7}")
+        with open(cfg, "w") as f:
+            f.write(body.replace("data:\n", "data:\n  columns: {text: text, label: label}\n"))
+        r = dt.run([dt.DISTTUNE, "train", cfg])
+        self.assertEqual(r.rc, 0, r)
+        want = self.base_figures("labeled_run")
+        self.assertEqual(set(want), {"cosine_accuracy"})
+        for np_ in (1, 2):
+            out_json = self.path(f"labeled-{np_}.json")
+            r = dt.run([dt.DISTTUNE, "eval", "--model", model, "--labeled", labeled, "--seed", "7", "--output", out_json],
+                       np=np_, env=dict(dt.mpi_env(), DISTTUNE_THREADS="1"))
+            self.assertEqual(r.rc, 0, r)
+            out = r.out
+            with open(out_json) as f:
+                self.assertEqual(json.load(f), want)
+            self.assertIn("data: " + labeled + ": labeled texts, 40 rows read, all kept", out)
+            self.assertIn("39 triplets", out)
+        # Other seeds draw other negatives and give other figures here, so the equality above
+        # tests the draw, not only the accuracy.
+        figures = {self.run_eval(model, self.path("labeled.json"), "--labeled", labeled, "--seed", str(s))[0]
+                   ["cosine_accuracy"] for s in range(8, 11)}
+        self.assertGreater(len(figures), 1, figures)
+        r = self.eval("--triplets", labeled, "--seed", "3")
+        self.assertIn("disttune eval: --seed applies to --labeled only", r.err)
+        alone = self.write_jsonl("alone.jsonl", [{"text": "a b", "label": 1}, {"text": "c d", "label": 2}])
+        r = self.eval("--labeled", alone)
+        self.assertIn("no triplet (no class has 2 texts, or there is one class only)", r.err)
 
     def test_errors(self):
         corpus, queries, qrels, _ = self.small_set()

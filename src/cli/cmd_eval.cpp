@@ -6,7 +6,8 @@
 // --pairs FILE takes the retrieval set from (anchor, positive) rows as training builds its
 // held-out set (data/ir_from_pairs.h). With --scored or --triplets instead, a file of scored
 // pairs or triplets is evaluated as sentence-transformers' EmbeddingSimilarityEvaluator or
-// TripletEvaluator would.
+// TripletEvaluator would; --labeled FILE takes triplets from (text, label) rows as training
+// builds them from held-out labeled texts (data/row_sets.h), with --seed for its draw.
 // Rank 0 prints the table and writes --output (JSON: metric name -> value) atomically.
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "common/log.h"
 #include "data/beir.h"
 #include "data/ir_from_pairs.h"
+#include "data/random.h"
 #include "data/row_sets.h"
 #include "data/text_dataset.h"
 #include "dist/dist.h"
@@ -41,13 +43,15 @@ EvalKind eval_kind(const Args& args) {
   const bool files = args.has("corpus") || args.has("queries") || args.has("qrels");
   if (beir && files)
     DT_FAIL(kEvalCmd, ": give --beir DIR, or --corpus, --queries and --qrels, not both");
-  const int kinds = (beir || files) + args.has("pairs") + args.has("scored") + args.has("triplets");
+  const int kinds =
+      (beir || files) + args.has("pairs") + args.has("scored") + args.has("triplets") + args.has("labeled");
   if (kinds > 1)
     DT_FAIL(kEvalCmd, ": give one of --beir DIR (or --corpus, --queries and --qrels), "
-                      "--pairs FILE, --scored FILE and --triplets FILE");
+                      "--pairs FILE, --scored FILE, --triplets FILE and --labeled FILE");
+  if (args.has("seed") && !args.has("labeled")) DT_FAIL(kEvalCmd, ": --seed applies to --labeled only");
   if (kinds == 0 || beir || files) {
     if (args.has("on-bad-row"))
-      DT_FAIL(kEvalCmd, ": --on-bad-row applies to --pairs, --scored and --triplets only");
+      DT_FAIL(kEvalCmd, ": --on-bad-row applies to --pairs, --scored, --triplets and --labeled only");
     return EvalKind::Retrieval;
   }
   if (args.has("pairs")) {
@@ -62,10 +66,10 @@ EvalKind eval_kind(const Args& args) {
   return args.has("scored") ? EvalKind::Scored : EvalKind::Triplets;
 }
 
-// Every row of the --pairs, --scored or --triplets file, its columns named as the roles.
+// Every row of the --pairs, --scored, --triplets or --labeled file, its columns named as the roles.
 TextDataset read_rows(const Args& args, const char* flag, const std::map<std::string, std::string>& columns) {
   TextDataset ds = read_text_dataset(args.get(flag), columns, bad_row_policy_arg(kEvalCmd, args));
-  print0("data: ", ds.source, ": ", data_format_name(ds.format), ", ", ds.report.summary());
+  print0("data: ", ds.source, ": ", ds.format_name(), ", ", ds.report.summary());
   if (ds.size() == 0) DT_FAIL(kEvalCmd, ": ", ds.source, ": no rows to evaluate");
   return ds;
 }
@@ -138,6 +142,13 @@ int run_eval(Dist& d, const Args& args) {
     if (!report.clean())
       warn0("some qrels rows could not be used (see above); queries without a relevant document "
             "are skipped, as sentence-transformers skips them");
+  } else if (args.has("labeled")) {
+    const int64_t seed = args.get_int("seed");
+    if (seed < 0) DT_FAIL(kEvalCmd, ": --seed: expected an integer >= 0, got ", seed);
+    const TextDataset ds = read_rows(args, "labeled", {{"text", "text"}, {"label", "label"}});
+    triplets = triplet_set_from_labeled(ds, ds.all_rows(), derive_seed(static_cast<uint64_t>(seed), kTripletStream));
+    if (triplets.empty())
+      DT_FAIL(kEvalCmd, ": ", ds.source, ": no triplet (no class has 2 texts, or there is one class only)");
   } else {
     const TextDataset ds =
         kind == EvalKind::Scored

@@ -49,7 +49,8 @@ std::vector<Command> build_commands() {
                run_tokenize});
   c.push_back({{"eval", "", 0, 0,
                 "Retrieval evaluation (InformationRetrievalEvaluator metrics), sharded over ranks; "
-                "or a file of scored pairs or triplets (EmbeddingSimilarityEvaluator, TripletEvaluator).",
+                "or a file of scored pairs, triplets or labeled texts (EmbeddingSimilarityEvaluator, "
+                "TripletEvaluator).",
                 {{"model", "DIR", "model directory", "", true},
                  {"beir", "DIR", "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/)", ""},
                  {"split", "NAME", "qrels split with --beir", "test"},
@@ -61,7 +62,11 @@ std::vector<Command> build_commands() {
                   "query, relevant to its positive; each distinct positive a document)", ""},
                  {"scored", "FILE", "sentence1, sentence2, score rows: pearson/spearman_<similarity>", ""},
                  {"triplets", "FILE", "anchor, positive, negative rows: <similarity>_accuracy", ""},
-                 {"on-bad-row", "POLICY", "with --pairs / --scored / --triplets: error | skip", "error"},
+                 {"labeled", "FILE",
+                  "text, label rows: <similarity>_accuracy on the triplets training builds from held-out labeled "
+                  "texts (an anchor, the next text of its class, a text of another class)", ""},
+                 {"seed", "N", "with --labeled: the seed of the negatives' draw (a run's data.split.seed)", "42"},
+                 {"on-bad-row", "POLICY", "with --pairs / --scored / --triplets / --labeled: error | skip", "error"},
                  {"k", "LIST", "cut-offs", "1,3,5,10,100"},
                  {"dims", "LIST", "Matryoshka dims to evaluate (truncated; cosine renormalises)", ""},
                  {"similarity", "NAME",

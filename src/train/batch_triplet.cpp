@@ -66,7 +66,7 @@ at::Tensor BatchTriplet::forward(Dist& d, const LossBatch& batch) {
   const at::Tensor same = labels.unsqueeze(1) == all_labels.unsqueeze(0);  // [b, total]
   at::Tensor self = at::zeros({b, total}, same.options());
   if (b > 0) self.narrow(1, all.offset, b).diagonal().fill_(true);
-  const at::Tensor positive = same & ~self, negative = ~same;
+  const at::Tensor positive = same & ~self;
 
   if (kind_ == Kind::Hard || kind_ == Kind::HardSoftMargin) {
     const at::Tensor hardest_pos = std::get<0>((positive.to(at::kFloat) * dist).max(1));
