@@ -737,6 +737,52 @@ class Train(unittest.TestCase):
                 self.assertNotEqual(r.rc, 0, r)
                 self.assertIn(message, r.err, command)
 
+    def test_held_out_columns(self):
+        """data.val_columns / data.test_columns map the held-out files apart from data.train: a
+        run on labeled texts is evaluated by retrieval on pairs, with the figures `disttune eval
+        --pairs` gives on the test file; held-out files of two formats, and a mapping without
+        its file, are refused."""
+        with open(self.data) as f:
+            rows = [json.loads(l) for l in f]
+        labeled = os.path.join(self.tmp.name, "held_out_labeled.jsonl")
+        with open(labeled, "w") as f:
+            f.writelines(json.dumps({"t": r["positive"], "c": i % 12}) + "\n" for i, r in enumerate(rows[80:]))
+        val, test = (os.path.join(self.tmp.name, f"held_out_{n}.jsonl") for n in ("val", "test"))
+        for path, part in ((val, rows[:40]), (test, rows[40:80])):
+            with open(path, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in part)
+        cfg, run = self.config("held_out_columns", "eval:\n  strategy: steps\n  steps: 3\ncheckpoint:\n  save_strategy: 'no'\n",
+                               max_steps=6)
+        pairs = "{anchor: anchor, positive: positive}"
+        sets = [f"data.train={labeled}", "data.columns={text: t, label: c}", f"data.val={val}", f"data.test={test}",
+                f"data.val_columns={pairs}", f"data.test_columns={pairs}", "loss.name=batch_all_triplet",
+                "loss.distance=cosine", "loss.margin=0.5", "training.batch_sampler=group_by_label"]
+        args = [a for s in sets for a in ("--set", s)]
+        r = dt.run([dt.DISTTUNE, "validate", cfg] + args, timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("# data.train: labeled texts, 160 rows read, all kept", r.out)
+        self.assertIn("# data.val: pairs, 40 rows read, all kept", r.out)
+        self.assertIn("the best model by cosine_ndcg@10", r.out)
+        r = self.train(cfg, sets=sets)
+        self.assertIn("val 40 queries over 40 docs, test 40 queries over 40 docs", r.out)
+        self.assertIn("cosine_ndcg@10", metrics_rows(run, "val")[0])
+        report = load_json(f"{run}/report.json")["metrics"]
+        out = os.path.join(self.tmp.name, "held_out_eval.json")
+        e = dt.run([dt.DISTTUNE, "eval", "--model", f"{run}/final", "--pairs", test, "--output", out])
+        self.assertEqual(e.rc, 0, e)
+        got = load_json(out)
+        for name in ("cosine_ndcg@10", "cosine_accuracy@1", "cosine_map@100"):
+            self.assertAlmostEqual(report[name]["fine_tuned"], got[name], delta=1e-6, msg=name)
+        for extra, message in (
+                (["data.test_columns={text: anchor}"],
+                 "data.test_columns: data.test is texts (text) and data.val pairs (anchor, positive): the held-out "
+                 "files are evaluated alike; map them to one format"),
+                (["data.val=''", "data.test=''"], "data.val_columns: set but data.val is empty")):
+            for command in ("validate", "train"):
+                r = dt.run([dt.DISTTUNE, command, cfg] + args + [a for s in extra for a in ("--set", s)], timeout=120)
+                self.assertNotEqual(r.rc, 0, r)
+                self.assertIn(message, r.err, command)
+
     def test_matryoshka_dims_per_step(self):
         """loss.matryoshka_n_dims_per_step: the dims a step takes are drawn from the step alone,
         so 1 and 2 ranks give the same run, and a run resumed at another world size goes on

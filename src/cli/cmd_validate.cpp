@@ -102,18 +102,15 @@ int run_validate(Dist& d, const Args& args) {
   if (d.is_root()) {
     // The data files are read (rank 0 only): bad rows are reported as training would.
     std::string data_lines;
-    DataFormat format = DataFormat::Texts;
-    bool evaluated = false, binary = true;  // as load_run_data decides them
+    std::vector<std::pair<std::string, TextDataset>> read;
     for (const char* key : {"data.train", "data.val", "data.test"}) {
       if (cfg.get_string(key).empty()) continue;
-      const TextDataset ds = read_config_dataset(cfg, key);
+      read.emplace_back(key, read_config_dataset(cfg, key));
+      const TextDataset& ds = read.back().second;
       if (std::string(key) == "data.train") {
-        format = ds.format;
-        evaluated = evaluates(ds);
         training_prompts(cfg, ds.roles);
         check_loss_takes_data(cfg, *make_loss(cfg), ds);
       }
-      binary = binary && binary_labels(ds.scores);  // no scores: not scored pairs
       data_lines += str_cat("# ", key, ": ", ds.format_name(), ", ", ds.report.summary(), "\n");
       if (std::string(key) == "data.train" && cfg.get_string("data.val").empty() &&
           cfg.get_string("data.test").empty()) {
@@ -124,6 +121,13 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
+    // As load_run_data decides it.
+    std::vector<std::pair<std::string, const TextDataset*>> held;
+    for (size_t i = 1; i < read.size(); ++i) held.emplace_back(read[i].first, &read[i].second);
+    const EvalPlan plan = plan_evaluation(cfg, read.front().second, held);
+    const bool evaluated = plan.any();
+    const DataFormat format = plan.format;
+    const bool binary = plan.binary_labels;
     const ScoreFunction score = evaluated ? run_score_function(cfg) : ScoreFunction::Cosine;
     if (evaluated && cfg.get_string("eval.strategy") != "no") {
       check_eval_metric(cfg, format, binary, score);

@@ -381,16 +381,22 @@ Status check_config(const Config& cfg, int world_size) {
                      cfg.get_float("data.split.test");
   if (std::abs(sum - 1.0) > 1e-6)
     return err("data.split.train", str_cat("split fractions must sum to 1, they sum to ", sum));
-  const auto& cols = cfg.get_string_map("data.columns");
-  for (const auto& [role, col] : cols) {
-    const bool known = role == "anchor" || role == "positive" || role == "sentence1" ||
-                       role == "sentence2" || role == "score" || role == "id" || role == "text" || role == "label" ||
-                       role.rfind("negative", 0) == 0;
-    if (!known)
-      return err("data.columns", str_cat("unknown role '", role,
-                                         "' (expected anchor, positive, negative[_N], id, "
-                                         "sentence1, sentence2, score, text, label)"));
-    if (col.empty()) return err("data.columns", str_cat("role '", role, "' maps to no column"));
+  for (const char* key : {"data.columns", "data.val_columns", "data.test_columns"}) {
+    for (const auto& [role, col] : cfg.get_string_map(key)) {
+      const bool known = role == "anchor" || role == "positive" || role == "sentence1" || role == "sentence2" ||
+                         role == "score" || role == "id" || role == "text" || role == "label" ||
+                         role.rfind("negative", 0) == 0;
+      if (!known)
+        return err(key, str_cat("unknown role '", role,
+                                "' (expected anchor, positive, negative[_N], id, "
+                                "sentence1, sentence2, score, text, label)"));
+      if (col.empty()) return err(key, str_cat("role '", role, "' maps to no column"));
+    }
+  }
+  for (const char* split : {"val", "test"}) {
+    const std::string key = str_cat("data.", split, "_columns");
+    if (!cfg.get_string_map(key).empty() && cfg.get_string(str_cat("data.", split)).empty())
+      return err(key, str_cat("set but data.", split, " is empty (a split of data.train is read with data.columns)"));
   }
 
   const int64_t gb = cfg.get_int("training.global_batch_size");

@@ -68,6 +68,10 @@ std::vector<OptionSpec> build_registry() {
       opt_str("data.test", "\"\"", "separate test file; empty = split data.train"),
       opt_map("data.columns", "{anchor: anchor, positive: positive}",
               "role -> column name: anchor, positive, negative[_N] | sentence1, sentence2, score"),
+      opt_map("data.val_columns", "{}",
+              "the mapping of data.val when it differs from data.columns (e.g. pairs to evaluate a run on "
+              "texts, triplets with scores or labeled texts by retrieval); {} = data.columns"),
+      opt_map("data.test_columns", "{}", "the mapping of data.test, as data.val_columns; {} = data.columns"),
       opt_float("data.split.train", "0.81", 0, 1, "fraction of data.train used for training"),
       opt_float("data.split.val", "0.09", 0, 1, "fraction held out for validation"),
       opt_float("data.split.test", "0.10", 0, 1, "fraction held out for the final test"),

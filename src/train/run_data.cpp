@@ -41,18 +41,49 @@ std::string RunData::describe() const {
                  test_set.corpus.size(), " docs");
 }
 
+EvalPlan plan_evaluation(const Config& cfg, const TextDataset& train,
+                         const std::vector<std::pair<std::string, const TextDataset*>>& held) {
+  const TextDataset& first = held.empty() ? train : *held.front().second;
+  for (const auto& [key, ds] : held)
+    if (ds->format_name() != first.format_name() || ds->roles != first.roles)
+      cfg.fail(key + "_columns", str_cat(key, " is ", ds->format_name(), " (", join(ds->roles, ", "), ") and ",
+                                         held.front().first, " ", first.format_name(), " (", join(first.roles, ", "),
+                                         "): the held-out files are evaluated alike; map them to one format"));
+  EvalPlan p;
+  p.format = first.format;
+  p.roles = first.roles;
+  p.retrieval = has_pairs(first);
+  p.similarity = first.format == DataFormat::Scored;
+  p.triplets = first.labeled();
+  // Scores that are all 0 or 1 in every file are labels: binary classification too.
+  p.binary_labels = p.similarity && (train.format != DataFormat::Scored || binary_labels(train.scores));
+  for (const auto& [key, ds] : held) p.binary_labels = p.binary_labels && binary_labels(ds->scores);
+  return p;
+}
+
 RunData load_run_data(Dist& d, const Config& cfg) {
   RunData r;
   r.train = read_config_dataset(cfg, "data.train");
   report(r.train);
   if (r.train.size() == 0) cfg.fail("data.train", "no usable rows");
-  r.retrieval_eval = has_pairs(r.train);
-  r.similarity_eval = r.train.format == DataFormat::Scored;
-  r.binary_labels = r.similarity_eval && binary_labels(r.train.scores);
-  r.triplet_eval = r.train.labeled();
   const uint64_t triplet_seed = derive_seed(static_cast<uint64_t>(cfg.get_int("data.split.seed")), kTripletStream);
-  const bool separate = !cfg.get_string("data.val").empty() || !cfg.get_string("data.test").empty();
-  if (!separate) {
+  // data.val / data.test, each read with its own mapping where given.
+  std::vector<std::pair<std::string, TextDataset>> held;
+  for (const char* key : {"data.val", "data.test"}) {
+    if (cfg.get_string(key).empty()) continue;
+    held.emplace_back(key, read_config_dataset(cfg, key));
+    report(held.back().second);
+  }
+  std::vector<std::pair<std::string, const TextDataset*>> views;
+  for (const auto& [key, ds] : held) views.emplace_back(key, &ds);
+  const EvalPlan plan = plan_evaluation(cfg, r.train, views);
+  r.retrieval_eval = plan.retrieval;
+  r.similarity_eval = plan.similarity;
+  r.triplet_eval = plan.triplets;
+  r.binary_labels = plan.binary_labels;
+  r.eval_format = plan.format;
+  r.eval_roles = plan.roles;
+  if (held.empty()) {
     const SplitIndices s = make_split(r.train.size(), cfg.get_float("data.split.train"),
                                       cfg.get_float("data.split.val"),
                                       cfg.get_float("data.split.test"),
@@ -80,32 +111,25 @@ RunData load_run_data(Dist& d, const Config& cfg) {
     }
   } else {
     r.train_rows = r.train.all_rows();
-    for (const char* key : {"data.val", "data.test"}) {
-      if (cfg.get_string(key).empty()) continue;
-      TextDataset held = read_config_dataset(cfg, key);
-      report(held);
-      // data.columns maps every file, so a held-out file has data.train's format.
+    for (const auto& [key, ds] : held) {
       if (!r.evaluated()) continue;
-      const bool val = std::string(key) == "data.val";
-      const std::vector<int64_t> rows = held.all_rows();
-      (val ? r.val_rows : r.test_rows) = held.size();
+      const bool val = key == "data.val";
+      const std::vector<int64_t> rows = ds.all_rows();
+      (val ? r.val_rows : r.test_rows) = ds.size();
       if (r.triplet_eval) {
-        (val ? r.val_triplets : r.test_triplets) = triplet_set_from_labeled(held, rows, triplet_seed);
-        continue;
+        (val ? r.val_triplets : r.test_triplets) = triplet_set_from_labeled(ds, rows, triplet_seed);
+      } else if (r.similarity_eval) {
+        (val ? r.val_scored : r.test_scored) = scored_set_from_rows(ds, rows);
+      } else {
+        (val ? r.val_set : r.test_set) = ir_set_from_pairs(ds, rows, rows);
+        if (ds.format == DataFormat::Triplets)
+          (val ? r.val_triplets : r.test_triplets) = triplet_set_from_rows(ds, rows);
       }
-      if (r.similarity_eval) {
-        (val ? r.val_scored : r.test_scored) = scored_set_from_rows(held, rows);
-        r.binary_labels = r.binary_labels && binary_labels(held.scores);
-        continue;
-      }
-      (val ? r.val_set : r.test_set) = ir_set_from_pairs(held, rows, rows);
-      if (held.format == DataFormat::Triplets)
-        (val ? r.val_triplets : r.test_triplets) = triplet_set_from_rows(held, rows);
     }
   }
   if (r.train_rows.empty()) cfg.fail("data.split.train", "the training split is empty");
   if (!r.evaluated() && cfg.get_string("eval.strategy") != "no")
-    warn0("data.train is ", data_format_name(r.train.format),
+    warn0(held.empty() ? "data.train" : held.front().first, " is ", data_format_name(r.eval_format),
           ": evaluation needs anchor/positive columns, scored pairs or labeled texts, so none is run");
   return r;
 }
@@ -114,9 +138,6 @@ bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
 
-bool evaluates(const TextDataset& train) {
-  return has_pairs(train) || train.format == DataFormat::Scored || train.labeled();
-}
 
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
                                           ScoreFunction score) {

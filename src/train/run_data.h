@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/ir_set.h"
@@ -39,6 +40,8 @@ struct RunData {
                                      // evaluated as binary classification
   bool triplet_eval = false;         // labeled texts: evaluated on triplets built from the
                                      // held-out texts (triplet_set_from_labeled)
+  DataFormat eval_format = DataFormat::Pairs;  // of the evaluated data (plan_evaluation)
+  std::vector<std::string> eval_roles;         // its text roles
   bool evaluated() const { return retrieval_eval || similarity_eval || triplet_eval; }
   bool has_val() const {
     return retrieval_eval ? !val_set.queries.empty() : triplet_eval ? !val_triplets.empty() : !val_scored.empty();
@@ -53,11 +56,25 @@ struct RunData {
 // Throws UserError naming file:line for bad rows under data.on_bad_row: error.
 RunData load_run_data(Dist& d, const Config& cfg);
 
+// What a run evaluates: the data of the held-out files where data.val / data.test are
+// given (data.val_columns / data.test_columns may map them otherwise than data.train, e.g.
+// pairs beside training on plain texts), else data.train's split.
+struct EvalPlan {
+  DataFormat format = DataFormat::Pairs;  // of the evaluated data
+  std::vector<std::string> roles;         // its text roles
+  bool retrieval = false;                 // anchor/positive columns (pairs, triplets)
+  bool similarity = false;                // scored pairs
+  bool triplets = false;                  // labeled texts, as triplets
+  bool binary_labels = false;             // scored pairs whose every score, in every file, is 0 or 1
+  bool any() const { return retrieval || similarity || triplets; }
+};
+// `held`: (key, dataset) of data.val / data.test as read, empty when data.train is split.
+// The held-out files must share a format and roles: UserError naming <key>_columns otherwise.
+EvalPlan plan_evaluation(const Config& cfg, const TextDataset& train,
+                         const std::vector<std::pair<std::string, const TextDataset*>>& held);
+
 // Whether a dataset has the anchor and positive roles that retrieval evaluation needs.
 bool has_pairs(const TextDataset& d);
-// Whether a run on this data.train evaluates at all: retrieval (pairs, triplets),
-// similarity (scored pairs) or triplets (labeled texts); plain texts train without evaluation.
-bool evaluates(const TextDataset& train);
 
 // The metrics a run with this config computes on data of `format`: retrieval metrics
 // (eval.k) for pairs, those and the triplet accuracy for triplets, the triplet accuracy alone

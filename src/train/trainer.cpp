@@ -175,7 +175,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   check_loss_takes_data(cfg, *loss_, data_.train);
   if (data_.evaluated()) {
     score_ = run_score_function(cfg);
-    check_eval_metric(cfg, data_.train.format, data_.binary_labels, score_);
+    check_eval_metric(cfg, data_.eval_format, data_.binary_labels, score_);
   }
   const bool validates = data_.evaluated() && data_.has_val();
   if (patience_ > 0 && !validates)
@@ -243,13 +243,13 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   eval_opt_.sentence2_prompt = role_prompt("sentence2", plain);
   eval_opt_.anchor_prompt = role_prompt("anchor", plain);
   eval_opt_.positive_prompt = role_prompt("positive", plain);
-  for (size_t k = 2; data_.train.format == DataFormat::Triplets && k < data_.train.roles.size(); ++k)
-    eval_opt_.negative_prompts.push_back(role_prompt(data_.train.roles[k], plain));
+  for (size_t k = 2; data_.eval_format == DataFormat::Triplets && k < data_.eval_roles.size(); ++k)
+    eval_opt_.negative_prompts.push_back(role_prompt(data_.eval_roles[k], plain));
   if (data_.triplet_eval) {  // every text of a labeled-texts triplet is a text, as in training
     eval_opt_.anchor_prompt = eval_opt_.positive_prompt = role_prompt("text", plain);
     eval_opt_.negative_prompts = {eval_opt_.anchor_prompt};
   }
-  metric_ = run_eval_metric(cfg, data_.train.format, score_);
+  metric_ = run_eval_metric(cfg, data_.eval_format, score_);
 }
 
 void Trainer::setup_device() {
@@ -714,7 +714,7 @@ void Trainer::finish() {
 
   if (!cfg_.get_bool("eval.test") || !data_.has_test()) return;
   ReportInput rep;
-  rep.metrics = run_metric_names(cfg_, data_.train.format, data_.binary_labels, score_);
+  rep.metrics = run_metric_names(cfg_, data_.eval_format, data_.binary_labels, score_);
   rep.tuned = evaluate(*embedder_, true, "test (fine-tuned)");
   {
     SentenceModel base = model_from_config(cfg_);
@@ -723,7 +723,8 @@ void Trainer::finish() {
     rep.base = evaluate(base_emb, true, "test (base)");
   }
   if (cfg_.get_bool("eval.bm25_baseline") && !data_.retrieval_eval)
-    warn0("eval.bm25_baseline: BM25 ranks documents for a query; ", data_.train.format_name(),
+    warn0("eval.bm25_baseline: BM25 ranks documents for a query; ",
+          data_.triplet_eval ? "labeled texts" : data_format_name(data_.eval_format),
           " have none, so the report has no BM25 column");
   if (cfg_.get_bool("eval.bm25_baseline") && data_.retrieval_eval) {
     const IrSet& t = data_.test_set;
