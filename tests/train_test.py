@@ -783,6 +783,50 @@ class Train(unittest.TestCase):
                 self.assertNotEqual(r.rc, 0, r)
                 self.assertIn(message, r.err, command)
 
+    def test_reduce_lr_on_plateau(self):
+        """training.scheduler: reduce_lr_on_plateau: the logged rate after each evaluation is
+        torch.optim.lr_scheduler.ReduceLROnPlateau's stepped with the run's validation metrics;
+        a run resumed from a checkpoint (at another world size) continues its rate and losses;
+        a run without validation is refused."""
+        import torch
+        extra = ("eval:\n  strategy: steps\n  steps: 2\n  test: false\n"
+                 "checkpoint:\n  save_strategy: steps\n  save_steps: 10\n  keep_last: 5\n")
+        plateau = dict(max_steps=16, scheduler="reduce_lr_on_plateau", warmup_ratio=0,
+                       scheduler_kwargs="{patience: 0, factor: 0.5, threshold: 0.02}")
+        cfg, run = self.config("plateau", extra, **plateau)
+        self.train(cfg)
+        rows = metrics_rows(run)
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=1e-3)
+        ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=0, factor=0.5, threshold=0.02)
+        lr = {}
+        for r in rows:  # the rate of each step is that after the evaluations before it
+            if r["split"] == "val":
+                ref.step(r["cosine_ndcg@10"])
+            elif r["split"] == "train":
+                lr[r["step"]] = (r["learning_rate"], opt.param_groups[0]["lr"])
+        for step, (got, want) in lr.items():
+            self.assertAlmostEqual(got / want, 1.0, delta=1e-12, msg=f"step {step}")
+        # Reduced before the checkpoint at step 10 and after it: the resumed run must carry the state.
+        self.assertLess(lr[11][0], 1e-3, lr)
+        self.assertLess(lr[16][0], lr[11][0], lr)
+        losses = {r["step"]: r["loss"] for r in rows if r["split"] == "train"}
+        cfg2, run2 = self.config("plateau_resumed", extra, **plateau)
+        os.makedirs(f"{run2}/checkpoints")
+        shutil.copy(f"{run}/checkpoints/step-00000010.h5", f"{run2}/checkpoints/")
+        self.train(cfg2, np=2)
+        resumed = [r for r in metrics_rows(run2) if r["split"] == "train"]
+        self.assertEqual([r["step"] for r in resumed], list(range(11, 17)))
+        for r in resumed:
+            self.assertEqual(r["learning_rate"], lr[r["step"]][0], r["step"])
+            self.assertAlmostEqual(r["loss"] / losses[r["step"]], 1.0, delta=2e-4, msg=r["step"])
+        for command, sets in (("validate", ["eval.strategy=no"]), ("train", ["eval.strategy=no"]),
+                              ("train", ["data.split={train: 0.9, val: 0, test: 0.1}"])):
+            r = dt.run([dt.DISTTUNE, command, cfg, "--set", f"output.dir={run}_no"] +
+                       [a for s in sets for a in ("--set", s)], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn("training.scheduler: reduce_lr_on_plateau changes the rate at validation evaluations", r.err)
+
     def test_matryoshka_dims_per_step(self):
         """loss.matryoshka_n_dims_per_step: the dims a step takes are drawn from the step alone,
         so 1 and 2 ranks give the same run, and a run resumed at another world size goes on

@@ -63,7 +63,7 @@ TEST(Config, WrongTypesAreRefusedWithFileLineAndKey) {
             "c.yaml:2: eval.k: expected a list of integers, e.g. [1, 10], got 10");
   EXPECT_EQ(error_of([] { Config::from_yaml("training:\n  scheduler: cosin\n", "c.yaml"); }),
             "c.yaml:2: training.scheduler: expected one of linear|cosine|cosine_with_restarts|polynomial|constant|"
-            "constant_with_warmup|inverse_sqrt|cosine_with_min_lr|warmup_stable_decay, got cosin");
+            "constant_with_warmup|inverse_sqrt|cosine_with_min_lr|warmup_stable_decay|reduce_lr_on_plateau, got cosin");
   EXPECT_EQ(error_of([] { Config::from_yaml("training: 3\n", "c.yaml"); }),
             "c.yaml:1: 'training' is a section: expected a mapping of keys, got 3");
 }

@@ -91,13 +91,15 @@ std::vector<OptionSpec> build_registry() {
       opt_float("training.learning_rate", "2.0e-5", 0, 10, "peak learning rate"),
       opt_choice("training.scheduler", "cosine",
                  "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt|"
-                 "cosine_with_min_lr|warmup_stable_decay",
-                 "learning-rate schedule (Hugging Face's lr_scheduler_type); all but constant start with "
-                 "the warmup"),
+                 "cosine_with_min_lr|warmup_stable_decay|reduce_lr_on_plateau",
+                 "learning-rate schedule (Hugging Face's lr_scheduler_type); all but constant and "
+                 "reduce_lr_on_plateau start with the warmup; reduce_lr_on_plateau changes the rate at "
+                 "validation evaluations by eval.metric"),
       opt_map("training.scheduler_kwargs", "{}",
               "arguments of the schedule (Hugging Face's lr_scheduler_kwargs): num_cycles; lr_end, power; "
               "min_lr or min_lr_rate; num_decay_steps, num_stable_steps, warmup_type, decay_type, "
-              "min_lr_ratio"),
+              "min_lr_ratio; reduce_lr_on_plateau: mode (max), factor, patience, threshold, threshold_mode, "
+              "cooldown, min_lr, eps"),
       opt_float("training.warmup_ratio", "0.1", 0, 1, "fraction of steps with linear warmup"),
       opt_int("training.warmup_steps", "0", 0, kBig, "> 0: warmup steps (overrides warmup_ratio)"),
       opt_float("training.weight_decay", "0.01", 0, 10,

@@ -22,7 +22,8 @@ const std::map<std::string, ScheduleKind>& schedule_names() {
       {"constant_with_warmup", ScheduleKind::ConstantWithWarmup},
       {"inverse_sqrt", ScheduleKind::InverseSqrt},
       {"cosine_with_min_lr", ScheduleKind::CosineWithMinLr},
-      {"warmup_stable_decay", ScheduleKind::WarmupStableDecay}};
+      {"warmup_stable_decay", ScheduleKind::WarmupStableDecay},
+      {"reduce_lr_on_plateau", ScheduleKind::ReduceLrOnPlateau}};
   return names;
 }
 
@@ -35,6 +36,8 @@ std::set<std::string> kwargs_of(ScheduleKind kind) {
     case ScheduleKind::CosineWithMinLr: return {"num_cycles", "min_lr", "min_lr_rate"};
     case ScheduleKind::WarmupStableDecay:
       return {"num_decay_steps", "num_stable_steps", "warmup_type", "decay_type", "min_lr_ratio", "num_cycles"};
+    case ScheduleKind::ReduceLrOnPlateau:
+      return {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr", "eps"};
     default: return {};
   }
 }
@@ -71,7 +74,7 @@ LrSchedule::LrSchedule(ScheduleKind kind, double base_lr, int64_t total_steps, i
     : kind_(kind), base_lr_(base_lr), total_(total_steps), warmup_(warmup_steps), opt_(std::move(options)) {
   DT_CHECK(total_ >= 0 && warmup_ >= 0, "LrSchedule: negative step counts");
   if (opt_.num_cycles < 0) opt_.num_cycles = kind == ScheduleKind::CosineWithRestarts ? 1.0 : 0.5;
-  if (kind == ScheduleKind::Constant) warmup_ = 0;
+  if (kind == ScheduleKind::Constant || kind == ScheduleKind::ReduceLrOnPlateau) warmup_ = 0;
   if (kind == ScheduleKind::WarmupStableDecay) {
     DT_CHECK(opt_.num_decay_steps >= 0, "LrSchedule: warmup_stable_decay without num_decay_steps");
     if (opt_.num_stable_steps < 0) opt_.num_stable_steps = total_ - warmup_ - opt_.num_decay_steps;
@@ -98,7 +101,8 @@ double LrSchedule::factor(int64_t step) const {
   const double progress = (s - w) / std::max(1.0, static_cast<double>(total_ - warmup_));
   switch (kind_) {
     case ScheduleKind::Constant:
-    case ScheduleKind::ConstantWithWarmup: return 1.0;
+    case ScheduleKind::ConstantWithWarmup:
+    case ScheduleKind::ReduceLrOnPlateau: return 1.0;
     case ScheduleKind::Linear:
       return std::max(0.0, static_cast<double>(total_ - step) /
                                std::max(1.0, static_cast<double>(total_ - warmup_)));
@@ -128,13 +132,16 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
   const std::string name = cfg.get_string("training.scheduler");
   const ScheduleKind kind = parse_schedule(name);
   const double base_lr = cfg.get_float("training.learning_rate");
-  if (kind == ScheduleKind::Constant) {
+  if (kind == ScheduleKind::Constant || kind == ScheduleKind::ReduceLrOnPlateau) {
     // Hugging Face ignores the warmup here; a warmup asked for is refused rather than dropped.
     const bool steps = cfg.is_set("training.warmup_steps") && cfg.get_int("training.warmup_steps") > 0;
     if (steps || (cfg.is_set("training.warmup_ratio") && cfg.get_float("training.warmup_ratio") > 0))
       cfg.fail(steps ? "training.warmup_steps" : "training.warmup_ratio",
-               "training.scheduler: constant has no warmup (Hugging Face's get_constant_schedule); "
-               "use constant_with_warmup");
+               kind == ScheduleKind::Constant
+                   ? "training.scheduler: constant has no warmup (Hugging Face's get_constant_schedule); "
+                     "use constant_with_warmup"
+                   : "training.scheduler: reduce_lr_on_plateau has no warmup (Hugging Face's "
+                     "get_reduce_on_plateau_schedule)");
   }
 
   const char* kwargs_key = "training.scheduler_kwargs";
@@ -188,6 +195,34 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
     if (kwargs.count("warmup_type")) o.warmup_type = shape("warmup_type");
     if (kwargs.count("decay_type")) o.decay_type = shape("decay_type");
     if (kwargs.count("min_lr_ratio")) o.min_lr_ratio = number("min_lr_ratio", 0);
+  }
+  if (kind == ScheduleKind::ReduceLrOnPlateau) {
+    // As Hugging Face refuses it without an evaluation strategy (the trainer also refuses a
+    // run without a validation split).
+    if (cfg.get_string("eval.strategy") == "no")
+      cfg.fail("training.scheduler", "reduce_lr_on_plateau changes the rate at validation evaluations, by "
+                                     "eval.metric; eval.strategy is no");
+    auto choice = [&](const char* key, const char* a, const char* b, std::string* out) {
+      if (!kwargs.count(key)) return;
+      const std::string& v = kwargs.at(key);
+      if (v != a && v != b) cfg.fail(kwargs_key, str_cat(key, ": expected ", a, " or ", b, ", got '", v, "'"));
+      *out = v;
+    };
+    choice("mode", "max", "min", &o.plateau_mode);
+    choice("threshold_mode", "rel", "abs", &o.plateau_threshold_mode);
+    if (kwargs.count("factor")) o.plateau_factor = number("factor", 0);
+    if (o.plateau_factor >= 1.0) cfg.fail(kwargs_key, "factor: must be below 1 (the rate is multiplied by it)");
+    auto evaluations = [&](const char* key) {
+      const double v = number(key, 0);
+      if (v != std::floor(v))
+        cfg.fail(kwargs_key, str_cat(key, ": expected a whole number of evaluations, got '", kwargs.at(key), "'"));
+      return static_cast<int64_t>(v);
+    };
+    if (kwargs.count("patience")) o.plateau_patience = evaluations("patience");
+    if (kwargs.count("cooldown")) o.plateau_cooldown = evaluations("cooldown");
+    if (kwargs.count("threshold")) o.plateau_threshold = number("threshold", 0);
+    if (kwargs.count("min_lr")) o.plateau_min_lr = number("min_lr", 0);
+    if (kwargs.count("eps")) o.plateau_eps = number("eps", 0);
   }
   const int64_t warmup = warmup_steps_for(total_steps, cfg.get_int("training.warmup_steps"),
                                           cfg.get_float("training.warmup_ratio"));

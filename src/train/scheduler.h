@@ -11,6 +11,7 @@
 //   inverse_sqrt:         1 / sqrt(1 + (s - warmup) / timescale), timescale = warmup or 10000
 //   cosine_with_min_lr:   cosine down to min_lr (or min_lr_rate x base_lr)
 //   warmup_stable_decay:  base_lr, then a decay over num_decay_steps (get_wsd_schedule)
+//   reduce_lr_on_plateau: base_lr, no warmup; changed at evaluations by Plateau (plateau.h)
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,8 @@ enum class ScheduleKind {
   ConstantWithWarmup,
   InverseSqrt,
   CosineWithMinLr,
-  WarmupStableDecay
+  WarmupStableDecay,
+  ReduceLrOnPlateau
 };
 // The names of training.scheduler (Hugging Face's SchedulerType values).
 ScheduleKind parse_schedule(const std::string& name);
@@ -45,6 +47,10 @@ struct ScheduleOptions {
   int64_t num_decay_steps = -1, num_stable_steps = -1;
   std::string warmup_type = "linear", decay_type = "cosine";
   double min_lr_ratio = 0;
+  // reduce_lr_on_plateau: ReduceLROnPlateau's arguments (mode max by default: plateau.h).
+  std::string plateau_mode = "max", plateau_threshold_mode = "rel";
+  double plateau_factor = 0.1, plateau_threshold = 1e-4, plateau_min_lr = 0, plateau_eps = 1e-8;
+  int64_t plateau_patience = 10, plateau_cooldown = 0;
 };
 
 // HF TrainingArguments.get_warmup_steps: warmup_steps when > 0, else
@@ -60,6 +66,7 @@ class LrSchedule {
   ScheduleKind kind() const { return kind_; }
   int64_t total_steps() const { return total_; }
   int64_t warmup_steps() const { return warmup_; }
+  const ScheduleOptions& options() const { return opt_; }
 
  private:
   ScheduleKind kind_;

@@ -2,9 +2,12 @@
 // lambdas (tests/golden/train/schedules.json), and the warmup rule.
 #include "train/scheduler.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "train/plateau.h"
 #include "train/train_test_util.h"
 
 namespace disttune {
@@ -38,6 +41,48 @@ TEST(Scheduler, MatchesLambdaLRWithTheHuggingFaceLambdas) {
       EXPECT_NEAR(sched.lr(step), lrs[step], 1e-15)
           << s.at("kind") << " " << s.at("kwargs") << " total " << total << " step " << step;
   }
+}
+
+// reduce_lr_on_plateau against torch.optim.lr_scheduler.ReduceLROnPlateau stepped with the
+// same metrics, kwargs through the config; the state survives its checkpoint attributes.
+TEST(Scheduler, PlateauMatchesReduceLROnPlateau) {
+  json g = load_golden("schedules.json");
+  ASSERT_EQ(g.at("plateaus").size(), 9u);
+  int reductions = 0;
+  for (const json& c : g.at("plateaus")) {
+    std::vector<std::string> sets{"training.scheduler=reduce_lr_on_plateau", "training.learning_rate=1e-3"};
+    for (const auto& [key, value] : c.at("kwargs").items())
+      sets.push_back("training.scheduler_kwargs." + key + "=" +
+                     (value.is_string() ? value.get<std::string>() : value.dump()));
+    const LrSchedule sched = make_schedule(Config::from_yaml("{}", "t.yaml", sets), 50);
+    EXPECT_EQ(sched.warmup_steps(), 0);
+    EXPECT_DOUBLE_EQ(sched.lr(7), 1e-3);
+    Plateau p(sched.options(), 1e-3);
+    const auto metrics = c.at("metrics").get<std::vector<double>>();
+    const auto lrs = c.at("lrs").get<std::vector<double>>();
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      const double before = p.lr();
+      reductions += p.step(metrics[i]) ? 1 : 0;
+      EXPECT_EQ(p.lr() < before, lrs[i] < (i ? lrs[i - 1] : 1e-3)) << c.at("kwargs") << " eval " << i;
+      EXPECT_NEAR(p.lr(), lrs[i], 1e-12 * lrs[i] + 1e-30) << c.at("kwargs") << " eval " << i;
+      // A checkpoint's attributes restore the state exactly, mid-sequence.
+      Plateau q(sched.options(), 1e-3);
+      q.restore(Plateau::from_attributes(p.attributes()));
+      EXPECT_EQ(q.lr(), p.lr());
+      EXPECT_EQ(q.state().best, p.state().best);
+      EXPECT_EQ(q.state().bad_evals, p.state().bad_evals);
+      EXPECT_EQ(q.state().cooldown_left, p.state().cooldown_left);
+    }
+  }
+  EXPECT_GT(reductions, 20);
+  // mode max is the default here (torch's is min): a rising score is no plateau.
+  Plateau rising(make_schedule(Config::from_yaml("{}", "t.yaml", {"training.scheduler=reduce_lr_on_plateau",
+                                                                   "training.scheduler_kwargs.patience=0"}),
+                               10)
+                     .options(),
+                 1e-3);
+  for (double m : {0.1, 0.2, 0.3}) EXPECT_FALSE(rising.step(m));
+  EXPECT_THROW(Plateau::from_attributes({{"plateau_lr", "1e-3"}}), UserError);
 }
 
 TEST(Scheduler, FromConfigWithWarmupRatioAndSteps) {
@@ -75,6 +120,15 @@ TEST(Scheduler, RefusesArgumentsTheScheduleDoesNotTake) {
            "training.scheduler_kwargs.min_lr_rate=0.1"},
           "cosine_with_min_lr takes one of min_lr and min_lr_rate");
   refused({"training.scheduler=warmup_stable_decay"}, "warmup_stable_decay needs num_decay_steps");
+  refused({"training.scheduler=reduce_lr_on_plateau", "training.warmup_ratio=0.1"},
+          "training.warmup_ratio: training.scheduler: reduce_lr_on_plateau has no warmup");
+  refused({"training.scheduler=reduce_lr_on_plateau", "training.scheduler_kwargs.factor=1"}, "factor: must be below 1");
+  refused({"training.scheduler=reduce_lr_on_plateau", "training.scheduler_kwargs.mode=maximum"},
+          "mode: expected max or min, got 'maximum'");
+  refused({"training.scheduler=reduce_lr_on_plateau", "training.scheduler_kwargs.patience=1.5"},
+          "patience: expected a whole number of evaluations, got '1.5'");
+  refused({"training.scheduler=reduce_lr_on_plateau", "training.scheduler_kwargs.num_cycles=1"},
+          "(it takes cooldown, eps, factor, min_lr, mode, patience, threshold, threshold_mode)");
   refused({"training.scheduler=warmup_stable_decay", "training.scheduler_kwargs.num_decay_steps=2.5"},
           "num_decay_steps: expected a whole number of steps, got '2.5'");
   refused({"training.scheduler=warmup_stable_decay", "training.scheduler_kwargs.num_decay_steps=2",

@@ -45,6 +45,7 @@
 #include "train/optimizer.h"
 #include "train/report.h"
 #include "train/run_data.h"
+#include "train/plateau.h"
 #include "train/scheduler.h"
 
 namespace disttune {
@@ -117,6 +118,7 @@ class Trainer {
   std::unique_ptr<AdamW> opt_;
   std::unique_ptr<GradReducer> reducer_;
   std::optional<LrSchedule> sched_;
+  std::optional<Plateau> plateau_;  // reduce_lr_on_plateau: the rate, stepped by each validation
   GradScaler scaler_;
   std::unique_ptr<GlobalBatchSampler> sampler_;
   ModelEvalOptions eval_opt_;
@@ -222,6 +224,14 @@ Trainer::Trainer(Dist& d, const Config& cfg)
                                            data_.train_rows.size(), " training rows: nothing to train"));
   total_steps_ = count_total_steps();
   sched_.emplace(make_schedule(cfg, total_steps_));
+  if (sched_->kind() == ScheduleKind::ReduceLrOnPlateau) {
+    // Hugging Face refuses the schedule without an evaluation strategy; a run without a
+    // validation split has nothing to step it either.
+    if (!(data_.evaluated() && data_.has_val()) || cfg.get_string("eval.strategy") == "no")
+      cfg.fail("training.scheduler", "reduce_lr_on_plateau changes the rate at validation evaluations, by "
+                                     "eval.metric; this run has none (eval.strategy, a validation split)");
+    plateau_.emplace(sched_->options(), cfg.get_float("training.learning_rate"));
+  }
 
   eval_opt_.ir.k = cfg.get_int_list("eval.k");
   eval_opt_.ir.dims = cfg.get_int_list("loss.matryoshka_dims");
@@ -446,7 +456,7 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
   if (skip) {
     ++st_.skipped_steps;
   } else {
-    last_lr_ = sched_->lr(st_.step);
+    last_lr_ = plateau_ ? plateau_->lr() : sched_->lr(st_.step);
     opt_->step(last_lr_, clip.coef);
     win_loss_ += loss;
     win_norm_ += norm;
@@ -506,6 +516,12 @@ void Trainer::eval_and_save(bool eval_due, bool save_due) {
     log_.write(row);
     LOG(INFO) << row.dump();
     const double v = last_eval_.at(metric_);
+    if (plateau_) {
+      const double before = plateau_->lr();
+      if (plateau_->step(v))
+        print0("reduce_lr_on_plateau: ", metric_, " has not improved in ", sched_->options().plateau_patience + 1,
+               " evaluation(s); learning rate ", before, " -> ", plateau_->lr());
+    }
     // Early stopping counts as Hugging Face's EarlyStoppingCallback does, against the best
     // before this evaluation: an evaluation improves when there is none yet or it beats the
     // best by more than the threshold (a smaller gain still becomes the best).
@@ -550,6 +566,7 @@ void Trainer::save_checkpoint() {
                    {"base_lr", std::to_string(cfg_.get_float("training.learning_rate"))},
                    {"total_steps", std::to_string(sched_->total_steps())},
                    {"warmup_steps", std::to_string(sched_->warmup_steps())}};
+    if (plateau_) c.scheduler.merge(plateau_->attributes());
     const SamplerState ss = sampler_->state();
     c.sampler = {{"epoch", std::to_string(ss.epoch)},
                  {"position", std::to_string(ss.position)},
@@ -605,6 +622,7 @@ bool Trainer::resume() {
     if (s.exp_avg.defined()) opt_->set_state(name, s);
   }
   st_ = c.state;
+  if (plateau_) plateau_->restore(Plateau::from_attributes(c.scheduler));
   scaler_.load_state(st_.loss_scale, st_.loss_scale_good_steps);
   if (!finished()) {
     SamplerState ss;

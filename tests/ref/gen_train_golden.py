@@ -604,6 +604,36 @@ def schedules():
     return out
 
 
+def plateaus():
+    """torch.optim.lr_scheduler.ReduceLROnPlateau stepped with a sequence of metrics, as the
+    Hugging Face trainer steps it at each evaluation: the rate after each step. The kwargs are
+    passed as given, mode included (disttune's default, max, is written out)."""
+    g = torch.Generator().manual_seed(77)
+    rising = [0.1 + 0.05 * i + 0.01 * float(torch.rand(1, generator=g)) for i in range(6)]
+    flat = [0.5, 0.5, 0.50001, 0.4, 0.5, 0.49, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.61]
+    noisy = [float(x) for x in torch.rand(30, generator=g) * 0.2 + 0.4]
+    falling = [1.0 / (1 + i) for i in range(12)] + [0.05] * 12
+    cases = [({"mode": "max"}, noisy), ({"mode": "max", "patience": 0}, flat),
+             ({"mode": "max", "patience": 1, "factor": 0.5}, flat + rising),
+             ({"mode": "max", "patience": 2, "cooldown": 2, "factor": 0.3}, noisy),
+             ({"mode": "max", "patience": 0, "threshold": 0.01, "threshold_mode": "abs"}, flat),
+             ({"mode": "max", "patience": 0, "factor": 0.1, "min_lr": 1e-5}, flat),
+             ({"mode": "max", "patience": 0, "factor": 0.9, "eps": 1e-4}, flat),
+             ({"mode": "min", "patience": 1}, falling), ({"mode": "min", "patience": 0, "threshold_mode": "abs",
+                                                          "threshold": 0.02}, falling)]
+    out = []
+    for kwargs, metrics in cases:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=1e-3)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+        lrs = []
+        for m in metrics:
+            sched.step(m)
+            lrs.append(opt.param_groups[0]["lr"])
+        out.append({"base_lr": 1e-3, "kwargs": kwargs, "metrics": metrics, "lrs": lrs})
+    return out
+
+
 # ---- training runs with the tiny model ----------------------------------------------------------
 def train_run(name, loss_cfg, steps, batch, roles, gen, scheduler="cosine", warmup_ratio=0.2,
               lr=0.05, weight_decay=0.01, max_grad_norm=0.5, labels_kind=None):
@@ -677,7 +707,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     for fname, obj in (("losses.json", {"cases": loss_cases()}),
                        ("training.json", {"runs": training_runs()}),
-                       ("schedules.json", {"schedules": schedules()})):
+                       ("schedules.json", {"schedules": schedules(), "plateaus": plateaus()})):
         with open(os.path.join(OUT, fname), "w") as f:
             json.dump(obj, f, separators=(",", ":"))
         print(fname, os.path.getsize(os.path.join(OUT, fname)), "bytes")
