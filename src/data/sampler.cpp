@@ -197,9 +197,11 @@ EpochPlan GlobalBatchSampler::plan_grouped(int64_t epoch) const {
         batch_groups.clear();
       }
     }
-    remaining.erase(std::remove_if(remaining.begin(), remaining.end(),
-                                   [&](int64_t g) { return taken[static_cast<size_t>(g)] == queues[static_cast<size_t>(g)].size(); }),
-                    remaining.end());
+    auto emptied = [&](int64_t g) {
+      const size_t gi = static_cast<size_t>(g);
+      return taken[gi] == queues[gi].size();
+    };
+    remaining.erase(std::remove_if(remaining.begin(), remaining.end(), emptied), remaining.end());
   }
   // A tail of 4 or more rows holds two classes of two texts each; a shorter one is left out.
   if (batch_groups.size() >= 4) {

@@ -167,16 +167,17 @@ TEST_F(DataTextDataset, LabeledTextsNumberTheirClassesByFirstAppearance) {
                                     label + "}\n"),
                     cols);
   };
-  const std::string what = ":2: column 'topic' (label): ";
-  EXPECT_EQ(bad("b1.jsonl", "1.5"), dir.file("b1.jsonl") + what + "expected a class label (a string or an integer), got number");
-  EXPECT_EQ(bad("b2.jsonl", "null"), dir.file("b2.jsonl") + what + "expected a class label (a string or an integer), got null");
-  EXPECT_EQ(bad("b3.jsonl", "[1]"), dir.file("b3.jsonl") + what + "expected a class label (a string or an integer), got array");
-  EXPECT_EQ(bad("b4.jsonl", "\" \""), dir.file("b4.jsonl") + what + "empty label");
+  const std::string what = ":2: column 'topic' (label): expected a class label (a string or an integer), got ";
+  EXPECT_EQ(bad("b1.jsonl", "1.5"), dir.file("b1.jsonl") + what + "number");
+  EXPECT_EQ(bad("b2.jsonl", "null"), dir.file("b2.jsonl") + what + "null");
+  EXPECT_EQ(bad("b3.jsonl", "[1]"), dir.file("b3.jsonl") + what + "array");
+  EXPECT_EQ(bad("b4.jsonl", "\" \""), dir.file("b4.jsonl") + ":2: column 'topic' (label): empty label");
   EXPECT_EQ(error_of(write("b5.jsonl", "{\"sentence\": \"a\"}\n"), cols),
             dir.file("b5.jsonl") + ":1: column 'topic' (label): missing (the row has: sentence)");
   // Skipped rows take no class.
-  d = read_text_dataset(write("s.jsonl", "{\"sentence\": \"a\", \"topic\": 1.5}\n{\"sentence\": \"b\", \"topic\": 4}\n"),
-                        cols, BadRowPolicy::Skip);
+  d = read_text_dataset(
+      write("s.jsonl", "{\"sentence\": \"a\", \"topic\": 1.5}\n{\"sentence\": \"b\", \"topic\": 4}\n"), cols,
+      BadRowPolicy::Skip);
   EXPECT_EQ(d.label_names, (std::vector<std::string>{"4"}));
   EXPECT_EQ(d.scores, (std::vector<float>{0}));
 }

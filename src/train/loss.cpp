@@ -133,8 +133,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   } else if (name == "mse") {
     loss = std::make_unique<Mse>();
   } else if (batch_triplet) {
-    loss = std::make_unique<BatchTriplet>(batch_kind, distance == "auto" ? Distance::Euclidean : parse_distance(distance),
-                                          margin < 0 ? 5.0 : margin);
+    const Distance d = distance == "auto" ? Distance::Euclidean : parse_distance(distance);
+    loss = std::make_unique<BatchTriplet>(batch_kind, d, margin < 0 ? 5.0 : margin);
   } else {
     cfg.fail("loss.name", "unknown loss '" + name + "'");
   }

@@ -43,9 +43,9 @@
 #include "train/metrics_log.h"
 #include "train/model_setup.h"
 #include "train/optimizer.h"
+#include "train/plateau.h"
 #include "train/report.h"
 #include "train/run_data.h"
-#include "train/plateau.h"
 #include "train/scheduler.h"
 
 namespace disttune {
