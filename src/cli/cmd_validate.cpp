@@ -125,15 +125,13 @@ int run_validate(Dist& d, const Args& args) {
     std::vector<std::pair<std::string, const TextDataset*>> held;
     for (size_t i = 1; i < read.size(); ++i) held.emplace_back(read[i].first, &read[i].second);
     const EvalPlan plan = plan_evaluation(cfg, read.front().second, held);
-    const bool evaluated = plan.any();
-    const DataFormat format = plan.format;
-    const bool binary = plan.binary_labels;
-    const ScoreFunction score = evaluated ? run_score_function(cfg) : ScoreFunction::Cosine;
-    if (evaluated && cfg.get_string("eval.strategy") != "no") {
-      check_eval_metric(cfg, format, binary, score);
+    const ScoreFunction score = plan.any() ? run_score_function(cfg) : ScoreFunction::Cosine;
+    if (plan.any() && cfg.get_string("eval.strategy") != "no") {
+      check_eval_metric(cfg, plan.format, plan.binary_labels, score);
       // What the data decides (the label kind, the format): the names eval.metric may take.
-      data_lines += str_cat("# evaluated: ", join(run_metric_names(cfg, format, binary, score), ", "),
-                            "; the best model by ", run_eval_metric(cfg, format, score), "\n");
+      const auto names = run_metric_names(cfg, plan.format, plan.binary_labels, score);
+      data_lines += str_cat("# evaluated: ", join(names, ", "), "; the best model by ",
+                            run_eval_metric(cfg, plan.format, score), "\n");
     }
     std::fputs(cfg.to_yaml().c_str(), stdout);
     std::fputs(data_lines.c_str(), stdout);

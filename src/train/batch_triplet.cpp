@@ -81,18 +81,16 @@ at::Tensor BatchTriplet::forward(Dist& d, const LossBatch& batch) {
   // positives x its negatives: sum_i P_i N_i steps, at most b x total^2 / 4 (two classes),
   // far below the b x total^2 of the masked-tensor formulation when the classes are many.
   const at::Tensor host = dist.detach().to(at::kCPU, at::kFloat).contiguous();
-  const at::Tensor host_same = same.to(at::kCPU).contiguous(), host_self = self.to(at::kCPU).contiguous();
+  const at::Tensor host_same = same.to(at::kCPU).contiguous();
   const float* dp = host.data_ptr<float>();
   const bool* sp = host_same.data_ptr<bool>();
-  const bool* ep = host_self.data_ptr<bool>();
   std::vector<int64_t> pos, neg;
   auto split_row = [&](int64_t i) {
     pos.clear();
     neg.clear();
     for (int64_t j = 0; j < total; ++j) {
-      const int64_t at = i * total + j;
-      if (!sp[at]) neg.push_back(j);
-      else if (!ep[at]) pos.push_back(j);
+      if (!sp[i * total + j]) neg.push_back(j);
+      else if (j != all.offset + i) pos.push_back(j);  // the anchor itself is no positive
     }
   };
   const float margin = static_cast<float>(margin_);

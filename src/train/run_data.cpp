@@ -8,8 +8,8 @@
 #include "config/config.h"
 #include "data/config_dataset.h"
 #include "data/ir_from_pairs.h"
-#include "data/split.h"
 #include "data/random.h"
+#include "data/split.h"
 #include "dist/dist.h"
 #include "eval/binary_classification_evaluator.h"
 #include "eval/ir_evaluator.h"
@@ -137,7 +137,6 @@ RunData load_run_data(Dist& d, const Config& cfg) {
 bool has_pairs(const TextDataset& d) {
   return d.role_index("anchor") >= 0 && d.role_index("positive") >= 0;
 }
-
 
 std::vector<std::string> run_metric_names(const Config& cfg, DataFormat format, bool binary_labels,
                                           ScoreFunction score) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "common/check.h"
 #include "config/config.h"
@@ -162,18 +163,25 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
       cfg.fail(kwargs_key, str_cat(key, ": expected a number >= ", lo, ", got '", text, "'"));
     return v;
   };
-  auto steps = [&](const std::string& key) {
+  // A whole number of `unit` (steps, evaluations).
+  auto whole = [&](const std::string& key, const char* unit) {
     const double v = number(key, 0);
-    if (v != std::floor(v)) cfg.fail(kwargs_key, str_cat(key, ": expected a whole number of steps, got '",
-                                                         kwargs.at(key), "'"));
+    if (v != std::floor(v))
+      cfg.fail(kwargs_key, str_cat(key, ": expected a whole number of ", unit, ", got '", kwargs.at(key), "'"));
     return static_cast<int64_t>(v);
   };
-  auto shape = [&](const std::string& key) {
+  // One of `values`, named in the message as "a, b or c".
+  auto one_of = [&](const std::string& key, const std::vector<std::string>& values) {
     const std::string& v = kwargs.at(key);
-    if (v != "linear" && v != "cosine" && v != "1-sqrt")
-      cfg.fail(kwargs_key, str_cat(key, ": expected linear, cosine or 1-sqrt, got '", v, "'"));
+    if (std::find(values.begin(), values.end(), v) == values.end()) {
+      std::string list;
+      for (size_t i = 0; i < values.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == values.size() ? " or " : ", ") + values[i];
+      cfg.fail(kwargs_key, str_cat(key, ": expected ", list, ", got '", v, "'"));
+    }
     return v;
   };
+  const std::vector<std::string> shapes = {"linear", "cosine", "1-sqrt"};
   ScheduleOptions o;
   if (kwargs.count("num_cycles")) o.num_cycles = number("num_cycles", 0);
   if (kwargs.count("lr_end")) o.lr_end = number("lr_end", 0);
@@ -190,10 +198,10 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
     if (!kwargs.count("num_decay_steps"))
       cfg.fail(kwargs.empty() ? "training.scheduler" : kwargs_key,
                "warmup_stable_decay needs num_decay_steps (training.scheduler_kwargs)");
-    o.num_decay_steps = steps("num_decay_steps");
-    if (kwargs.count("num_stable_steps")) o.num_stable_steps = steps("num_stable_steps");
-    if (kwargs.count("warmup_type")) o.warmup_type = shape("warmup_type");
-    if (kwargs.count("decay_type")) o.decay_type = shape("decay_type");
+    o.num_decay_steps = whole("num_decay_steps", "steps");
+    if (kwargs.count("num_stable_steps")) o.num_stable_steps = whole("num_stable_steps", "steps");
+    if (kwargs.count("warmup_type")) o.warmup_type = one_of("warmup_type", shapes);
+    if (kwargs.count("decay_type")) o.decay_type = one_of("decay_type", shapes);
     if (kwargs.count("min_lr_ratio")) o.min_lr_ratio = number("min_lr_ratio", 0);
   }
   if (kind == ScheduleKind::ReduceLrOnPlateau) {
@@ -202,24 +210,12 @@ LrSchedule make_schedule(const Config& cfg, int64_t total_steps) {
     if (cfg.get_string("eval.strategy") == "no")
       cfg.fail("training.scheduler", "reduce_lr_on_plateau changes the rate at validation evaluations, by "
                                      "eval.metric; eval.strategy is no");
-    auto choice = [&](const char* key, const char* a, const char* b, std::string* out) {
-      if (!kwargs.count(key)) return;
-      const std::string& v = kwargs.at(key);
-      if (v != a && v != b) cfg.fail(kwargs_key, str_cat(key, ": expected ", a, " or ", b, ", got '", v, "'"));
-      *out = v;
-    };
-    choice("mode", "max", "min", &o.plateau_mode);
-    choice("threshold_mode", "rel", "abs", &o.plateau_threshold_mode);
+    if (kwargs.count("mode")) o.plateau_mode = one_of("mode", {"max", "min"});
+    if (kwargs.count("threshold_mode")) o.plateau_threshold_mode = one_of("threshold_mode", {"rel", "abs"});
     if (kwargs.count("factor")) o.plateau_factor = number("factor", 0);
     if (o.plateau_factor >= 1.0) cfg.fail(kwargs_key, "factor: must be below 1 (the rate is multiplied by it)");
-    auto evaluations = [&](const char* key) {
-      const double v = number(key, 0);
-      if (v != std::floor(v))
-        cfg.fail(kwargs_key, str_cat(key, ": expected a whole number of evaluations, got '", kwargs.at(key), "'"));
-      return static_cast<int64_t>(v);
-    };
-    if (kwargs.count("patience")) o.plateau_patience = evaluations("patience");
-    if (kwargs.count("cooldown")) o.plateau_cooldown = evaluations("cooldown");
+    if (kwargs.count("patience")) o.plateau_patience = whole("patience", "evaluations");
+    if (kwargs.count("cooldown")) o.plateau_cooldown = whole("cooldown", "evaluations");
     if (kwargs.count("threshold")) o.plateau_threshold = number("threshold", 0);
     if (kwargs.count("min_lr")) o.plateau_min_lr = number("min_lr", 0);
     if (kwargs.count("eps")) o.plateau_eps = number("eps", 0);

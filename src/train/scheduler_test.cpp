@@ -15,6 +15,13 @@ namespace {
 
 using namespace train_test;
 
+// A golden case's kwargs as training.scheduler_kwargs overrides.
+void add_kwargs(const json& kwargs, std::vector<std::string>* sets) {
+  for (const auto& [key, value] : kwargs.items())
+    sets->push_back("training.scheduler_kwargs." + key + "=" +
+                    (value.is_string() ? value.get<std::string>() : value.dump()));
+}
+
 // Each golden schedule through the config, as a run builds it: training.scheduler,
 // training.scheduler_kwargs and the warmup keys.
 Config schedule_config(const json& s) {
@@ -23,9 +30,7 @@ Config schedule_config(const json& s) {
   if (s.at("warmup_steps").get<int64_t>() > 0)
     sets.push_back(str_cat("training.warmup_steps=", s.at("warmup_steps").get<int64_t>()));
   sets.push_back(str_cat("training.warmup_ratio=", s.at("warmup_ratio").get<double>()));
-  for (const auto& [key, value] : s.at("kwargs").items())
-    sets.push_back("training.scheduler_kwargs." + key + "=" +
-                   (value.is_string() ? value.get<std::string>() : value.dump()));
+  add_kwargs(s.at("kwargs"), &sets);
   return Config::from_yaml("{}", "t.yaml", sets);
 }
 
@@ -51,9 +56,7 @@ TEST(Scheduler, PlateauMatchesReduceLROnPlateau) {
   int reductions = 0;
   for (const json& c : g.at("plateaus")) {
     std::vector<std::string> sets{"training.scheduler=reduce_lr_on_plateau", "training.learning_rate=1e-3"};
-    for (const auto& [key, value] : c.at("kwargs").items())
-      sets.push_back("training.scheduler_kwargs." + key + "=" +
-                     (value.is_string() ? value.get<std::string>() : value.dump()));
+    add_kwargs(c.at("kwargs"), &sets);
     const LrSchedule sched = make_schedule(Config::from_yaml("{}", "t.yaml", sets), 50);
     EXPECT_EQ(sched.warmup_steps(), 0);
     EXPECT_DOUBLE_EQ(sched.lr(7), 1e-3);
