@@ -104,12 +104,12 @@ class Train(unittest.TestCase):
             f.write(body)
         return path, run_dir
 
-    def encode(self, model, texts):
+    def encode(self, model, texts, extra=()):
         """`disttune encode` of `texts` with `model` (a directory or a config): [n, dim] float64."""
         inp, h5 = os.path.join(self.tmp.name, "encode_in.txt"), os.path.join(self.tmp.name, "encode_out.h5")
         with open(inp, "w") as f:
             f.write("\n".join(texts) + "\n")
-        r = dt.run([dt.DISTTUNE, "encode", "--model", model, "--input", inp, "--output", h5])
+        r = dt.run([dt.DISTTUNE, "encode", "--model", model, "--input", inp, "--output", h5] + list(extra))
         self.assertEqual(r.rc, 0, r)
         with h5py.File(h5, "r") as f:
             return f["embeddings"][:].astype(np.float64)
@@ -782,6 +782,91 @@ class Train(unittest.TestCase):
                 r = dt.run([dt.DISTTUNE, command, cfg] + args + [a for s in extra for a in ("--set", s)], timeout=120)
                 self.assertNotEqual(r.rc, 0, r)
                 self.assertIn(message, r.err, command)
+
+    def test_adaptive_layer(self):
+        """loss.adaptive_layer: the first step's loss at np 2 over the whole set equals
+        AdaptiveLayerLoss's formula on `disttune encode` embeddings of the model cut after each
+        layer (model.num_layers, 0 = the embeddings alone); with a layer and a Matryoshka dim
+        drawn per step (Matryoshka2dLoss), 1 and 2 ranks are one run; `disttune eval` cuts the
+        trained model where a config's model.num_layers says; GradCache is refused."""
+        with open(self.data) as f:
+            rows = [json.loads(l) for l in f]
+        pairs = ["data.columns={anchor: anchor, positive: positive}", "data.split={train: 1.0, val: 0, test: 0}"]
+        start_cfg = self.config("adaptive_start")[0]
+
+        with open(start_cfg) as f:
+            three = f.read().replace("num_layers: 1,", "num_layers: 3,")
+
+        def embed(k):
+            # The cut from the config's model.num_layers for even k, from encode --num-layers for odd.
+            path, extra = os.path.join(self.tmp.name, f"adaptive_cut{k}.yaml"), ()
+            with open(path, "w") as f:
+                if k % 2:
+                    f.write(three)
+                    extra = ("--num-layers", str(k))
+                else:
+                    f.write(three.replace("  max_seq_length: 48\n", f"  max_seq_length: 48\n  num_layers: {k}\n"))
+            return np.concatenate([self.encode(path, [r[c] for r in rows], extra) for c in ("anchor", "positive")])
+
+        def mnrl(e):
+            a, p = np.split(e, 2)
+            s = 20 * (a @ p.T) / np.linalg.norm(a, axis=1)[:, None] / np.linalg.norm(p, axis=1)[None, :]
+            m = s.max(1)
+            return np.mean(m + np.log(np.exp(s - m[:, None]).sum(1)) - np.diag(s))
+
+        def log_softmax(x):
+            x = x - x.max(1, keepdims=True)
+            return x - np.log(np.exp(x).sum(1, keepdims=True))
+
+        last = embed(3)
+        teacher = log_softmax(last / 0.3)
+        want = mnrl(last)
+        for k in range(3):  # every prior layer: uniform weights over the 3, KL at temperature 0.3
+            e = embed(k)
+            kl = (np.exp(teacher) * (teacher - log_softmax(e / 0.3))).sum() / len(e)
+            want += mnrl(e) / 3 + 0.3 * kl
+        cfg, run = self.config("adaptive_first_step", QUIET)
+        self.train(cfg, np=2, sets=pairs + ["model.init.num_layers=3", "loss.adaptive_layer=true",
+                                            "loss.adaptive_n_layers_per_step=-1", "training.max_steps=1",
+                                            f"training.global_batch_size={len(rows)}"])
+        got = metrics_rows(run, "train")[0]["loss"]
+        self.assertAlmostEqual(got / want, 1.0, delta=1e-5, msg=f"{got} vs {want}")
+
+        # Matryoshka2dLoss: one prior layer and one dim drawn per step, alike on every rank.
+        results = []
+        two_d = ["model.init.num_layers=3", "loss.adaptive_layer=true", "loss.matryoshka_dims=[32, 16, 8]",
+                 "loss.matryoshka_n_dims_per_step=1"]
+        for np_ in (1, 2):
+            cfg, run = self.config(f"adaptive_2d_{np_}", "checkpoint:\n  save_strategy: no\n", max_steps=12)
+            self.train(cfg, np=np_, sets=two_d)
+            results.append([x["loss"] for x in metrics_rows(run, "train")])
+        np.testing.assert_allclose(results[0], results[1], rtol=2e-5)
+        # `disttune eval` of the trained model cut after layer 1, by a config's model.num_layers
+        # and by --num-layers: one figure, not the whole model's.
+        test = os.path.join(self.tmp.name, "adaptive_test.jsonl")
+        with open(test, "w") as f:
+            f.writelines(json.dumps({"anchor": r["anchor"], "positive": r["positive"]}) + "\n" for r in rows[:60])
+        cut_cfg = os.path.join(self.tmp.name, "adaptive_final_cut1.yaml")
+        with open(cut_cfg, "w") as f:
+            f.write(f"model:\n  path: {run}/final\n  num_layers: 1\n")
+        figures = []
+        for extra in ([cut_cfg], [f"{run}/final", "--num-layers", "1"], [f"{run}/final"]):
+            out = os.path.join(self.tmp.name, "adaptive_eval.json")
+            e = dt.run([dt.DISTTUNE, "eval", "--pairs", test, "--output", out, "--model"] + extra)
+            self.assertEqual(e.rc, 0, e)
+            figures.append(load_json(out)["cosine_ndcg@10"])
+        self.assertEqual(figures[0], figures[1])
+        self.assertNotAlmostEqual(figures[0], figures[2], delta=1e-4)
+        e = dt.run([dt.DISTTUNE, "eval", "--pairs", test, "--model", f"{run}/final", "--num-layers", "4"])
+        self.assertNotEqual(e.rc, 0, e)
+        self.assertIn("num_layers 4 must be at most the model's 3 layers", e.err)
+
+        cfg = self.config("adaptive_refused", QUIET)[0]
+        for command in ("validate", "train"):
+            r = dt.run([dt.DISTTUNE, command, cfg, "--set", "loss.adaptive_layer=true", "--set",
+                        "loss.name=cached_mnrl", "--set", "training.mini_batch_size=4"], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn("loss.adaptive_layer: does not combine with cached_mnrl", r.err, command)
 
     def test_reduce_lr_on_plateau(self):
         """training.scheduler: reduce_lr_on_plateau: the logged rate after each evaluation is

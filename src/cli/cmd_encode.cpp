@@ -186,7 +186,7 @@ int run_encode(Dist& d, const Args& args) {
   if (txt && args.has("id-field")) DT_FAIL(kEncodeCmd, ": --id-field does not apply to a .txt input (no ids)");
   prepare_output_path(d, kEncodeCmd, "--output", output, {input});
 
-  SentenceModel model = load_model_arg(kEncodeCmd, "--model", model_dir).model;
+  SentenceModel model = load_model_arg(kEncodeCmd, "--model", model_dir, num_layers_arg(kEncodeCmd, args)).model;
   Embedder embedder(model, Embedder::tokenizer_for(model));
   EncodeOptions opt;
   opt.batch_size = batch_size;

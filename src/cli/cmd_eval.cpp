@@ -163,7 +163,7 @@ int run_eval(Dist& d, const Args& args) {
     }
   }
 
-  ModelArg loaded = load_model_arg(kEvalCmd, "--model", args.get("model"));
+  ModelArg loaded = load_model_arg(kEvalCmd, "--model", args.get("model"), num_layers_arg(kEvalCmd, args));
   SentenceModel& model = loaded.model;
   for (int64_t dim : opt.ir.dims)
     if (dim < 1 || dim > model.dim())

@@ -12,6 +12,9 @@ namespace disttune {
 namespace {
 
 const FlagSpec kLogDir{"log-dir", "DIR", "directory for this run's per-rank glog files", ""};
+const FlagSpec kNumLayers{"num-layers", "N",
+                          "keep the model's first N transformer layers (0: the embeddings alone), as a model trained "
+                          "with loss.adaptive_layer is cut; default: all (or the config's model.num_layers)", ""};
 const FlagSpec kSet{"set", "KEY=VALUE", "override a config key, e.g. training.epochs=3", "",
                     false, true};
 
@@ -39,7 +42,7 @@ std::vector<Command> build_commands() {
                  {"prompt", "TEXT", "prepend TEXT to every input (e.g. 'query: ')", ""},
                  {"prompt-name", "NAME", "prepend the model's prompt NAME (e.g. query); default: "
                   "the model's default prompt, if any", ""},
-                 kLogDir}},
+                 kNumLayers, kLogDir}},
                run_encode});
   c.push_back({{"tokenize", "", 0, 0,
                 "Read {\"text\": ...} lines on stdin, print one JSON array of token ids per line.",
@@ -80,7 +83,7 @@ std::vector<Command> build_commands() {
                   "prefix for documents (default: the model's document, passage or corpus prompt) and "
                   "triplet positives and negatives (default: its default prompt)", ""},
                  {"output", "FILE", "write the metrics as JSON", ""},
-                 kLogDir}},
+                 kNumLayers, kLogDir}},
                run_eval});
   c.push_back({{"mine-negatives", "[CONFIG.yaml]", 0, 1,
                 "Write a triplets file with hard negatives mined by BM25 or a model "

@@ -9,6 +9,8 @@
 
 namespace disttune {
 
+class Args;
+
 struct ModelArg {
   SentenceModel model;
   // The retrieval query prompt: a config's model.query_prompt, else the model's
@@ -16,7 +18,12 @@ struct ModelArg {
   std::string query_prompt;
 };
 
-// `command` and `flag` name the option in messages. Throws UserError.
-ModelArg load_model_arg(const std::string& command, const std::string& flag, const std::string& path);
+// `command` and `flag` name the option in messages; `num_layers` >= 0 keeps the model's first
+// layers (a config's model.num_layers otherwise). Throws UserError.
+ModelArg load_model_arg(const std::string& command, const std::string& flag, const std::string& path,
+                        int num_layers = -1);
+
+// The --num-layers flag: -1 when absent; UserError unless an integer >= 0.
+int num_layers_arg(const std::string& command, const Args& args);
 
 }  // namespace disttune

@@ -376,6 +376,9 @@ Status check_config(const Config& cfg, int world_size) {
     return err("model.path", "no model: set model.path (a model directory) or model.init.vocab");
   if (cfg.get_int("model.init.hidden_size") % cfg.get_int("model.init.num_heads") != 0)
     return err("model.init.num_heads", "must divide model.init.hidden_size");
+  if (has_init && cfg.get_int("model.num_layers") > cfg.get_int("model.init.num_layers"))
+    return err("model.num_layers", str_cat("keeps ", cfg.get_int("model.num_layers"), " layers of a model of ",
+                                           cfg.get_int("model.init.num_layers"), " (model.init.num_layers)"));
 
   const double sum = cfg.get_float("data.split.train") + cfg.get_float("data.split.val") +
                      cfg.get_float("data.split.test");

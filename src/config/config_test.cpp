@@ -139,6 +139,9 @@ TEST(Config, CrossKeyChecks) {
             "model.init.vocab");
   EXPECT_EQ(check("data:\n  columns: {query: q}\n", 1).substr(0, 52),
             "c.yaml:4: data.columns: unknown role 'query' (expect");
+  EXPECT_EQ(check_config(Config::from_yaml("model:\n  init: {vocab: v, num_layers: 2}\n  num_layers: 3\n", "c.yaml"),
+                         1).message(),
+            "c.yaml:3: model.num_layers: keeps 3 layers of a model of 2 (model.init.num_layers)");
 }
 
 TEST(Config, ResolvedYamlRoundTrips) {

@@ -60,6 +60,9 @@ std::vector<OptionSpec> build_registry() {
                  "L2-normalise embeddings; auto = as modules.json lists Normalize (true for model.init)"),
       opt_float("model.dropout", "-1", -1, 0.99,
                 "dropout for hidden states and attention; -1 = config.json, 0 = off"),
+      opt_int("model.num_layers", "-1", -1, 65536,
+              "keep the model's first N transformer layers (a model trained with loss.adaptive_layer, cut "
+              "as sentence-transformers cuts encoder.layer[:N]; 0 = the embeddings alone); -1 = all"),
       opt_str("model.query_prompt", "\"\"",
               "text prepended to retrieval queries; empty = the model's 'query' prompt, else its default prompt"),
       // ---- data ----
@@ -147,6 +150,21 @@ std::vector<OptionSpec> build_registry() {
       opt_int("loss.matryoshka_n_dims_per_step", "-1", -1, 65536,
               "MatryoshkaLoss's n_dims_per_step: that many of the dims, drawn each step (the same on every "
               "rank); -1 = all"),
+      opt_bool("loss.adaptive_layer", "false",
+               "wrap the loss (and its Matryoshka) in AdaptiveLayerLoss: also train the embeddings of earlier "
+               "layers (with loss.matryoshka_n_dims_per_step 1 it is Matryoshka2dLoss)"),
+      opt_int("loss.adaptive_n_layers_per_step", "1", -1, 65536,
+              "AdaptiveLayerLoss: prior layers drawn each step (the same on every rank; the embeddings' "
+              "output counts as layer 0); -1 = all"),
+      opt_float("loss.adaptive_last_layer_weight", "1.0", 0, 1e6, "AdaptiveLayerLoss: weight of the last layer's loss"),
+      opt_float("loss.adaptive_prior_layers_weight", "1.0", 0, 1e6,
+                "AdaptiveLayerLoss: weight of the prior layers' mean loss"),
+      opt_float("loss.adaptive_kl_div_weight", "1.0", 0, 1e6,
+                "AdaptiveLayerLoss: weight of the KL divergence to the last layer"),
+      opt_float("loss.adaptive_kl_temperature", "0.3", 0, 1e6,
+                "AdaptiveLayerLoss: temperature of the KL divergence; 0 = no KL term"),
+      opt_choice("loss.adaptive_layer_weighting", "uniform", "uniform|log|linear",
+                 "AdaptiveLayerLoss: weight of prior layer i's loss: 1, 1/(1+ln(1+i)) or 1/(1+i)"),
       opt_float("loss.margin", "-1", -1, 1e6,
                 "triplet/(online_)contrastive/gist/batch_*_triplet margin; -1 = the sentence-transformers "
                 "default (5 / 0.5 / 0 / 5)"),

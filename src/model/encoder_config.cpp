@@ -63,7 +63,8 @@ EncoderConfig parse_encoder_config(const Json& j, const std::string& file) {
   };
   positive("vocab_size", c.vocab_size);
   positive("hidden_size", c.hidden_size);
-  positive("num_hidden_layers", c.num_hidden_layers);
+  // 0 layers is a model of the embeddings alone (model.num_layers: 0), as Hugging Face allows.
+  if (c.num_hidden_layers < 0) o.fail("num_hidden_layers", str_cat("must be >= 0, got ", c.num_hidden_layers));
   positive("num_attention_heads", c.num_attention_heads);
   positive("intermediate_size", c.intermediate_size);
   positive("max_position_embeddings", c.max_position_embeddings);

@@ -138,6 +138,30 @@ at::Tensor sliced(const at::Tensor& ids, const at::Tensor& mask, const EncoderCo
   return at::cat(parts);
 }
 
+// The layer a tensor belongs to ("encoder.layer.3.attention..." -> 3), else -1.
+int64_t layer_of(const std::string& name) {
+  static const std::string prefix = "encoder.layer.";
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  return std::stoll(name.substr(prefix.size()));
+}
+
+// ModelOptions.num_layers: the model's first layers, as sentence-transformers users cut a
+// model trained with AdaptiveLayerLoss (auto_model.encoder.layer[:n]; 0 leaves the
+// embeddings' output, its prior layer 0); config.json says so when it is saved.
+void keep_layers(ModelState& m, int num_layers, const EncoderExtras& extras) {
+  const int64_t total = m.layout.encoder.num_hidden_layers;
+  if (num_layers < 0 || num_layers == total) return;
+  DT_REQUIRE(num_layers <= total, "num_layers ", num_layers, " must be at most the model's ", total, " layers");
+  const ParameterSet& s = m.encoder->state();
+  std::vector<NamedTensor> kept;
+  for (const auto* list : {&s.parameters(), &s.buffers()})
+    for (const NamedTensor& t : *list)
+      if (layer_of(t.name) < num_layers) kept.push_back(t);
+  m.layout.encoder.num_hidden_layers = num_layers;
+  m.encoder = make_encoder(m.layout.encoder, extras);
+  m.encoder->state().load(kept, "the model's first layers", m.encoder->ignorable());
+}
+
 EncoderRuntime runtime(const ModelState& m) {
   EncoderRuntime rt;
   rt.pack_tokens = m.pack_tokens;
@@ -165,6 +189,7 @@ SentenceModel SentenceModel::load(const std::string& dir, const ModelOptions& op
   extras.position_ids = find_tensor(file.tensors, "embeddings.position_ids") != nullptr;
   m->encoder = make_encoder(m->layout.encoder, extras);
   m->encoder->state().load(file.tensors, m->layout.weights_path, m->encoder->ignorable());
+  keep_layers(*m, opts.num_layers, extras);
   apply_options(*m, opts);
   m->tokenizer_dir = m->layout.transformer_dir;
   const std::string vocab = (fs::path(m->tokenizer_dir) / "vocab.txt").string();
@@ -199,6 +224,7 @@ SentenceModel SentenceModel::init(const InitOptions& init, const ModelOptions& o
   extras.pooler = true;  // BertModel has one; sentence-transformers loads it silently
   m->encoder = make_encoder(m->layout.encoder, extras);
   m->encoder->init_weights(init.seed);
+  keep_layers(*m, opts.num_layers, extras);
   apply_options(*m, opts);
   m->vocab_file = init.vocab;
   return SentenceModel(std::move(m));
@@ -211,6 +237,31 @@ at::Tensor SentenceModel::token_embeddings(const at::Tensor& input_ids, const at
   const Encoder& enc = *impl_->encoder;
   return sliced(input_ids.to(dev, at::kLong), attention_mask.to(dev), enc.config(),
                 [&](const at::Tensor& ids, const at::Tensor& mask) { return enc.forward(ids, mask, rt); });
+}
+
+at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                  const std::vector<int64_t>& prior, std::vector<at::Tensor>* prior_embeddings) {
+  if (prior.empty()) return forward(input_ids, attention_mask);
+  DT_CHECK(prior_embeddings != nullptr, "SentenceModel::forward: prior layers without an output");
+  check_ids(input_ids, attention_mask, impl_->layout.encoder.vocab_size);
+  const Encoder& enc = *impl_->encoder;
+  const PoolingMode mode = impl_->pooling;
+  EncoderRuntime rt = runtime(*impl_);
+  rt.first_token_only = mode == PoolingMode::kCls;
+  rt.prior_layers = prior;
+  std::vector<at::Tensor> states;
+  rt.prior_states = &states;
+  const at::Device dev = device();
+  const at::Tensor mask = attention_mask.to(dev);
+  const auto embed = [&](const at::Tensor& token_states) {
+    at::Tensor pooled = pool(token_states, mask, mode);
+    return impl_->layout.normalize ? l2_normalize(pooled) : pooled;
+  };
+  at::Tensor last = embed(enc.forward(input_ids.to(dev, at::kLong), mask, rt));
+  DT_CHECK(states.size() == prior.size(), "the encoder returned ", states.size(), " of ", prior.size(),
+           " prior hidden states");
+  for (const at::Tensor& s : states) prior_embeddings->push_back(embed(s));
+  return last;
 }
 
 at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
@@ -237,6 +288,7 @@ at::Device SentenceModel::device() const {
   return impl_->encoder->state().parameters().front().tensor.device();
 }
 int64_t SentenceModel::dim() const { return impl_->layout.encoder.hidden_size; }
+int64_t SentenceModel::num_layers() const { return impl_->layout.encoder.num_hidden_layers; }
 int SentenceModel::max_seq_length() const { return impl_->layout.max_seq_length; }
 std::string SentenceModel::architecture() const { return impl_->layout.encoder.architecture; }
 std::string SentenceModel::prompt(const std::string& name) const {

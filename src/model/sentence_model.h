@@ -28,6 +28,8 @@ struct ModelOptions {              // config overrides; defaults mean "as the di
   std::string pooling = "auto";    // auto|mean|cls|max|lasttoken|mean_sqrt_len
   std::string normalize = "auto";  // auto|true|false
   double dropout = -1;             // -1: config.json values; else hidden and attention dropout
+  int num_layers = -1;             // -1: all; else the first num_layers layers (0: the embeddings
+                                   // alone), the model cut as AdaptiveLayerLoss trains it to be
 };
 
 struct InitOptions {
@@ -52,6 +54,12 @@ class SentenceModel {
   // input_ids, attention_mask: [B, T] integer tensors (any device; moved to the model's).
   // Returns pooled (and, when normalising, L2-normalised) float32 embeddings [B, dim].
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask);
+  // forward(), and besides it the embeddings pooled (and normalised) as forward() pools them
+  // from earlier hidden states (AdaptiveLayerLoss): `prior` indexes Hugging Face's
+  // hidden_states (0 the embeddings' output, i layer i's; ascending, below num_layers()), and
+  // *prior_embeddings receives one [B, dim] tensor per index. Not sliced: for training.
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                     const std::vector<int64_t>& prior, std::vector<at::Tensor>* prior_embeddings);
   // The encoder's last hidden state [B, T, H] (padded positions hold unspecified values).
   at::Tensor token_embeddings(const at::Tensor& input_ids, const at::Tensor& attention_mask);
 
@@ -65,6 +73,7 @@ class SentenceModel {
   at::Device device() const;
 
   int64_t dim() const;  // embedding dimension
+  int64_t num_layers() const;  // transformer layers (config.json num_hidden_layers)
   int max_seq_length() const;
   std::string architecture() const;                   // "bert" | "mpnet"
   std::string prompt(const std::string& name) const;  // e.g. prompt("query"); "" if none

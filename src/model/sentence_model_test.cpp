@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <numeric>
 
 #include "common/check.h"
 #include "model/attention.h"
@@ -104,6 +105,59 @@ TEST_P(Parity, TokenStatesAndEveryPoolingMatchTheTorchReference) {
       EXPECT_LE(max_diff(got, ex.get(p + mode)), kTol) << name << " " << mode << " batch " << b;
     }
   }
+}
+
+// AdaptiveLayerLoss's view of the model: each earlier hidden state pooled (and normalised)
+// as the last is, against torch's states; and model.num_layers cuts the model to exactly
+// that view, saved and loaded again as a model of those layers.
+TEST_P(Parity, PriorHiddenStatesAndCutModelsMatchTheTorchReference) {
+  const std::string name = GetParam();
+  const Expected ex(name);
+  SentenceModel model = SentenceModel::load(golden_case(name) + "/model");
+  const int64_t L = model.num_layers();
+  ASSERT_GE(L, 2);
+  std::vector<int64_t> all(static_cast<size_t>(L));
+  std::iota(all.begin(), all.end(), 0);
+  test::TempDir tmp;
+  for (int b = 0; b < ex.batches(); ++b) {
+    const std::string p = str_cat("b", b, ".");
+    const at::Tensor ids = ex.get(p + "input_ids"), mask = ex.get(p + "attention_mask");
+    for (const bool packing : {true, false}) {
+      model.set_token_packing(packing);
+      std::vector<at::Tensor> prior;
+      const at::Tensor last = model.forward(ids, mask, all, &prior);
+      ASSERT_EQ(prior.size(), all.size());
+      EXPECT_LE(max_diff(last, ex.get(p + "embedding")), kTol) << name << " batch " << b;
+      for (int64_t k = 0; k < L; ++k)
+        EXPECT_LE(max_diff(prior[static_cast<size_t>(k)], ex.get(str_cat(p, "prior", k))), kTol)
+            << name << " batch " << b << " prior " << k << (packing ? " packed" : " padded");
+      std::vector<at::Tensor> one;
+      model.forward(ids, mask, {L - 1}, &one);
+      ASSERT_EQ(one.size(), 1u);
+      EXPECT_LE(max_diff(one[0], ex.get(str_cat(p, "prior", L - 1))), kTol) << name;
+    }
+  }
+  for (int k = 0; k < L; ++k) {
+    ModelOptions o;
+    o.num_layers = k;
+    SentenceModel cut = SentenceModel::load(golden_case(name) + "/model", o);
+    EXPECT_EQ(cut.num_layers(), k);
+    const std::string dir = tmp.file(str_cat("cut", k));
+    cut.save(dir);
+    SentenceModel again = SentenceModel::load(dir);
+    EXPECT_EQ(again.num_layers(), k);
+    at::NoGradGuard no_grad;
+    for (int b = 0; b < ex.batches(); ++b) {
+      const std::string p = str_cat("b", b, ".");
+      const at::Tensor ids = ex.get(p + "input_ids"), mask = ex.get(p + "attention_mask");
+      EXPECT_LE(max_diff(cut.forward(ids, mask), ex.get(str_cat(p, "prior", k))), kTol) << name << " cut " << k;
+      EXPECT_LE(max_diff(again.forward(ids, mask), ex.get(str_cat(p, "prior", k))), kTol) << name << " saved " << k;
+    }
+  }
+  ModelOptions too_many;
+  too_many.num_layers = static_cast<int>(L) + 1;
+  EXPECT_HAS(error_of([&] { SentenceModel::load(golden_case(name) + "/model", too_many); }),
+             str_cat("num_layers ", L + 1, " must be at most the model's ", L, " layers"));
 }
 
 class GradientParity : public ::testing::TestWithParam<const char*> {};

@@ -1,5 +1,6 @@
 #include "model/transformer_layer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -90,14 +91,25 @@ MixedStates TransformerLayer::finish(const at::Tensor& ctx, const at::Tensor& x,
 
 at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x, const TokenPacking& packing,
                       const LayerRuntime& rt, const at::Tensor& attention_mask, bool first_only,
-                      const std::function<AttentionBias(const at::Tensor& mask)>& batch_bias) {
+                      const std::function<AttentionBias(const at::Tensor& mask)>& batch_bias,
+                      const std::vector<int64_t>& prior, std::vector<at::Tensor>* prior_states) {
+  DT_CHECK(prior.empty() || (prior_states != nullptr && std::is_sorted(prior.begin(), prior.end()) &&
+                             prior.front() >= 0 && prior.back() < static_cast<int64_t>(layers.size())),
+           "run_layers: prior layers must be ascending and below the ", layers.size(), " layers");
   // A row whose position 0 is padding (left padding, an empty row) has a state there only in
   // the padded layout: such batches take the full last layer.
   first_only = first_only && !layers.empty() && attention_mask.size(0) > 0 &&
                attention_mask.select(1, 0).ne(0).all().item<bool>();
   const size_t full = layers.size() - (first_only ? 1 : 0);
   MixedStates states{std::move(x), at::Tensor()};
-  for (size_t i = 0; i < full; ++i) states = layers[i].forward(states, packing, rt);
+  auto next = prior.begin();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (next != prior.end() && *next == static_cast<int64_t>(i)) {
+      prior_states->push_back(packing.unpack(states.full));
+      ++next;
+    }
+    if (i < full) states = layers[i].forward(states, packing, rt);
+  }
   if (first_only) return layers.back().forward_first(states, packing, batch_bias(attention_mask), rt).unsqueeze(1);
   return packing.unpack(states.full);
 }

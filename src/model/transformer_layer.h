@@ -64,8 +64,11 @@ struct TransformerLayer {
 // every row's position 0 a token, the last layer runs forward_first and the result is
 // [B, 1, H]: for a 12-layer BERT ~7% of the forward's FLOPs are never spent. `batch_bias`
 // builds the whole batch's attention biases from its [B, T] mask (what make_biases gets).
+// The states entering the layers `prior` names (ascending; 0 is x itself) are appended to
+// *prior_states as [B, T, H].
 at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x, const TokenPacking& packing,
                       const LayerRuntime& rt, const at::Tensor& attention_mask, bool first_only,
-                      const std::function<AttentionBias(const at::Tensor& mask)>& batch_bias);
+                      const std::function<AttentionBias(const at::Tensor& mask)>& batch_bias,
+                      const std::vector<int64_t>& prior = {}, std::vector<at::Tensor>* prior_states = nullptr);
 
 }  // namespace disttune

@@ -12,8 +12,7 @@
 namespace disttune {
 
 GradCache::GradCache(std::unique_ptr<Loss> inner, int64_t mini_batch_size, int64_t keep_last_budget)
-    : inner_(std::move(inner)), mini_batch_(mini_batch_size), keep_last_budget_(keep_last_budget) {
-  DT_CHECK(inner_ != nullptr, "GradCache needs an inner loss");
+    : WrappedLoss(std::move(inner)), mini_batch_(mini_batch_size), keep_last_budget_(keep_last_budget) {
   DT_CHECK(mini_batch_ >= 0, "GradCache: negative mini-batch size");
 }
 

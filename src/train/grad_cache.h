@@ -33,7 +33,7 @@ namespace disttune {
 // (dropout) must come from the default generators, which step() snapshots and replays.
 using EmbedFn = std::function<at::Tensor(int role, int64_t begin, int64_t end)>;
 
-class GradCache final : public Loss {
+class GradCache final : public WrappedLoss {
  public:
   // `inner`: the loss on the cached embeddings (Mnrl or Gist, or Matryoshka around one).
   // `mini_batch_size` rows per embedding pass; 0 = the whole local batch at once.
@@ -48,16 +48,6 @@ class GradCache final : public Loss {
   std::string name() const override;
   // The inner loss on embeddings that are already there (no caching), e.g. for evaluation.
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
-  int min_columns() const override { return inner_->min_columns(); }
-  int max_columns() const override { return inner_->max_columns(); }
-  bool needs_labels() const override { return inner_->needs_labels(); }
-  bool takes_class_labels() const override { return inner_->takes_class_labels(); }
-  bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
-  bool needs_guide() const override { return inner_->needs_guide(); }
-  int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
-  bool guide_is_target() const override { return inner_->guide_is_target(); }
-  void begin_step(uint64_t seed) override { inner_->begin_step(seed); }
-  double loss_matrices(int roles) const override { return inner_->loss_matrices(roles); }
 
   // One GradCache pass over this rank's `rows` rows (0 where a short batch leaves it none)
   // of `roles` roles. Accumulates into the parameters' .grad the gradient of (this rank's
@@ -73,10 +63,8 @@ class GradCache final : public Loss {
   // Whether step() over `rows` rows of `roles` roles on `world_size` ranks keeps the last
   // mini-batch's graph (see the top of this file).
   bool keeps_last(int64_t rows, int roles, int world_size) const;
-  const Loss& inner() const { return *inner_; }
 
  private:
-  std::unique_ptr<Loss> inner_;
   int64_t mini_batch_;
   int64_t keep_last_budget_;
 };

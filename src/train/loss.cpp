@@ -5,13 +5,14 @@
 #include "common/check.h"
 #include "config/config.h"
 #include "dist/dist.h"
-#include "train/grad_cache.h"
+#include "train/adaptive_layer.h"
+#include "train/batch_triplet.h"
 #include "train/contrastive.h"
 #include "train/cosent.h"
-#include "train/batch_triplet.h"
 #include "train/cosine_similarity_loss.h"
-#include "train/gist.h"
 #include "train/distill.h"
+#include "train/gist.h"
+#include "train/grad_cache.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
 #include "train/triplet.h"
@@ -44,6 +45,10 @@ void check_loss_batch(const Loss& loss, const LossBatch& batch) {
     DT_CHECK(batch.labels.defined() && (batch.labels.dim() == 1 || batch.labels.dim() == 2) &&
                  batch.labels.size(0) == first.size(0),
              loss.name(), ": needs labels [", first.size(0), "] or [", first.size(0), ", n]");
+}
+
+WrappedLoss::WrappedLoss(std::unique_ptr<Loss> inner) : inner_(std::move(inner)) {
+  DT_CHECK(inner_ != nullptr, "a wrapping loss needs an inner loss");
 }
 
 int64_t global_rows(Dist& d, const Loss& loss, const LossBatch& batch) {
@@ -153,6 +158,28 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
                str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));
     loss = std::make_unique<Matryoshka>(std::move(loss), dims, weights,
                                         cfg.where("loss.matryoshka_dims") + ": loss.matryoshka_dims", per_step);
+  }
+  const bool adaptive = cfg.get_bool("loss.adaptive_layer");
+  for (const char* key : {"loss.adaptive_n_layers_per_step", "loss.adaptive_last_layer_weight",
+                          "loss.adaptive_prior_layers_weight", "loss.adaptive_kl_div_weight",
+                          "loss.adaptive_kl_temperature", "loss.adaptive_layer_weighting"})
+    if (!adaptive && cfg.is_set(key)) cfg.fail(key, "set but loss.adaptive_layer is false");
+  if (adaptive) {
+    // GradCache back-propagates each mini-batch's embeddings alone; the prior layers' states
+    // would have to be cached with them (sentence-transformers warns the same).
+    if (cached)
+      cfg.fail("loss.adaptive_layer", "does not combine with " + name +
+                                          " (its mini-batches keep no prior layers); use mnrl or gist");
+    AdaptiveLayer::Options o;
+    o.n_layers_per_step = cfg.get_int("loss.adaptive_n_layers_per_step");
+    if (o.n_layers_per_step == 0)
+      cfg.fail("loss.adaptive_n_layers_per_step", "must be >= 1 (or -1: every prior layer each step)");
+    o.last_layer_weight = cfg.get_float("loss.adaptive_last_layer_weight");
+    o.prior_layers_weight = cfg.get_float("loss.adaptive_prior_layers_weight");
+    o.kl_div_weight = cfg.get_float("loss.adaptive_kl_div_weight");
+    o.kl_temperature = cfg.get_float("loss.adaptive_kl_temperature");
+    o.weighting = parse_layer_weighting(cfg.get_string("loss.adaptive_layer_weighting"));
+    loss = std::make_unique<AdaptiveLayer>(std::move(loss), o);
   }
   // GradCache goes outside Matryoshka: the truncations are part of the loss on the cache.
   if (cached)

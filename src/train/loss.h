@@ -25,6 +25,9 @@ struct LossBatch {                  // this rank's rows
   at::Tensor labels;                // scored pairs / contrastive: [b] float (undefined otherwise)
   std::vector<at::Tensor> guide;    // gist: the guide model's [b, guide dim] embeddings of
                                     // the same texts, per role (empty otherwise)
+  // AdaptiveLayerLoss: per hidden state before the last (0 the embeddings' output, i layer
+  // i's), the columns embedded from it; those prior_layers() does not name stay empty.
+  std::vector<std::vector<at::Tensor>> layers = {};
 };
 
 class Loss {
@@ -60,12 +63,38 @@ class Loss {
   // Called by the trainer before each micro-step's loss with a seed that every rank shares
   // and a resumed run repeats, for the loss's random choices (Matryoshka's n_dims_per_step).
   virtual void begin_step(uint64_t /*seed*/) {}
+  // The hidden states before the last, of a model of `num_layers` layers, whose embeddings
+  // forward() reads from batch.layers this step (ascending; after begin_step).
+  virtual std::vector<int64_t> prior_layers(int64_t /*num_layers*/) const { return {}; }
+};
+
+// A loss around another (Matryoshka, AdaptiveLayer, GradCache): it takes what the inner loss
+// takes, and passes the step's seed on unless it draws from it itself.
+class WrappedLoss : public Loss {
+ public:
+  explicit WrappedLoss(std::unique_ptr<Loss> inner);
+  int min_columns() const override { return inner_->min_columns(); }
+  int max_columns() const override { return inner_->max_columns(); }
+  bool needs_labels() const override { return inner_->needs_labels(); }
+  bool takes_class_labels() const override { return inner_->takes_class_labels(); }
+  bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
+  bool needs_guide() const override { return inner_->needs_guide(); }
+  int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
+  bool guide_is_target() const override { return inner_->guide_is_target(); }
+  double loss_matrices(int roles) const override { return inner_->loss_matrices(roles); }
+  void begin_step(uint64_t seed) override { inner_->begin_step(seed); }
+  std::vector<int64_t> prior_layers(int64_t num_layers) const override { return inner_->prior_layers(num_layers); }
+  const Loss& inner() const { return *inner_; }
+
+ protected:
+  std::unique_ptr<Loss> inner_;
 };
 
 // The loss the loss.* keys describe (loss.name, loss.scale, loss.symmetric,
 // loss.matryoshka_dims, loss.matryoshka_weights, loss.margin, loss.distance, and gist's
 // loss.temperature, loss.margin_strategy, loss.contrast_*; cached_mnrl also reads
-// training.mini_batch_size; loss.guide is the trainer's). Throws UserError naming the key for a bad
+// training.mini_batch_size; loss.adaptive_* wrap it in AdaptiveLayerLoss; loss.guide is the
+// trainer's). Throws UserError naming the key for a bad
 // combination. `cached_mnrl` returns a GradCache (grad_cache.h), with or without
 // Matryoshka inside it.
 std::unique_ptr<Loss> make_loss(const Config& cfg);

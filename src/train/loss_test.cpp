@@ -30,6 +30,7 @@ struct CaseResult {
   double loss;                     // sum of the shares over ranks
   std::vector<at::Tensor> grads;   // this rank's rows
   Slice slice;
+  std::vector<std::vector<at::Tensor>> layer_grads = {};  // AdaptiveLayerLoss: per prior layer, per column
 };
 
 CaseResult run_case(Dist& d, const json& c, Loss& loss) {
@@ -37,11 +38,18 @@ CaseResult run_case(Dist& d, const json& c, Loss& loss) {
   CaseResult out{0, {}, rank_slice(rows, d.world_size, d.rank)};
   LossBatch batch;
   std::vector<at::Tensor> leaves;
-  for (const json& col : c.at("columns")) {
-    at::Tensor t = tensor_from(col).narrow(0, out.slice.begin, out.slice.count).clone();
-    leaves.push_back(t.requires_grad_(true));
-    batch.columns.push_back(t);
-  }
+  const auto rows_of = [&](const json& columns) {
+    std::vector<at::Tensor> out_cols;
+    for (const json& col : columns) {
+      at::Tensor t = tensor_from(col).narrow(0, out.slice.begin, out.slice.count).clone();
+      leaves.push_back(t.requires_grad_(true));
+      out_cols.push_back(t);
+    }
+    return out_cols;
+  };
+  batch.columns = rows_of(c.at("columns"));
+  if (c.contains("layers"))
+    for (const json& layer : c.at("layers")) batch.layers.push_back(rows_of(layer));
   if (c.contains("labels"))
     batch.labels = tensor_from(c.at("labels")).narrow(0, out.slice.begin, out.slice.count);
   if (c.contains("guide"))
@@ -52,24 +60,38 @@ CaseResult run_case(Dist& d, const json& c, Loss& loss) {
   torch::autograd::backward({share});
   out.loss = d.comm->all_reduce_scalar(share.item<double>(), ReduceOp::Sum);
   for (auto& l : leaves) out.grads.push_back(l.grad());
+  const size_t ncols = batch.columns.size();
+  for (size_t i = 0; i < batch.layers.size(); ++i)
+    out.layer_grads.emplace_back(out.grads.begin() + static_cast<int64_t>(ncols * (i + 1)),
+                                 out.grads.begin() + static_cast<int64_t>(ncols * (i + 2)));
+  out.grads.resize(ncols);
   return out;
+}
+
+void expect_grads_match(const std::string& name, const json& ref_grads, const std::vector<at::Tensor>& grads,
+                        const Slice& slice) {
+  ASSERT_EQ(grads.size(), ref_grads.size()) << name;
+  for (size_t k = 0; k < grads.size(); ++k) {
+    ASSERT_TRUE(grads[k].defined()) << name << " column " << k;
+    at::Tensor ref_grad = tensor_from(ref_grads[k]);
+    at::Tensor mine_ref = ref_grad.narrow(0, slice.begin, slice.count);
+    // Relative to the whole reference gradient, so that a rank holding only near-zero rows
+    // is judged on the same scale as the others.
+    const double scale = std::max(ref_grad.abs().max().item<double>(), 1e-30);
+    const double err = slice.count == 0 ? 0.0
+                       : (grads[k].to(at::kDouble) - mine_ref.to(at::kDouble)).abs().max().item<double>() / scale;
+    EXPECT_LT(err, kGradTol) << name << " column " << k;
+  }
 }
 
 void expect_matches_golden(const json& c, const CaseResult& r) {
   const std::string name = c.at("name").get<std::string>();
   const double ref = c.at("loss").get<double>();
   EXPECT_NEAR(r.loss, ref, kLossTol * std::max(1.0, std::abs(ref))) << name;
-  for (size_t k = 0; k < r.grads.size(); ++k) {
-    ASSERT_TRUE(r.grads[k].defined()) << name << " column " << k;
-    at::Tensor ref_grad = tensor_from(c.at("grads")[k]);
-    at::Tensor mine_ref = ref_grad.narrow(0, r.slice.begin, r.slice.count);
-    // Relative to the whole reference gradient, so that a rank holding only near-zero rows
-    // is judged on the same scale as the others.
-    const double scale = std::max(ref_grad.abs().max().item<double>(), 1e-30);
-    const double err = r.slice.count == 0 ? 0.0
-                       : (r.grads[k].to(at::kDouble) - mine_ref.to(at::kDouble)).abs().max().item<double>() / scale;
-    EXPECT_LT(err, kGradTol) << name << " column " << k;
-  }
+  expect_grads_match(name, c.at("grads"), r.grads, r.slice);
+  ASSERT_EQ(r.layer_grads.size(), c.contains("layer_grads") ? c.at("layer_grads").size() : 0u) << name;
+  for (size_t i = 0; i < r.layer_grads.size(); ++i)
+    expect_grads_match(str_cat(name, " prior layer ", i), c.at("layer_grads")[i], r.layer_grads[i], r.slice);
 }
 
 TEST(MpiLossGolden, EveryLossMatchesThePythonReference) {
@@ -92,7 +114,7 @@ TEST(MpiLossGolden, GradCacheOnReadyEmbeddingsIsTheLossItCaches) {
   int checked = 0;
   for (const json& c : g.at("cases")) {
     const std::string name = c.at("config").at("name");
-    if (name != "mnrl" && name != "gist") continue;
+    if ((name != "mnrl" && name != "gist") || c.contains("layers")) continue;  // adaptive: no cache
     std::unique_ptr<Loss> loss = make_loss(loss_config(c.at("config"), {"loss.name=cached_" + name}));
     ASSERT_NE(dynamic_cast<GradCache*>(loss.get()), nullptr);
     expect_matches_golden(c, run_case(d, c, *loss));
@@ -308,6 +330,51 @@ TEST(MpiLossGolden, MatryoshkaTakesNDimsPerStepFromTheStepSeed) {
   EXPECT_NE(error_of([] {
               make_loss(loss_config({{"name", "mnrl"}, {"matryoshka_dims", {8}}}, {"loss.matryoshka_n_dims_per_step=0"}));
             }).find("must be >= 1"), std::string::npos);
+}
+
+// n_layers_per_step prior layers, drawn from the step's seed alike on every rank: the loss is
+// the last layer's term plus the drawn layer's, as a loss over that prior layer alone.
+TEST(MpiLossGolden, AdaptiveLayerDrawsItsLayersFromTheStepSeed) {
+  Dist& d = dist();
+  const int64_t rows = 3 * d.world_size;
+  const Slice s = rank_slice(rows, d.world_size, d.rank);
+  at::manual_seed(5);
+  const auto columns = [&] {
+    std::vector<at::Tensor> cols;
+    for (int k = 0; k < 2; ++k) cols.push_back(at::randn({rows, 16}).narrow(0, s.begin, s.count));
+    return cols;
+  };
+  LossBatch batch{columns(), {}, {}, {}};
+  for (int l = 0; l < 4; ++l) batch.layers.push_back(columns());
+  const json every{{"name", "mnrl"}, {"adaptive_layer", true}, {"adaptive_n_layers_per_step", -1}};
+  auto all = make_loss(loss_config(every));
+  std::vector<double> alone;  // the loss with prior layer l as the only one
+  for (int l = 0; l < 4; ++l) {
+    LossBatch one{batch.columns, {}, {}, {batch.layers[static_cast<size_t>(l)]}};
+    alone.push_back(all->forward(d, one).item<double>());
+  }
+  auto some = make_loss(loss_config({{"name", "mnrl"}, {"adaptive_layer", true}}));
+  std::set<int64_t> drawn;
+  for (uint64_t seed = 0; seed < 24; ++seed) {
+    some->begin_step(seed);
+    const std::vector<int64_t> layers = some->prior_layers(4);
+    ASSERT_EQ(layers.size(), 1u);
+    drawn.insert(layers[0]);
+    EXPECT_NEAR(some->forward(d, batch).item<double>(), alone[static_cast<size_t>(layers[0])], 1e-5);
+    EXPECT_EQ(d.comm->all_reduce_scalar(static_cast<double>(layers[0]), ReduceOp::Max),
+              static_cast<double>(layers[0]));
+  }
+  EXPECT_EQ(drawn.size(), 4u);
+  EXPECT_EQ(all->prior_layers(4), (std::vector<int64_t>{0, 1, 2, 3}));
+  const auto message = [](const json& cfg, std::vector<std::string> extra = {}) {
+    return error_of([&] { make_loss(loss_config(cfg, std::move(extra))); });
+  };
+  EXPECT_NE(message({{"name", "cached_mnrl"}, {"adaptive_layer", true}}, {"training.mini_batch_size=4"})
+                .find("loss.adaptive_layer: does not combine with cached_mnrl"), std::string::npos);
+  EXPECT_NE(message({{"name", "mnrl"}, {"adaptive_kl_temperature", 0.5}})
+                .find("loss.adaptive_kl_temperature: set but loss.adaptive_layer is false"), std::string::npos);
+  EXPECT_NE(message({{"name", "mnrl"}, {"adaptive_layer", true}, {"adaptive_n_layers_per_step", 0}})
+                .find("loss.adaptive_n_layers_per_step: must be >= 1"), std::string::npos);
 }
 
 TEST(LossConfig, MatryoshkaDimLargerThanTheEmbeddingFailsAtFirstUseNamingTheKey) {

@@ -13,8 +13,7 @@ namespace disttune {
 
 Matryoshka::Matryoshka(std::unique_ptr<Loss> inner, std::vector<int64_t> dims,
                        std::vector<double> weights, std::string origin, int64_t n_dims_per_step)
-    : inner_(std::move(inner)), origin_(std::move(origin)), n_dims_per_step_(n_dims_per_step) {
-  DT_CHECK(inner_ != nullptr, "Matryoshka needs an inner loss");
+    : WrappedLoss(std::move(inner)), origin_(std::move(origin)), n_dims_per_step_(n_dims_per_step) {
   DT_REQUIRE(!dims.empty(), origin_, ": matryoshka needs at least one dimension");
   if (weights.empty()) weights.assign(dims.size(), 1.0);
   DT_REQUIRE(weights.size() == dims.size(), origin_, ": ", dims.size(),

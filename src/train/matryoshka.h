@@ -15,7 +15,7 @@
 
 namespace disttune {
 
-class Matryoshka final : public Loss {
+class Matryoshka final : public WrappedLoss {
  public:
   // `origin` prefixes the error when a dim exceeds the embedding size (the config
   // location of loss.matryoshka_dims).
@@ -23,26 +23,16 @@ class Matryoshka final : public Loss {
              std::string origin = "loss.matryoshka_dims", int64_t n_dims_per_step = -1);
   std::string name() const override { return "matryoshka(" + inner_->name() + ")"; }
   at::Tensor forward(Dist& d, const LossBatch& batch) override;
-  int min_columns() const override { return inner_->min_columns(); }
-  int max_columns() const override { return inner_->max_columns(); }
-  bool needs_labels() const override { return inner_->needs_labels(); }
-  bool takes_class_labels() const override { return inner_->takes_class_labels(); }
-  bool takes_label_width(int width, int columns) const override { return inner_->takes_label_width(width, columns); }
-  bool needs_guide() const override { return inner_->needs_guide(); }
-  int guide_columns(int columns) const override { return inner_->guide_columns(columns); }
-  bool guide_is_target() const override { return inner_->guide_is_target(); }
   double loss_matrices(int roles) const override {
     return inner_->loss_matrices(roles) * static_cast<double>(dims_per_step());
   }
   void begin_step(uint64_t seed) override;
   // The indices into dims() this step uses, in order (all of them unless n_dims_per_step).
   std::vector<size_t> step_dims() const;
-  const Loss& inner() const { return *inner_; }
   const std::vector<int64_t>& dims() const { return dims_; }
   const std::vector<double>& weights() const { return weights_; }
 
  private:
-  std::unique_ptr<Loss> inner_;
   std::vector<int64_t> dims_;
   std::vector<double> weights_;
   std::string origin_;

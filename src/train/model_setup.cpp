@@ -14,6 +14,7 @@ ModelOptions model_options(const Config& cfg) {
   o.pooling = cfg.get_string("model.pooling");
   o.normalize = cfg.get_string("model.normalize");
   o.dropout = cfg.get_float("model.dropout");
+  o.num_layers = static_cast<int>(cfg.get_int("model.num_layers"));
   return o;
 }
 

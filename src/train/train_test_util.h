@@ -91,6 +91,9 @@ inline Config loss_config(const json& cfg, std::vector<std::string> extra = {}) 
     if (cfg.contains(key)) o.push_back(std::string("loss.") + key + "=" + cfg.at(key).dump());
   if (cfg.contains("margin_strategy"))
     o.push_back("loss.margin_strategy=" + cfg.at("margin_strategy").get<std::string>());
+  for (const auto& [key, value] : cfg.items())
+    if (key.rfind("adaptive_", 0) == 0)
+      o.push_back("loss." + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
   for (auto& e : extra) o.push_back(e);
   return Config::from_yaml("{}", "test.yaml", o);
 }

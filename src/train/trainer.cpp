@@ -79,7 +79,8 @@ class Trainer {
   bool stopped_early() const;  // eval.early_stopping_patience evaluations without improvement
   void train_step(const std::vector<int64_t>& batch);
   at::Tensor embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
-                       const std::vector<std::vector<int32_t>>& ids);
+                       const std::vector<std::vector<int32_t>>& ids,
+                       const std::vector<int64_t>& prior = {}, std::vector<at::Tensor>* prior_embeddings = nullptr);
   at::Tensor embed_guide(size_t role, const std::vector<int64_t>& rows,
                          const std::vector<std::vector<int32_t>>& ids);
   std::map<std::string, double> evaluate(Embedder& emb, bool test, const std::string& label);
@@ -316,7 +317,8 @@ bool Trainer::finished() const {
 bool Trainer::stopped_early() const { return patience_ > 0 && st_.evals_without_improvement >= patience_; }
 
 at::Tensor Trainer::embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
-                              const std::vector<std::vector<int32_t>>& ids) {
+                              const std::vector<std::vector<int32_t>>& ids, const std::vector<int64_t>& prior,
+                              std::vector<at::Tensor>* prior_embeddings) {
   AutocastScope ac(autocast_, compute_dtype_, device_.type());
   const int32_t pad = static_cast<int32_t>(model.pad_token_id());
   if (ids.empty()) {
@@ -324,10 +326,14 @@ at::Tensor Trainer::embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
     // its backward: a zero-row slice of a real forward keeps it in the autograd graph.
     const std::vector<std::vector<int32_t>> one{tokenizer.encode("", 2)};
     TokenBatch tb = pad_batch(one, pad);
-    return model.forward(tb.input_ids, tb.attention_mask).narrow(0, 0, 0);
+    const size_t first = prior_embeddings ? prior_embeddings->size() : 0;
+    at::Tensor last = model.forward(tb.input_ids, tb.attention_mask, prior, prior_embeddings).narrow(0, 0, 0);
+    for (size_t i = first; prior_embeddings && i < prior_embeddings->size(); ++i)
+      (*prior_embeddings)[i] = (*prior_embeddings)[i].narrow(0, 0, 0);
+    return last;
   }
   TokenBatch tb = pad_batch(ids, pad);
-  return model.forward(tb.input_ids, tb.attention_mask);
+  return model.forward(tb.input_ids, tb.attention_mask, prior, prior_embeddings);
 }
 
 // The guide's embeddings of one role of this rank's rows: of the model's token ids, or of
@@ -409,8 +415,14 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
                weight;
     } else {
       LossBatch lbatch;
-      for (const auto& role_ids : ids)
-        lbatch.columns.push_back(embed_ids(model_, embedder_->tokenizer(), role_ids));
+      // AdaptiveLayerLoss: the drawn prior hidden states come out of the same forward.
+      const std::vector<int64_t> prior = loss_->prior_layers(model_.num_layers());
+      if (!prior.empty()) lbatch.layers.resize(static_cast<size_t>(model_.num_layers()));
+      for (const auto& role_ids : ids) {
+        std::vector<at::Tensor> layers;
+        lbatch.columns.push_back(embed_ids(model_, embedder_->tokenizer(), role_ids, prior, &layers));
+        for (size_t i = 0; i < layers.size(); ++i) lbatch.layers[static_cast<size_t>(prior[i])].push_back(layers[i]);
+      }
       lbatch.labels = labels;
       for (size_t k = 0; guide_ && k < guide_roles; ++k) lbatch.guide.push_back(embed_guide(k, local, ids[k]));
       at::Tensor l = loss_->forward(d_, lbatch);

@@ -161,9 +161,11 @@ def mpnet_positions(ids, pad=1):
     return pos
 
 
-def reference_states(w, cfg, ids, mask):
+def reference_states(w, cfg, ids, mask, hidden=None):
     """Last hidden state [B, T, H] and the torch layers used (for their gradients). Grad mode
-    stays on so that TransformerEncoderLayer takes its plain (non-fused) path."""
+    stays on so that TransformerEncoderLayer takes its plain (non-fused) path. `hidden`, a
+    list, receives Hugging Face's hidden states before the last: the embeddings' output, then
+    each layer's but the last."""
     H, T = cfg["hidden_size"], ids.shape[1]
     bert = cfg["model_type"] == "bert"
     eps = cfg["layer_norm_eps"]
@@ -188,6 +190,8 @@ def reference_states(w, cfg, ids, mask):
         kwargs = {"src_mask": full.reshape(-1, T, T)}
     layers = [torch_layer(w, f"encoder.layer.{i}.", cfg, bert) for i in range(cfg["num_hidden_layers"])]
     for layer in layers:
+        if hidden is not None:
+            hidden.append(x)
         x = layer(x, **kwargs)
     return x, layers
 
@@ -313,10 +317,16 @@ def build_case(name, cfg, seed, store_dtype, pooling, normalize, shapes, with_po
     for i, (lengths, T) in enumerate(shapes):
         ids, mask = make_batch(gen, cfg, lengths, T)
         leaves = {k: v.clone().requires_grad_(True) for k, v in weights.items()}
-        states, layers = reference_states(leaves, cfg, ids, mask)
+        hidden = []
+        states, layers = reference_states(leaves, cfg, ids, mask, hidden)
         pools = pooled(states, mask)
         emb = pools[pooling]
         emb = F.normalize(emb, p=2, dim=1) if normalize else emb
+        # What AdaptiveLayerLoss embeds from each earlier hidden state: the same pooling and
+        # normalisation over that state.
+        for k, h in enumerate(hidden):
+            prior = pooled(h, mask)[pooling]
+            expected[f"b{i}.prior{k}"] = (F.normalize(prior, p=2, dim=1) if normalize else prior).detach()
         expected[f"b{i}.input_ids"] = ids
         expected[f"b{i}.attention_mask"] = mask
         # Padded positions hold values no one relies on; zero them to keep the file honest.

@@ -293,17 +293,58 @@ def loss_fn(cfg):
     return matryoshka
 
 
+def layer_weight(weighting, i):  # AdaptiveLayerLoss.get_layer_weight
+    if weighting == "log":
+        return 1.0 / (1.0 + math.log(1 + i))
+    if weighting == "linear":
+        return 1.0 / (1 + i)
+    return 1.0
+
+
+def adaptive_layer_fn(cfg):
+    """AdaptiveLayerLoss.forward on ready embeddings: `layers` holds the columns embedded
+    from each prior hidden state (0 the embeddings' output), all of them taken
+    (n_layers_per_step -1); the KL term compares the concatenated columns, as its
+    ForwardDecorator concatenates the model's outputs."""
+    fn = loss_fn(cfg)
+    last_w = cfg.get("adaptive_last_layer_weight", 1.0)
+    prior_w = cfg.get("adaptive_prior_layers_weight", 1.0)
+    kl_w = cfg.get("adaptive_kl_div_weight", 1.0)
+    temp = cfg.get("adaptive_kl_temperature", 0.3)
+    weighting = cfg.get("adaptive_layer_weighting", "uniform")
+
+    def adaptive(cols, layers, labels, guide):
+        loss = fn(cols, labels, guide) * last_w
+        if temp > 0:
+            final = F.softmax(torch.cat(cols, dim=0) / temp, dim=-1).detach()
+        for i in range(len(layers)):
+            loss = loss + fn(layers[i], labels, guide) * layer_weight(weighting, i) / len(layers) * prior_w
+            if temp > 0:
+                kl = F.kl_div(F.log_softmax(torch.cat(layers[i], dim=0) / temp, dim=-1), final, reduction="batchmean")
+                loss = loss + kl * temp * kl_w
+        return loss
+    return adaptive
+
+
 # ---- loss cases ----------------------------------------------------------------------------
-def loss_case(name, cfg, rows, dim, ncols, gen, labels=None, guide32=None):
+def loss_case(name, cfg, rows, dim, ncols, gen, labels=None, guide32=None, prior_layers=0):
     cols32 = [torch.randn(rows, dim, generator=gen) for _ in range(ncols)]
     cols = [c.to(torch.float64).requires_grad_() for c in cols32]
+    layers32 = [[torch.randn(rows, dim, generator=gen) for _ in range(ncols)] for _ in range(prior_layers)]
+    layers = [[c.to(torch.float64).requires_grad_() for c in layer] for layer in layers32]
     lab = None if labels is None else labels.to(torch.float64)
     guide = None if guide32 is None else [g.to(torch.float64) for g in guide32]
-    loss = loss_fn(cfg)(cols, lab, guide)
+    if prior_layers:
+        loss = adaptive_layer_fn(cfg)(cols, layers, lab, guide)
+    else:
+        loss = loss_fn(cfg)(cols, lab, guide)
     loss.backward()
     case = {"name": name, "config": cfg, "loss": float(loss),
             "columns": [tensor_json(c) for c in cols32],
             "grads": [tensor_json(c.grad) for c in cols]}
+    if prior_layers:
+        case["layers"] = [[tensor_json(c) for c in layer] for layer in layers32]
+        case["layer_grads"] = [[tensor_json(c.grad) for c in layer] for layer in layers]
     if labels is not None:
         case["labels"] = tensor_json(labels)
     if guide32 is not None:
@@ -449,6 +490,19 @@ def loss_cases():
                            12, 16, 1, g, labels12))
     cases.append(loss_case("batch_hard_triplet_one_class", {"name": "batch_hard_triplet", "margin": 1.0}, 8, 16, 1, g,
                            torch.zeros(8)))
+    every = {"adaptive_layer": True, "adaptive_n_layers_per_step": -1}
+    cases.append(loss_case("adaptive_layer_mnrl", dict(every, name="mnrl"), 8, 16, 2, g, prior_layers=3))
+    cases.append(loss_case("adaptive_layer_mnrl_linear_no_kl_uneven",
+                           dict(every, name="mnrl", adaptive_layer_weighting="linear", adaptive_kl_temperature=0.0,
+                                adaptive_last_layer_weight=0.5, adaptive_prior_layers_weight=2.0), 7, 12, 3, g,
+                           prior_layers=2))
+    cases.append(loss_case("adaptive_layer_matryoshka_cosent",
+                           dict(every, name="cosent", matryoshka_dims=[16, 8], adaptive_layer_weighting="log",
+                                adaptive_kl_temperature=0.5, adaptive_kl_div_weight=2.0), 8, 16, 2, g,
+                           torch.rand(8, generator=g), prior_layers=4))
+    gi = {"name": "gist", "temperature": 0.05}
+    cases.append(loss_case("adaptive_layer_gist", dict(every, **gi), 8, 16, 3, g,
+                           guide32=guide_columns(8, 16, 3, g), prior_layers=2))
     return cases
 
 
