@@ -14,6 +14,8 @@
 // (model/token_packing.h), to see what it gains.
 // --mini-batch > 0 runs the step as cached MNRL (GradCache): the same gradients with the
 // activation memory of that many rows, at the price of a second forward pass.
+// --checkpointing=1 recomputes each encoder layer in backward (training.gradient_checkpointing):
+// the activation memory of the layer inputs and one layer, at the price of a second forward.
 // --profile=FILE records one more step at the largest batch (rank 0) as a chrome trace;
 // benchmarks/profile_compare.py sets it beside ref_train.py --profile.
 // MFU = model FLOPs per step (3 x forward, the recompute of cached MNRL not counted) / step
@@ -208,6 +210,8 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
   model.set_training(dropout > 0);
   const bool pack = args.get_int("pack", 1) != 0;
   model.set_token_packing(pack);
+  const bool checkpointing = args.get_int("checkpointing", 0) != 0;
+  model.set_gradient_checkpointing(checkpointing);
 
   NamedParameters named;
   std::vector<at::Tensor> params;
@@ -349,6 +353,7 @@ DT_BENCHMARK("train", "MNRL optimizer step pairs/s and MFU (--batches=64,128 (gl
                      {"seq", tp},
                      {"lengths", lengths_file},
                      {"token_packing", pack},
+                     {"gradient_checkpointing", checkpointing},
                      {"layers", init.num_layers},
                      {"hidden", init.hidden_size},
                      {"heads", init.num_heads},

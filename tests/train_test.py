@@ -868,6 +868,28 @@ class Train(unittest.TestCase):
             self.assertNotEqual(r.rc, 0, r)
             self.assertIn("loss.adaptive_layer: does not combine with cached_mnrl", r.err, command)
 
+    def test_gradient_checkpointing(self):
+        """training.gradient_checkpointing recomputes each layer in backward: with dropout 0.1
+        at np 2, fp32 and bf16, with AdaptiveLayerLoss reading prior layers, and under GradCache
+        (cached_mnrl), the losses and final weights are the plain run's."""
+        cases = {"fp32": ["loss.adaptive_layer=true"], "bf16": ["loss.adaptive_layer=true"],
+                 "cached": ["loss.name=cached_mnrl", "training.mini_batch_size=3"]}
+        for case, extra in cases.items():
+            precision = "bf16" if case == "bf16" else "fp32"
+            runs = []
+            for on in ("false", "true"):
+                cfg, run = self.config(f"checkpointing_{case}_{on}", QUIET, dropout=0.1, epochs=1)
+                self.train(cfg, np=2, sets=[f"training.gradient_checkpointing={on}", f"training.precision={precision}",
+                                            "model.init.num_layers=3"] + extra)
+                weights = dt.read_safetensors(f"{run}/final/model.safetensors")
+                if precision == "bf16":
+                    # The key biases' gradient is zero up to rounding (softmax ignores a shift
+                    # shared by all keys); bf16 rounding differs between the runs' products and
+                    # AdamW scales either noise to +-lr, so only they are left out.
+                    weights = {n: v for n, v in weights.items() if "attention.self.key.bias" not in n}
+                runs.append((np.array([x["loss"] for x in metrics_rows(run, "train")]), weights))
+            assert_same_run(runs[0], runs[1], f"gradient checkpointing, {case}")
+
     def test_reduce_lr_on_plateau(self):
         """training.scheduler: reduce_lr_on_plateau: the logged rate after each evaluation is
         torch.optim.lr_scheduler.ReduceLROnPlateau's stepped with the run's validation metrics;

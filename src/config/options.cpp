@@ -121,6 +121,9 @@ std::vector<OptionSpec> build_registry() {
       opt_bool("training.drop_last", "false",
                "leave out the global batches short of global_batch_size (Hugging Face's dataloader_drop_last; "
                "no_duplicates can leave several per epoch)"),
+      opt_bool("training.gradient_checkpointing", "false",
+               "recompute each encoder layer in backward instead of keeping its activations (Hugging Face's "
+               "gradient_checkpointing): less memory, about one more forward per step; the same gradients"),
       opt_int("training.logging_steps", "10", 1, kBig, "log training loss every N steps"),
       opt_map("training.prompts", "{}",
               "text prepended to the texts of a role, e.g. {anchor: 'query: '} (sentence-transformers' "

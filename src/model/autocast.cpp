@@ -42,6 +42,23 @@ AutocastScope::~AutocastScope() {
   set_autocast(device_, false, at::kFloat);
 }
 
+AutocastState autocast_state(at::DeviceType device) {
+  AutocastState s;
+#ifdef DT_AUTOCAST_PER_DEVICE
+  s.on = at::autocast::is_autocast_enabled(device);
+  if (s.on) s.dtype = at::autocast::get_autocast_dtype(device);
+#else
+  if (device == at::kCPU) {
+    s.on = at::autocast::is_cpu_enabled();
+    if (s.on) s.dtype = at::autocast::get_autocast_cpu_dtype();
+  } else {
+    s.on = at::autocast::is_enabled();
+    if (s.on) s.dtype = at::autocast::get_autocast_gpu_dtype();
+  }
+#endif
+  return s;
+}
+
 bool cpu_autocast_enabled() {
 #ifdef DT_AUTOCAST_PER_DEVICE
   return at::autocast::is_autocast_enabled(at::kCPU);

@@ -23,6 +23,15 @@ class AutocastScope {
   at::DeviceType device_;
 };
 
+// The autocast setting in effect on `device`, so that work replayed later (gradient
+// checkpointing's recomputation during backward, outside the trainer's scope) runs under
+// the setting the first pass had: AutocastScope(state.on, state.dtype, device).
+struct AutocastState {
+  bool on = false;
+  at::ScalarType dtype = at::kFloat;
+};
+AutocastState autocast_state(at::DeviceType device);
+
 // Whether CPU autocast is on: the encoder's float32 CPU kernels (model/linear.h) then step
 // aside for ATen's operators, which autocast casts.
 bool cpu_autocast_enabled();

@@ -54,6 +54,7 @@ at::Tensor BertEncoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   LayerRuntime lrt = layer_rt_;
   lrt.hidden_dropout = rt.hidden_dropout;
   lrt.attention_dropout = rt.attention_dropout;
+  lrt.checkpoint = rt.checkpoint;
   return run_layers(layers_, x, packing, lrt, attention_mask, rt.first_token_only, biases, rt.prior_layers,
                     rt.prior_states);
 }

@@ -18,6 +18,7 @@ struct EncoderRuntime {
   // The caller reads position 0 alone (CLS pooling): forward may return [B, 1, H], the last
   // layer run for the first tokens only (run_layers in model/transformer_layer.h).
   bool first_token_only = false;
+  bool checkpoint = false;  // gradient checkpointing of each layer while grad mode is on
   // Hidden states to hand back besides the last (AdaptiveLayerLoss pools them): indices into
   // Hugging Face's hidden_states, 0 the embeddings' output and i layer i's, ascending and
   // below num_hidden_layers. Their [B, T, H] states are appended to *prior_states.

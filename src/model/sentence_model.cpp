@@ -28,6 +28,7 @@ struct ModelState {
   double attention_dropout = 0;
   bool training = false;
   bool pack_tokens = true;
+  bool checkpoint = false;
   std::string tokenizer_dir;  // copied from on save ("" for init models)
   std::string vocab_file;
 };
@@ -165,6 +166,7 @@ void keep_layers(ModelState& m, int num_layers, const EncoderExtras& extras) {
 EncoderRuntime runtime(const ModelState& m) {
   EncoderRuntime rt;
   rt.pack_tokens = m.pack_tokens;
+  rt.checkpoint = m.checkpoint;
   if (m.training) {
     rt.hidden_dropout = m.hidden_dropout;
     rt.attention_dropout = m.attention_dropout;
@@ -283,6 +285,7 @@ std::vector<NamedTensor>& SentenceModel::parameters() { return impl_->encoder->s
 void SentenceModel::set_training(bool on) { impl_->training = on; }
 bool SentenceModel::training() const { return impl_->training; }
 void SentenceModel::set_token_packing(bool on) { impl_->pack_tokens = on; }
+void SentenceModel::set_gradient_checkpointing(bool on) { impl_->checkpoint = on; }
 void SentenceModel::to(const at::Device& device) { impl_->encoder->state().to(device); }
 at::Device SentenceModel::device() const {
   return impl_->encoder->state().parameters().front().tensor.device();

@@ -69,6 +69,9 @@ class SentenceModel {
   // Token packing (model/token_packing.h), on by default; off runs every padded position
   // through the encoder as Hugging Face does (the same embeddings: benchmarks and tests).
   void set_token_packing(bool on);
+  // Gradient checkpointing (model/checkpoint.h) of each encoder layer while gradients are
+  // recorded: the same embeddings and gradients, less activation memory, one more forward.
+  void set_gradient_checkpointing(bool on);
   void to(const at::Device& device);
   at::Device device() const;
 

@@ -182,6 +182,63 @@ TEST_P(GradientParity, GradientsMatchTheTorchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Model, Parity, ::testing::Values("bert_f32", "bert_f16", "mpnet_f32", "mpnet_bf16"));
+// Gradient checkpointing recomputes each layer in backward: with dropout on, packed and
+// padded, fp32 and under CPU autocast, and with prior hidden states pooled on the way
+// (AdaptiveLayerLoss), the embeddings, every parameter's gradient (MPNet's relative position
+// bias included) and the random stream after backward are those of the plain run.
+TEST_P(GradientParity, GradientCheckpointingGivesThePlainRunsGradients) {
+  const std::string name = GetParam();
+  const Expected ex(name);
+  ModelOptions o;
+  o.dropout = 0.2;
+  SentenceModel model = SentenceModel::load(golden_case(name) + "/model", o);
+  model.set_training(true);
+  const at::Tensor ids = ex.get("b3.input_ids"), mask = ex.get("b3.attention_mask"), probe = ex.get("b3.probe");
+  struct Run {
+    at::Tensor emb, after;
+    std::vector<at::Tensor> grads;
+  };
+  const auto run = [&](bool checkpoint, bool autocast) {
+    model.set_gradient_checkpointing(checkpoint);
+    for (auto& p : model.parameters()) p.tensor.mutable_grad() = at::Tensor();
+    at::manual_seed(7);
+    Run r;
+    std::vector<at::Tensor> prior;
+    {
+      AutocastScope ac(autocast, at::kBFloat16, at::kCPU);
+      r.emb = model.forward(ids, mask, {0, 1}, &prior);
+    }
+    ((r.emb + prior[0] + prior[1]) * probe).sum().backward();
+    r.after = at::rand({4});
+    for (auto& p : model.parameters()) r.grads.push_back(p.tensor.grad());
+    return r;
+  };
+  for (const bool packing : {true, false}) {
+    model.set_token_packing(packing);
+    for (const bool autocast : {false, true}) {
+      const Run plain = run(false, autocast), check = run(true, autocast);
+      const std::string what = str_cat(name, packing ? " packed" : " padded", autocast ? " bf16" : " fp32");
+      EXPECT_LE(max_diff(check.emb, plain.emb), 1e-6) << what;
+      EXPECT_TRUE(at::equal(check.after, plain.after)) << what << ": the random stream moved";
+      // Relative to the largest gradient: the key biases' gradients are zero up to rounding
+      // (softmax ignores a shift shared by all keys), so their own scale is noise.
+      double scale = 0;
+      for (const at::Tensor& g : plain.grads)
+        if (g.defined()) scale = std::max(scale, g.abs().max().item<double>());
+      int checked = 0;
+      for (size_t i = 0; i < plain.grads.size(); ++i) {
+        const std::string& pname = model.parameters()[i].name;
+        ASSERT_EQ(check.grads[i].defined(), plain.grads[i].defined()) << what << " " << pname;
+        if (!plain.grads[i].defined()) continue;
+        EXPECT_LE(max_diff(check.grads[i], plain.grads[i]) / scale, autocast ? 1e-4 : 1e-6) << what << " " << pname;
+        ++checked;
+      }
+      EXPECT_GE(checked, 20) << what;
+    }
+  }
+  model.set_gradient_checkpointing(false);
+}
+
 INSTANTIATE_TEST_SUITE_P(Model, GradientParity, ::testing::Values("bert_f32", "mpnet_f32"));
 
 // Token packing (model/token_packing.h) against the padded forward Hugging Face runs: the

@@ -113,6 +113,14 @@ void TokenPacking::make_biases(const std::function<AttentionBias(const at::Tenso
   for (Group& g : groups_) g.bias = fn(g.mask);
 }
 
+std::vector<at::Tensor> TokenPacking::differentiable_biases() const {
+  std::vector<at::Tensor> out;
+  for (const Group& g : groups_)
+    for (const at::Tensor* t : {&g.bias.padding, &g.bias.position, &g.bias.fused})
+      if (t->defined() && t->requires_grad()) out.push_back(*t);
+  return out;
+}
+
 at::Tensor TokenPacking::attend(const at::Tensor& x, const AttendFn& fn) const {
   if (!active()) return fn(x, groups_.front().bias);
   const int64_t C = x.size(-1);

@@ -42,6 +42,9 @@ class TokenPacking {
   // Sets each group's attention biases from its mask ([rows, length], the original
   // positions 0..length-1 of its rows): padding, and for MPNet the relative positions.
   void make_biases(const std::function<AttentionBias(const at::Tensor& group_mask)>& fn);
+  // The groups' bias tensors that carry gradient (MPNet's relative position bias, computed
+  // from a parameter): what a checkpointed layer reads besides its input and parameters.
+  std::vector<at::Tensor> differentiable_biases() const;
   // Attention over the groups: `fn` maps one group's [rows, length, C] input and biases to
   // [rows, length, H]. x is [N, C] when active (-> [N, H]), [B, T, C] otherwise (-> fn's).
   using AttendFn = std::function<at::Tensor(const at::Tensor& x, const AttentionBias& bias)>;

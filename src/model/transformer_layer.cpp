@@ -1,10 +1,13 @@
 #include "model/transformer_layer.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include "common/check.h"
+#include "model/checkpoint.h"
 #include "model/dropout.h"
 #include "model/gelu.h"
 #include "model/linear.h"
@@ -83,6 +86,10 @@ at::Tensor TransformerLayer::forward_first(const MixedStates& x, const TokenPack
   return finish(ctx.transpose(1, 2).reshape({B, H}), x0, rt).full;
 }
 
+std::vector<at::Tensor> TransformerLayer::parameters() const {
+  return {q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln1_w, ln1_b, ff1_w, ff1_b, ff2_w, ff2_b, ln2_w, ln2_b};
+}
+
 MixedStates TransformerLayer::finish(const at::Tensor& ctx, const at::Tensor& x, const LayerRuntime& rt) const {
   const MixedStates a = add_layer_norm(dropout(linear(ctx, o_w, o_b), rt.hidden_dropout), x, ln1_w, ln1_b, rt.eps);
   const at::Tensor h = activate(linear(a.product_input(), ff1_w, ff1_b), rt.act);
@@ -103,12 +110,27 @@ at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x,
   const size_t full = layers.size() - (first_only ? 1 : 0);
   MixedStates states{std::move(x), at::Tensor()};
   auto next = prior.begin();
+  // Checkpointed layers hand on float32 states alone: under CPU autocast the next layer's
+  // product casts them, the values add_layer_norm's bf16 copy would have held.
+  const bool checkpoint = rt.checkpoint && at::GradMode::is_enabled();
   for (size_t i = 0; i < layers.size(); ++i) {
     if (next != prior.end() && *next == static_cast<int64_t>(i)) {
       prior_states->push_back(packing.unpack(states.full));
       ++next;
     }
-    if (i < full) states = layers[i].forward(states, packing, rt);
+    if (i >= full) continue;
+    if (!checkpoint) {
+      states = layers[i].forward(states, packing, rt);
+      continue;
+    }
+    std::vector<at::Tensor> captured = layers[i].parameters();
+    for (const at::Tensor& b : packing.differentiable_biases()) captured.push_back(b);
+    const TransformerLayer& layer = layers[i];
+    states = MixedStates{checkpointed([&layer, packing, rt](const at::Tensor& x) {
+                                        return layer.forward(MixedStates{x, at::Tensor()}, packing, rt).full;
+                                      },
+                                      states.full, captured),
+                         at::Tensor()};
   }
   if (first_only) return layers.back().forward_first(states, packing, batch_bias(attention_mask), rt).unsqueeze(1);
   return packing.unpack(states.full);

@@ -24,6 +24,7 @@ struct LayerRuntime {
   Activation act = Activation::kGelu;
   double hidden_dropout = 0;     // applied only when > 0 (training)
   double attention_dropout = 0;
+  bool checkpoint = false;  // run_layers: gradient checkpointing (model/checkpoint.h) of each layer
 };
 
 // Names of a layer's parameters relative to its prefix ("encoder.layer.3.").
@@ -43,6 +44,8 @@ struct TransformerLayer {
   // The attention biases come with the packing (TokenPacking::make_biases). x.low, when
   // defined, is what the Q/K/V product reads (x.full's bf16 copy under CPU autocast).
   MixedStates forward(const MixedStates& x, const TokenPacking& packing, const LayerRuntime& rt) const;
+  // The 16 parameters, for gradient checkpointing.
+  std::vector<at::Tensor> parameters() const;
 
   // The output at position 0 of every row only: x as forward() takes it -> [B, H]. K and V
   // are projected for every token (position 0 attends to them all); Q, the attention

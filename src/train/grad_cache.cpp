@@ -6,8 +6,8 @@
 
 #include "common/check.h"
 #include "dist/dist.h"
+#include "model/rng_state.h"
 #include "train/matryoshka.h"
-#include "train/rng_state.h"
 
 namespace disttune {
 

@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "model/rng_state.h"
 #include "train/gist.h"
 #include "train/matryoshka.h"
 #include "train/mnrl.h"
-#include "train/rng_state.h"
 #include "train/train_test_util.h"
 
 namespace disttune {

@@ -166,6 +166,7 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   log_init(d.rank, out_ + "/logs");
   dist_set_timeout(cfg.get_float("distributed.timeout_s"));
   setup_device();
+  model_.set_gradient_checkpointing(cfg.get_bool("training.gradient_checkpointing"));
   broadcast_parameters();
   embedder_ = std::make_unique<Embedder>(model_, Embedder::tokenizer_for(model_));
   max_len_ = model_.max_seq_length();

@@ -1,4 +1,4 @@
-#include "train/rng_state.h"
+#include "model/rng_state.h"
 
 #include <ATen/ATen.h>
 

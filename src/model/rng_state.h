@@ -1,6 +1,6 @@
 // Snapshot and restore of the default random generators (CPU and every CUDA device): what
-// dropout draws from. GradCache replays it so that the re-embedding with graph equals the
-// first pass; checkpoints can store it.
+// dropout draws from. GradCache and gradient checkpointing replay it so that a recomputed
+// forward draws what the first one drew; checkpoints can store it.
 #pragma once
 
 #include <ATen/core/Tensor.h>
