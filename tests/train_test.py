@@ -888,7 +888,15 @@ class Train(unittest.TestCase):
                     # AdamW scales either noise to +-lr, so only they are left out.
                     weights = {n: v for n, v in weights.items() if "attention.self.key.bias" not in n}
                 runs.append((np.array([x["loss"] for x in metrics_rows(run, "train")]), weights))
-            assert_same_run(runs[0], runs[1], f"gradient checkpointing, {case}")
+            if precision == "fp32":
+                assert_same_run(runs[0], runs[1], f"gradient checkpointing, {case}")
+                continue
+            # bf16: the checkpointed layers hand on float32 states that the next product casts,
+            # where the plain run's add_layer_norm hands on its own bf16 copy; a rare element
+            # then rounds the other way (libtorch 2.6: 1 of 1024 weights off by 5.4e-5).
+            np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-4, err_msg=case)
+            for n, v in runs[0][1].items():
+                np.testing.assert_allclose(runs[1][1][n], v, atol=2e-4, rtol=1e-3, err_msg=f"{case}: {n}")
 
     def test_reduce_lr_on_plateau(self):
         """training.scheduler: reduce_lr_on_plateau: the logged rate after each evaluation is

@@ -31,7 +31,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     replay->cpu = autocast_state(at::kCPU);
     replay->cuda = autocast_state(at::kCUDA);
     ctx->saved_data["replay"] = at::IValue::make_capsule(replay);
-    return replay->f(x);  // grad mode is off here: no activations are kept
+    return replay->f(x, replay->captured);  // grad mode is off here: no activations are kept
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -41,13 +41,16 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     torch::autograd::variable_list out(n + 2);  // x, each captured tensor, the replay
     if (!grads[0].defined()) return out;
     const at::Tensor x = replay->x.detach().requires_grad_(true);
-    std::vector<at::Tensor> wrt{x};
+    std::vector<at::Tensor> use(n), wrt{x};
     std::vector<size_t> slot{0};
-    for (size_t i = 0; i < n; ++i)
-      if (replay->captured[i].requires_grad()) {
-        wrt.push_back(replay->captured[i]);
+    for (size_t i = 0; i < n; ++i) {
+      const at::Tensor& t = replay->captured[i];
+      use[i] = t.is_leaf() ? t : t.detach().requires_grad_(t.requires_grad());
+      if (use[i].requires_grad()) {
+        wrt.push_back(use[i]);
         slot.push_back(i + 1);
       }
+    }
     // Draw again what the forward drew, then leave the generators as backward found them.
     const RngState now = capture_rng();
     restore_rng(replay->rng);
@@ -56,7 +59,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
       at::AutoGradMode grad_mode(true);
       AutocastScope cpu(replay->cpu.on, replay->cpu.dtype, at::kCPU);
       AutocastScope cuda(replay->cuda.on, replay->cuda.dtype, at::kCUDA);
-      y = replay->f(x);
+      y = replay->f(x, use);
     }
     restore_rng(now);
     const torch::autograd::variable_list g =

@@ -121,6 +121,19 @@ std::vector<at::Tensor> TokenPacking::differentiable_biases() const {
   return out;
 }
 
+TokenPacking TokenPacking::with_differentiable_biases(const std::vector<at::Tensor>& biases) const {
+  TokenPacking out = *this;
+  size_t k = 0;
+  for (Group& g : out.groups_)
+    for (at::Tensor* t : {&g.bias.padding, &g.bias.position, &g.bias.fused})
+      if (t->defined() && t->requires_grad()) {
+        DT_CHECK(k < biases.size(), "with_differentiable_biases: ", biases.size(), " biases for more");
+        *t = biases[k++];
+      }
+  DT_CHECK(k == biases.size(), "with_differentiable_biases: ", biases.size(), " biases for ", k);
+  return out;
+}
+
 at::Tensor TokenPacking::attend(const at::Tensor& x, const AttendFn& fn) const {
   if (!active()) return fn(x, groups_.front().bias);
   const int64_t C = x.size(-1);

@@ -45,6 +45,8 @@ class TokenPacking {
   // The groups' bias tensors that carry gradient (MPNet's relative position bias, computed
   // from a parameter): what a checkpointed layer reads besides its input and parameters.
   std::vector<at::Tensor> differentiable_biases() const;
+  // A copy whose differentiable biases are `biases`, in differentiable_biases()'s order.
+  TokenPacking with_differentiable_biases(const std::vector<at::Tensor>& biases) const;
   // Attention over the groups: `fn` maps one group's [rows, length, C] input and biases to
   // [rows, length, H]. x is [N, C] when active (-> [N, H]), [B, T, C] otherwise (-> fn's).
   using AttendFn = std::function<at::Tensor(const at::Tensor& x, const AttentionBias& bias)>;

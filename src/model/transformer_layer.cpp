@@ -123,14 +123,17 @@ at::Tensor run_layers(const std::vector<TransformerLayer>& layers, at::Tensor x,
       states = layers[i].forward(states, packing, rt);
       continue;
     }
+    // The parameters (leaves: read from the layer) and the biases that carry gradient (read
+    // from the captured list, which backward fills with stand-ins).
     std::vector<at::Tensor> captured = layers[i].parameters();
+    const size_t params = captured.size();
     for (const at::Tensor& b : packing.differentiable_biases()) captured.push_back(b);
     const TransformerLayer& layer = layers[i];
-    states = MixedStates{checkpointed([&layer, packing, rt](const at::Tensor& x) {
-                                        return layer.forward(MixedStates{x, at::Tensor()}, packing, rt).full;
-                                      },
-                                      states.full, captured),
-                         at::Tensor()};
+    const auto f = [&layer, packing, rt, params](const at::Tensor& x, const std::vector<at::Tensor>& c) {
+      const TokenPacking p = packing.with_differentiable_biases({c.begin() + static_cast<int64_t>(params), c.end()});
+      return layer.forward(MixedStates{x, at::Tensor()}, p, rt).full;
+    };
+    states = MixedStates{checkpointed(f, states.full, captured), at::Tensor()};
   }
   if (first_only) return layers.back().forward_first(states, packing, batch_bias(attention_mask), rt).unsqueeze(1);
   return packing.unpack(states.full);

@@ -47,8 +47,10 @@ at::Tensor AdaptiveLayer::forward(Dist& d, const LossBatch& batch) {
   check_loss_batch(*this, batch);
   inner_->begin_step(derive_seed(step_seed_, 0));
   at::Tensor total = inner_->forward(d, batch) * o_.last_layer_weight;
-  DT_CHECK(!batch.layers.empty(), name(), ": the batch holds no prior hidden states");
+  // A model of 0 layers (model.num_layers: 0) has no prior state: the last layer's loss alone,
+  // as sentence-transformers returns it when there is no layer to draw.
   const std::vector<int64_t> layers = prior_layers(static_cast<int64_t>(batch.layers.size()));
+  if (layers.empty()) return total;
   const auto stacked = [](const std::vector<at::Tensor>& columns) {
     std::vector<at::Tensor> parts;
     for (const at::Tensor& c : columns) parts.push_back(loss_dtype(c));

@@ -366,6 +366,9 @@ TEST(MpiLossGolden, AdaptiveLayerDrawsItsLayersFromTheStepSeed) {
   }
   EXPECT_EQ(drawn.size(), 4u);
   EXPECT_EQ(all->prior_layers(4), (std::vector<int64_t>{0, 1, 2, 3}));
+  // A model of 0 layers has no prior state: the last layer's loss alone.
+  const LossBatch bare{batch.columns, {}, {}, {}};
+  EXPECT_NEAR(some->forward(d, bare).item<double>(), Mnrl().forward(d, bare).item<double>(), 1e-6);
   const auto message = [](const json& cfg, std::vector<std::string> extra = {}) {
     return error_of([&] { make_loss(loss_config(cfg, std::move(extra))); });
   };
