@@ -174,6 +174,19 @@ EncoderRuntime runtime(const ModelState& m) {
   return rt;
 }
 
+// The runtime of a forward that returns embeddings: CLS pooling reads position 0 alone.
+EncoderRuntime embedding_runtime(const ModelState& m) {
+  EncoderRuntime rt = runtime(m);
+  rt.first_token_only = m.pooling == PoolingMode::kCls;
+  return rt;
+}
+
+// Token states [B, T, H] -> the model's embeddings: pooled, and normalised when it normalises.
+at::Tensor embedding_of(const ModelState& m, const at::Tensor& states, const at::Tensor& mask) {
+  at::Tensor pooled = pool(states, mask, m.pooling);
+  return m.layout.normalize ? l2_normalize(pooled) : pooled;
+}
+
 }  // namespace
 
 SentenceModel::SentenceModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -246,23 +259,16 @@ at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor&
   if (prior.empty()) return forward(input_ids, attention_mask);
   DT_CHECK(prior_embeddings != nullptr, "SentenceModel::forward: prior layers without an output");
   check_ids(input_ids, attention_mask, impl_->layout.encoder.vocab_size);
-  const Encoder& enc = *impl_->encoder;
-  const PoolingMode mode = impl_->pooling;
-  EncoderRuntime rt = runtime(*impl_);
-  rt.first_token_only = mode == PoolingMode::kCls;
+  EncoderRuntime rt = embedding_runtime(*impl_);
   rt.prior_layers = prior;
   std::vector<at::Tensor> states;
   rt.prior_states = &states;
   const at::Device dev = device();
   const at::Tensor mask = attention_mask.to(dev);
-  const auto embed = [&](const at::Tensor& token_states) {
-    at::Tensor pooled = pool(token_states, mask, mode);
-    return impl_->layout.normalize ? l2_normalize(pooled) : pooled;
-  };
-  at::Tensor last = embed(enc.forward(input_ids.to(dev, at::kLong), mask, rt));
+  at::Tensor last = embedding_of(*impl_, impl_->encoder->forward(input_ids.to(dev, at::kLong), mask, rt), mask);
   DT_CHECK(states.size() == prior.size(), "the encoder returned ", states.size(), " of ", prior.size(),
            " prior hidden states");
-  for (const at::Tensor& s : states) prior_embeddings->push_back(embed(s));
+  for (const at::Tensor& st : states) prior_embeddings->push_back(embedding_of(*impl_, st, mask));
   return last;
 }
 
@@ -270,14 +276,10 @@ at::Tensor SentenceModel::forward(const at::Tensor& input_ids, const at::Tensor&
   const at::Device dev = device();
   check_ids(input_ids, attention_mask, impl_->layout.encoder.vocab_size);
   const Encoder& enc = *impl_->encoder;
-  const PoolingMode mode = impl_->pooling;
-  EncoderRuntime rt = runtime(*impl_);
-  rt.first_token_only = mode == PoolingMode::kCls;  // CLS pooling reads position 0 alone
-  const bool normalize = impl_->layout.normalize;
+  const EncoderRuntime rt = embedding_runtime(*impl_);
   return sliced(input_ids.to(dev, at::kLong), attention_mask.to(dev), enc.config(),
                 [&](const at::Tensor& ids, const at::Tensor& mask) {
-                  at::Tensor pooled = pool(enc.forward(ids, mask, rt), mask, mode);
-                  return normalize ? l2_normalize(pooled) : pooled;
+                  return embedding_of(*impl_, enc.forward(ids, mask, rt), mask);
                 });
 }
 

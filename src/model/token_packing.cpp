@@ -113,23 +113,26 @@ void TokenPacking::make_biases(const std::function<AttentionBias(const at::Tenso
   for (Group& g : groups_) g.bias = fn(g.mask);
 }
 
+template <typename Self, typename Fn>
+void TokenPacking::for_each_differentiable_bias(Self& self, Fn fn) {
+  for (auto& g : self.groups_)
+    for (auto* t : {&g.bias.padding, &g.bias.position, &g.bias.fused})
+      if (t->defined() && t->requires_grad()) fn(*t);
+}
+
 std::vector<at::Tensor> TokenPacking::differentiable_biases() const {
   std::vector<at::Tensor> out;
-  for (const Group& g : groups_)
-    for (const at::Tensor* t : {&g.bias.padding, &g.bias.position, &g.bias.fused})
-      if (t->defined() && t->requires_grad()) out.push_back(*t);
+  for_each_differentiable_bias(*this, [&](const at::Tensor& t) { out.push_back(t); });
   return out;
 }
 
 TokenPacking TokenPacking::with_differentiable_biases(const std::vector<at::Tensor>& biases) const {
   TokenPacking out = *this;
   size_t k = 0;
-  for (Group& g : out.groups_)
-    for (at::Tensor* t : {&g.bias.padding, &g.bias.position, &g.bias.fused})
-      if (t->defined() && t->requires_grad()) {
-        DT_CHECK(k < biases.size(), "with_differentiable_biases: ", biases.size(), " biases for more");
-        *t = biases[k++];
-      }
+  for_each_differentiable_bias(out, [&](at::Tensor& t) {
+    DT_CHECK(k < biases.size(), "with_differentiable_biases: ", biases.size(), " biases for more");
+    t = biases[k++];
+  });
   DT_CHECK(k == biases.size(), "with_differentiable_biases: ", biases.size(), " biases for ", k);
   return out;
 }

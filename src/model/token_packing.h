@@ -65,6 +65,9 @@ class TokenPacking {
   std::vector<int64_t> row_start_;  // packed position of each row's first token
   std::vector<Group> groups_;
   int64_t B_ = 0, T_ = 0;
+  // Each group's bias tensors that carry gradient, in one order (differentiable_biases).
+  template <typename Self, typename Fn>
+  static void for_each_differentiable_bias(Self& self, Fn fn);
 };
 
 }  // namespace disttune

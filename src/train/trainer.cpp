@@ -227,9 +227,9 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   total_steps_ = count_total_steps();
   sched_.emplace(make_schedule(cfg, total_steps_));
   if (sched_->kind() == ScheduleKind::ReduceLrOnPlateau) {
-    // Hugging Face refuses the schedule without an evaluation strategy; a run without a
+    // make_schedule refused eval.strategy no, as Hugging Face does; a run without a
     // validation split has nothing to step it either.
-    if (!(data_.evaluated() && data_.has_val()) || cfg.get_string("eval.strategy") == "no")
+    if (!(data_.evaluated() && data_.has_val()))
       cfg.fail("training.scheduler", "reduce_lr_on_plateau changes the rate at validation evaluations, by "
                                      "eval.metric; this run has none (eval.strategy, a validation split)");
     plateau_.emplace(sched_->options(), cfg.get_float("training.learning_rate"));
