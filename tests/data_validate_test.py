@@ -1,6 +1,7 @@
 """`disttune validate` reads the data files the config names: bad rows are reported with
 file:line:column under data.on_bad_row: error (once, also under mpirun), and counted under
 skip; the split sizes are printed."""
+import json
 import os
 import sys
 import tempfile
@@ -63,6 +64,34 @@ class DataValidate(unittest.TestCase):
                 self.assertNotEqual(r.rc, 0, r)
                 self.assertIn(error, r.err)
                 self.assertNotIn("tokens:", r.out)  # refused before the token store
+
+
+    def test_beir_pairs_feed_a_datasets_entry(self):
+        """datasets/beir_pairs.py writes a BEIR split's relevant (query, document) pairs, the
+        document as evaluation reads it (title + " " + text); validate reads them as a datasets:
+        entry and reports it beside data.train."""
+        beir = os.path.join(self.tmp.name, "beir")
+        os.makedirs(os.path.join(beir, "qrels"))
+        with open(os.path.join(beir, "queries.jsonl"), "w") as f:
+            f.write('{"_id": "q1", "text": "what is a cell?"}\n{"_id": "q2", "text": "why \u00e9t\u00e9?"}\n')
+        with open(os.path.join(beir, "corpus.jsonl"), "w") as f:
+            f.write('{"_id": "7", "title": "Cells", "text": "A cell is small."}\n'
+                    '{"_id": "8", "title": "", "text": "Summer is warm."}\n')
+        with open(os.path.join(beir, "qrels", "train.tsv"), "w") as f:
+            f.write("query-id\tcorpus-id\tscore\r\nq1\t7\t1\r\nq1\t8\t0\r\nq2\t8\t2\r\n")
+        out = os.path.join(self.tmp.name, "beir_pairs.jsonl")
+        r = dt.run([sys.executable, os.path.join(dt.SOURCE, "datasets", "beir_pairs.py"), beir, out])
+        self.assertEqual(r.rc, 0, r)
+        with open(out, encoding="utf-8") as f:
+            rows = [json.loads(l) for l in f]
+        self.assertEqual(rows, [{"anchor": "what is a cell?", "positive": "Cells A cell is small."},
+                                {"anchor": "why \u00e9t\u00e9?", "positive": "Summer is warm."}])
+        with open(self.cfg, "a") as f:
+            f.write(f"datasets:\n  beir:\n    train: {out}\n    columns: {{anchor: anchor, positive: positive}}\n")
+        r = dt.run([dt.DISTTUNE, "validate", self.cfg, "--set", "data.on_bad_row=skip"])
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("# datasets.beir: pairs, 2 rows read, all kept; loss mnrl", r.out)
+        self.assertIn("    train: \"" + out + "\"", r.out)  # the resolved config carries the entry
 
 
 if __name__ == "__main__":

@@ -338,6 +338,17 @@ class Train(unittest.TestCase):
         swapped = self.final("gist_swapped", loss=gist("swapped"))
         self.assertGreater(np.max(np.abs(swapped[0] - one[0])), 1e-3)
 
+        # A datasets: entry whose loss is gist shares the run's guide; another guide is refused.
+        def entry(guide):
+            return f"datasets:\n  more:\n    train: {self.data}\n    loss: {{name: gist, guide: {guides[guide]}}}\n"
+        cfg = self.config("gist_datasets", QUIET + gist("trained") + entry("trained"), max_steps=4)[0]
+        self.assertIn("loss data: gist, more: gist", self.train(cfg, np=2).out)
+        cfg = self.config("gist_datasets_refused", QUIET + gist("trained") + entry("barely"))[0]
+        r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(f"datasets.more: loss.guide: differs from loss.guide ('{guides['trained']}'): a run loads "
+                      "one frozen model for its losses", r.err)
+
     def test_short_batches_under_accumulation(self):
         """An epoch's last batch is shorter than the others (192 training rows): micro-batches
         keep global_batch_size / accumulation rows and the last batch has fewer of them. At 160
@@ -867,6 +878,109 @@ class Train(unittest.TestCase):
                         "loss.name=cached_mnrl", "--set", "training.mini_batch_size=4"], timeout=120)
             self.assertNotEqual(r.rc, 0, r)
             self.assertIn("loss.adaptive_layer: does not combine with cached_mnrl", r.err, command)
+
+    def test_multi_dataset(self):
+        """A datasets: section trains on several files, each global batch from one with its own
+        loss: with round_robin and a learning rate of 0 the first three steps are MNRL on
+        data.train, CoSENT on scored pairs and MNRL (scale 10) with hard negatives on triplets,
+        each equal to its formula on `disttune encode` embeddings; with proportional, every
+        batch of every dataset once per epoch, 1 and 2 ranks are one run and a run resumed
+        mid-epoch ends with the uninterrupted run's bits; bad datasets are refused naming them."""
+        with open(self.data) as f:
+            rows = [json.loads(l) for l in f]
+        main, tri, scored = (os.path.join(self.tmp.name, f"multi_{n}.jsonl") for n in ("main", "tri", "scored"))
+        with open(main, "w") as f:
+            f.writelines(json.dumps({"q": r["anchor"], "c": r["positive"]}) + "\n" for r in rows[:32])
+        with open(tri, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows[32:64])
+        rng = random.Random(3)
+        pairs = [(r["anchor"], " ".join(rng.choice(WORDS) for _ in range(6)), float(i % 3) / 2)
+                 for i, r in enumerate(rows[64:128])]
+        with open(scored, "w") as f:
+            f.writelines(json.dumps({"s1": a, "s2": b, "label": y}) + "\n" for a, b, y in pairs)
+
+        def datasets(sts_rows=scored, tri_rows=tri):
+            return ("datasets:\n"
+                    f"  sts:\n    train: {sts_rows}\n    columns: {{sentence1: s1, sentence2: s2, score: label}}\n"
+                    "    loss: {name: cosent}\n"
+                    f"  tri:\n    train: {tri_rows}\n"
+                    "    columns: {anchor: anchor, positive: positive, negative: negative}\n"
+                    "    loss: {name: mnrl, scale: 10}\n")
+
+        def cos(a, b):
+            return (a / np.linalg.norm(a, axis=1)[:, None]) @ (b / np.linalg.norm(b, axis=1)[:, None]).T
+
+        def cross_entropy(s):
+            m = s.max(1)
+            return np.mean(m + np.log(np.exp(s - m[:, None]).sum(1)) - np.diag(s))
+
+        start = self.config("multi_start")[0]
+        q, c = self.encode(start, [r["anchor"] for r in rows[:32]]), self.encode(start, [r["positive"] for r in rows[:32]])
+        s1, s2 = self.encode(start, [p[0] for p in pairs[:32]]), self.encode(start, [p[1] for p in pairs[:32]])
+        a, p, n = (self.encode(start, [r[k] for r in rows[32:64]]) for k in ("anchor", "positive", "negative"))
+        s = 20 * np.sum(s1 / np.linalg.norm(s1, axis=1)[:, None] * s2 / np.linalg.norm(s2, axis=1)[:, None], axis=1)
+        y = np.array([p[2] for p in pairs[:32]])
+        diffs = (s[:, None] - s[None, :])[y[:, None] < y[None, :]]
+        want = [cross_entropy(20 * cos(q, c)),
+                np.log(1 + np.exp(diffs).sum()),  # CoSENT (no term overflows at this scale)
+                cross_entropy(10 * cos(a, np.concatenate([p, n])))]
+        with open(scored.replace(".jsonl", "32.jsonl"), "w") as f:
+            f.writelines(json.dumps({"s1": a_, "s2": b_, "label": y_}) + "\n" for a_, b_, y_ in pairs[:32])
+        cfg, run = self.config("multi_formula", QUIET + datasets(scored.replace(".jsonl", "32.jsonl")), learning_rate=0, global_batch_size=32,
+                               epochs=1, batch_sampler="batch_sampler", multi_dataset_batch_sampler="round_robin")
+        r = self.train(cfg, np=2, sets=[f"data.train={main}", "data.columns={anchor: q, positive: c}",
+                                        "data.split={train: 1.0, val: 0, test: 0}"])
+        self.assertIn("loss data: mnrl, sts: cosent, tri: mnrl", r.out)
+        got = [x["loss"] for x in metrics_rows(run, "train")]
+        self.assertEqual(len(got), 3)  # round robin: one batch of each, then data.train has none left
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        # The triplets read the pairs' file elsewhere; each dataset has a token store of its own.
+        self.assertEqual(len(glob.glob(f"{run}/cache/datasets/tri/*.tokens.h5")), 1)
+        self.assertEqual(len(glob.glob(f"{run}/cache/datasets/sts/*.tokens.h5")), 1)
+
+        # Proportional: 12 + 4 + 15 batches of 16 per epoch, in an order drawn per epoch.
+        results = {}
+        extra = QUIET.replace("save_strategy: no", "save_strategy: steps\n  save_steps: 5\n  keep_last: 20")
+        for name, np_ in (("np2", 2), ("np1", 1)):
+            cfg, run = self.config(f"multi_{name}", extra + datasets(tri_rows=self.data))
+            self.train(cfg, np=np_)
+            results[name] = (np.array([x["loss"] for x in metrics_rows(run, "train")]),
+                             dt.read_safetensors(f"{run}/final/model.safetensors"))
+        self.assertEqual(len(results["np2"][0]), 2 * (12 + 4 + 15))
+        assert_same_run(results["np1"], results["np2"], "datasets at np 1 and 2")
+        cfg, resumed = self.config("multi_resumed", extra + datasets(tri_rows=self.data))
+        os.makedirs(f"{resumed}/checkpoints")
+        shutil.copy(f"{self.tmp.name}/multi_np2/checkpoints/step-00000040.h5", f"{resumed}/checkpoints/")
+        self.assertIn("resumed from", self.train(cfg, np=2).out)
+        self.assertEqual([x["loss"] for x in metrics_rows(resumed, "train") if x["step"] > 40],
+                         list(results["np2"][0][40:]))
+        last = dt.read_safetensors(f"{resumed}/final/model.safetensors")
+        for k, v in results["np2"][1].items():
+            np.testing.assert_array_equal(last[k], v, err_msg=k)
+        # The resolved config in the checkpoint carries the datasets.
+        with h5py.File(f"{resumed}/checkpoints/step-00000062.h5", "r") as f:
+            self.assertIn("tri:", f.attrs["config"])
+
+        # Refused before any work, naming the dataset.
+        for body, message in (
+                (datasets(sts_rows=tri), "multi_tri.jsonl:1: column 's1' (sentence1): missing"),
+                (datasets().replace("loss: {name: cosent}", "loss: {name: triplet}"),
+                 "datasets.sts: loss.name: triplet"),
+                (datasets(tri_rows=os.path.join(self.tmp.name, "none.jsonl")), "datasets.tri: data.train:"),
+                (datasets().replace("    loss: {name: mnrl, scale: 10}\n", "") + "loss:\n  name: cosent\n",
+                 "loss.name: cosent")):
+            cfg = self.config("multi_refused", QUIET + body)[0]
+            for command in ("validate", "train"):
+                r = dt.run([dt.DISTTUNE, command, cfg], timeout=120)
+                self.assertNotEqual(r.rc, 0, r)
+                self.assertIn(message, r.err, command)
+        cfg = self.config("multi_prompt", QUIET + datasets())[0]
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.prompts={query: 'q: '}"], timeout=120)
+        self.assertIn("training.prompts: 'query' is not a role of data.train or datasets (its roles: anchor, "
+                      "positive, sentence1, sentence2, negative)", r.err)
+        r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.prompts={sentence1: 's: '}", "--set",
+                    "training.max_steps=2"], timeout=120)
+        self.assertEqual(r.rc, 0, r)  # a prompt for a role of one dataset only
 
     def test_gradient_checkpointing(self):
         """training.gradient_checkpointing recomputes each layer in backward: with dropout 0.1

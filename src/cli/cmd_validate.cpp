@@ -1,6 +1,7 @@
 // disttune validate: resolve the config, check it and the files it names, print it.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -64,6 +65,16 @@ void check_run_inputs(const Config& cfg) {
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);
   check_file_key(cfg, "data.test", false);
+  for (const std::string& name : cfg.dataset_names()) {
+    const Config view = cfg.dataset_config(name);
+    const std::string& dloss = view.get_string("loss.name");
+    if (const char* key = frozen_model_key(dloss); key && view.get_string(key).empty())
+      view.fail(key, str_cat("is required by loss.name: ", dloss));
+    check_model_dir_key(view, "loss.guide");
+    check_model_dir_key(view, "loss.teacher");
+    make_loss(view);
+    check_file_key(view, "data.train", true);
+  }
 }
 
 }  // namespace
@@ -108,7 +119,7 @@ int run_validate(Dist& d, const Args& args) {
       read.emplace_back(key, read_config_dataset(cfg, key));
       const TextDataset& ds = read.back().second;
       if (std::string(key) == "data.train") {
-        training_prompts(cfg, ds.roles);
+        if (cfg.dataset_names().empty()) training_prompts(cfg, ds.roles);
         check_loss_takes_data(cfg, *make_loss(cfg), ds);
       }
       data_lines += str_cat("# ", key, ": ", ds.format_name(), ", ", ds.report.summary(), "\n");
@@ -121,6 +132,18 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
+    std::vector<std::string> roles = read.front().second.roles;
+    for (const std::string& name : cfg.dataset_names()) {
+      const Config view = cfg.dataset_config(name);
+      const TextDataset ds = read_config_dataset(view, "data.train");
+      if (ds.size() == 0) view.fail("data.train", "no usable rows");
+      check_loss_takes_data(view, *make_loss(view), ds);
+      for (const auto& r : ds.roles)
+        if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+      data_lines += str_cat("# datasets.", name, ": ", ds.format_name(), ", ", ds.report.summary(), "; loss ",
+                            view.get_string("loss.name"), "\n");
+    }
+    if (!cfg.dataset_names().empty()) training_prompts(cfg, roles, "data.train or datasets");
     // As load_run_data decides it.
     std::vector<std::pair<std::string, const TextDataset*>> held;
     for (size_t i = 1; i < read.size(); ++i) held.emplace_back(read[i].first, &read[i].second);

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -134,7 +136,9 @@ void Config::load_node(const YAML::Node& node, const std::string& prefix,
     const std::string name = it->first.Scalar();
     const std::string path = prefix.empty() ? name : prefix + "." + name;
     if (!seen.insert(name).second) DT_FAIL(where, ": duplicate key '", path, "'");
-    if (const OptionSpec* spec = find_option(path)) {
+    if (path == "datasets") {
+      load_datasets(it->second, file);
+    } else if (const OptionSpec* spec = find_option(path)) {
       set_from_node(*spec, it->second, where);
     } else if (is_option_section(path)) {
       if (!it->second.IsMap())
@@ -145,6 +149,81 @@ void Config::load_node(const YAML::Node& node, const std::string& prefix,
       DT_FAIL(where, ": unknown key '", path, "' (did you mean '", nearest_option(path), "'?)");
     }
   }
+}
+
+void Config::load_datasets(const YAML::Node& node, const std::string& file) {
+  const std::string at = mark_str(file, node.Mark());
+  if (!node.IsMap() || node.size() == 0)
+    DT_FAIL(at, ": datasets: expected a mapping of names to datasets, e.g. {nli: {train: nli.jsonl}}, got ",
+            node_text(node));
+  // The keys of an entry that are data.* keys of the run's configuration.
+  static const std::map<std::string, std::string> kDataKeys = {
+      {"train", "data.train"}, {"columns", "data.columns"}, {"on_bad_row", "data.on_bad_row"}};
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string where = mark_str(file, it->first.Mark());
+    if (!it->first.IsScalar()) DT_FAIL(where, ": datasets: names must be plain names");
+    const std::string name = it->first.Scalar();
+    // The name becomes a directory of the token cache and the name in the log.
+    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+    if (!plain) DT_FAIL(where, ": datasets: '", name, "': a name is letters, digits, '_' and '-'");
+    if (datasets_.count(name)) DT_FAIL(where, ": datasets: duplicate name '", name, "'");
+    if (name == "data") DT_FAIL(where, ": datasets: 'data' names data.train's dataset; choose another name");
+    const std::string label = "datasets." + name;
+    if (!it->second.IsMap())
+      DT_FAIL(where, ": ", label, ": expected a mapping {train: FILE, columns: ..., loss: ...}, got ",
+              node_text(it->second));
+    Config scratch;  // the defaults, to parse and check each key as a run's key
+    DatasetEntry e;
+    for (auto kv = it->second.begin(); kv != it->second.end(); ++kv) {
+      const std::string kwhere = mark_str(file, kv->first.Mark());
+      const std::string key = kv->first.IsScalar() ? kv->first.Scalar() : "";
+      if (key == "loss") {
+        if (!kv->second.IsMap())
+          DT_FAIL(kwhere, ": ", label, ".loss: expected a mapping of loss keys, e.g. {name: cosent}, got ",
+                  node_text(kv->second));
+        scratch.load_node(kv->second, "loss", file);
+        e.own_loss = true;
+        continue;
+      }
+      const auto data_key = kDataKeys.find(key);
+      if (data_key == kDataKeys.end())
+        DT_FAIL(kwhere, ": ", label, ": unknown key '", key, "' (expected train, columns, on_bad_row, loss)");
+      scratch.set_from_node(*find_option(data_key->second), kv->second, kwhere);
+    }
+    if (!scratch.is_set("data.train") || scratch.get_string("data.train").empty())
+      DT_FAIL(where, ": ", label, ": train: required (the dataset's training file)");
+    for (const auto& [key, w] : scratch.where_) {
+      if (w == "default") continue;
+      e.values[key] = scratch.values_.at(key);
+      e.where[key] = w;
+    }
+    dataset_names_.push_back(name);
+    datasets_.emplace(name, std::move(e));
+  }
+}
+
+Config Config::dataset_config(const std::string& name) const {
+  const auto it = datasets_.find(name);
+  DT_CHECK(it != datasets_.end(), "no dataset '", name, "' in ", source_);
+  Config c = *this;
+  c.dataset_names_.clear();
+  c.datasets_.clear();
+  c.context_ = "datasets." + name;
+  if (it->second.own_loss) {
+    static const Config defaults;
+    for (const auto& spec : option_registry()) {
+      if (spec.key.rfind("loss.", 0) != 0) continue;
+      c.values_[spec.key] = defaults.values_.at(spec.key);
+      c.where_[spec.key] = "default";
+    }
+  }
+  for (const auto& [key, v] : it->second.values) {
+    c.values_[key] = v;
+    c.where_[key] = it->second.where.at(key);
+  }
+  return c;
 }
 
 void Config::set_from_node(const OptionSpec& spec, const YAML::Node& n, const std::string& where) {
@@ -243,6 +322,8 @@ void Config::apply_override(const std::string& assignment) {
 }
 
 void Config::override_node(const std::string& key, const YAML::Node& n, const std::string& where) {
+  if (key == "datasets" || key.rfind("datasets.", 0) == 0)
+    DT_FAIL(where, ": the datasets section is read from the config file only; edit it there");
   if (const OptionSpec* spec = find_option(key)) {
     set_from_node(*spec, n, where);
     return;
@@ -312,8 +393,33 @@ std::string Config::where(const std::string& key) const {
 }
 
 void Config::fail(const std::string& key, const std::string& msg) const {
-  DT_FAIL(where(key), ": ", key, ": ", msg);
+  DT_FAIL(where(key), ": ", context_.empty() ? "" : context_ + ": ", key, ": ", msg);
 }
+
+namespace {
+
+void emit_value(YAML::Emitter& out, const Config::Value& v) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>>) {
+          out << YAML::Flow << YAML::BeginSeq;
+          for (auto e : x) out << e;
+          out << YAML::EndSeq;
+        } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+          out << YAML::Flow << YAML::BeginMap;
+          for (const auto& [k, s] : x) out << YAML::Key << k << YAML::Value << s;
+          out << YAML::EndMap;
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out << YAML::DoubleQuoted << x;
+        } else {
+          out << x;
+        }
+      },
+      v);
+}
+
+}  // namespace
 
 std::string Config::to_yaml() const {
   YAML::Emitter out;
@@ -335,30 +441,34 @@ std::string Config::to_yaml() const {
       open.push_back(parts[i]);
     }
     out << YAML::Key << parts.back() << YAML::Value;
-    const Value& v = at(spec.key);
-    std::visit(
-        [&](const auto& x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::vector<int64_t>> ||
-                        std::is_same_v<T, std::vector<double>>) {
-            out << YAML::Flow << YAML::BeginSeq;
-            for (auto e : x) out << e;
-            out << YAML::EndSeq;
-          } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
-            out << YAML::Flow << YAML::BeginMap;
-            for (const auto& [k, s] : x) out << YAML::Key << k << YAML::Value << s;
-            out << YAML::EndMap;
-          } else if constexpr (std::is_same_v<T, std::string>) {
-            out << YAML::DoubleQuoted << x;
-          } else {
-            out << x;
-          }
-        },
-        v);
+    emit_value(out, at(spec.key));
   }
   while (!open.empty()) {
     out << YAML::EndMap;
     open.pop_back();
+  }
+  if (!dataset_names_.empty()) {
+    out << YAML::Key << "datasets" << YAML::Value << YAML::BeginMap;
+    for (const std::string& name : dataset_names_) {
+      const DatasetEntry& e = datasets_.at(name);
+      out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+      for (const auto& [key, v] : e.values) {
+        if (key.rfind("data.", 0) != 0) continue;
+        out << YAML::Key << key.substr(5) << YAML::Value;
+        emit_value(out, v);
+      }
+      if (e.own_loss) {
+        out << YAML::Key << "loss" << YAML::Value << YAML::BeginMap;
+        for (const auto& [key, v] : e.values) {
+          if (key.rfind("loss.", 0) != 0) continue;
+          out << YAML::Key << key.substr(5) << YAML::Value;
+          emit_value(out, v);
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
@@ -366,7 +476,8 @@ std::string Config::to_yaml() const {
 
 Status check_config(const Config& cfg, int world_size) {
   auto err = [&](const std::string& key, const std::string& msg) {
-    return Status::Error(str_cat(cfg.where(key), ": ", key, ": ", msg));
+    const std::string& ctx = cfg.context();
+    return Status::Error(str_cat(cfg.where(key), ": ", ctx.empty() ? "" : ctx + ": ", key, ": ", msg));
   };
   const bool has_path = !cfg.get_string("model.path").empty();
   const bool has_init = !cfg.get_string("model.init.vocab").empty();
@@ -421,6 +532,10 @@ Status check_config(const Config& cfg, int world_size) {
     return err("loss.matryoshka_weights",
                str_cat("has ", weights.size(), " weights for ", dims.size(), " dims"));
   if (cfg.get_string("output.dir").empty()) return err("output.dir", "must not be empty");
+  for (const std::string& name : cfg.dataset_names()) {
+    Status s = check_config(cfg.dataset_config(name), world_size);
+    if (!s.ok()) return s;
+  }
   return Status::OK();
 }
 

@@ -52,9 +52,23 @@ class Config {
   // "cfg.yaml:12: data.train: <msg>" as a UserError.
   [[noreturn]] void fail(const std::string& key, const std::string& msg) const;
 
-  // The resolved configuration as YAML (sections nested, registry order).
+  // The resolved configuration as YAML (sections nested, registry order; then `datasets`).
   std::string to_yaml() const;
   const std::string& source() const { return source_; }
+
+  // The `datasets:` section: training datasets beside data.train (sentence-transformers'
+  // DatasetDict of train datasets, with a loss per dataset), in file order. Each entry is
+  //   <name>: {train: FILE, columns: {...}, on_bad_row: ..., loss: {name: ..., ...}}
+  // where train is required and the others optional.
+  const std::vector<std::string>& dataset_names() const { return dataset_names_; }
+  // The configuration dataset `name` trains with: this one with the entry's train, columns
+  // and on_bad_row as data.train, data.columns and data.on_bad_row (columns and on_bad_row
+  // inherited when the entry has none), and, where the entry has a loss: section, every loss.*
+  // key from the defaults and that section, as a loss built on its own; else the run's loss.
+  // Errors about its keys name the entry ("datasets.<name>: ...").
+  Config dataset_config(const std::string& name) const;
+  // "datasets.<name>" for a dataset's configuration, "" for the run's.
+  const std::string& context() const { return context_; }
 
  private:
   explicit Config(std::nullptr_t) {}  // empty: for building the registry defaults once
@@ -63,10 +77,21 @@ class Config {
   // One --set key (an option, a map option's entry or a section) to a parsed value.
   void override_node(const std::string& key, const YAML::Node& node, const std::string& where);
   const Value& at(const std::string& key) const;
+  void load_datasets(const YAML::Node& node, const std::string& file);
+
+  // One entry of `datasets:`: the keys it sets, as parsed and checked at load.
+  struct DatasetEntry {
+    bool own_loss = false;
+    std::map<std::string, Value> values;
+    std::map<std::string, std::string> where;
+  };
 
   std::string source_ = "defaults";
+  std::string context_;
   std::map<std::string, Value> values_;
   std::map<std::string, std::string> where_;
+  std::vector<std::string> dataset_names_;
+  std::map<std::string, DatasetEntry> datasets_;
 };
 
 // Cross-key checks that do not need the filesystem (exclusive keys, sums, divisibility).

@@ -153,6 +153,86 @@ TEST(Config, ResolvedYamlRoundTrips) {
   EXPECT_EQ(b.get_string_map("data.columns").at("anchor"), "q");
 }
 
+TEST(Config, DatasetsEachTrainWithTheirFileColumnsAndLoss) {
+  const std::string yaml =
+      "data:\n"
+      "  train: main.jsonl\n"
+      "  columns: {anchor: q, positive: c}\n"
+      "  on_bad_row: skip\n"
+      "loss:\n"
+      "  name: mnrl\n"
+      "  scale: 30\n"
+      "datasets:\n"
+      "  sts:\n"
+      "    train: \"sts: 1.jsonl\"\n"
+      "    columns: {sentence1: s1, sentence2: s2, score: label}\n"
+      "    loss: {name: cosent, matryoshka_dims: [16, 8]}\n"
+      "  more_qa:\n"
+      "    train: qa.jsonl\n"
+      "    on_bad_row: error\n";
+  Config c = Config::from_yaml(yaml, "c.yaml");
+  EXPECT_EQ(c.dataset_names(), (std::vector<std::string>{"sts", "more_qa"}));  // file order
+  const Config sts = c.dataset_config("sts");
+  EXPECT_EQ(sts.get_string("data.train"), "sts: 1.jsonl");
+  EXPECT_EQ(sts.get_string_map("data.columns").at("score"), "label");
+  EXPECT_EQ(sts.get_string("data.on_bad_row"), "skip");  // inherited
+  // A loss section of its own starts from the defaults: the run's scale 30 is not its.
+  EXPECT_EQ(sts.get_string("loss.name"), "cosent");
+  EXPECT_FALSE(sts.is_set("loss.scale"));
+  EXPECT_DOUBLE_EQ(sts.get_float("loss.scale"), 20);
+  EXPECT_EQ(sts.get_int_list("loss.matryoshka_dims"), (std::vector<int64_t>{16, 8}));
+  EXPECT_EQ(sts.where("loss.name"), "c.yaml:12");
+  EXPECT_TRUE(sts.dataset_names().empty());
+  EXPECT_EQ(sts.context(), "datasets.sts");
+  EXPECT_EQ(error_of([&] { sts.fail("loss.name", "no"); }), "c.yaml:12: datasets.sts: loss.name: no");
+  // Without one, the run's loss; columns are data.columns.
+  const Config qa = c.dataset_config("more_qa");
+  EXPECT_EQ(qa.get_string("data.train"), "qa.jsonl");
+  EXPECT_EQ(qa.get_string_map("data.columns").at("anchor"), "q");
+  EXPECT_EQ(qa.get_string("data.on_bad_row"), "error");
+  EXPECT_DOUBLE_EQ(qa.get_float("loss.scale"), 30);
+  EXPECT_EQ(qa.where("loss.scale"), "c.yaml:7");
+  // The run's own view is untouched, and the resolved YAML carries the section.
+  EXPECT_EQ(c.get_string("data.train"), "main.jsonl");
+  EXPECT_EQ(c.context(), "");
+  Config back = Config::from_yaml(c.to_yaml(), "back.yaml");
+  EXPECT_EQ(back.to_yaml(), c.to_yaml());
+  EXPECT_EQ(back.dataset_names(), c.dataset_names());
+  EXPECT_EQ(back.dataset_config("sts").to_yaml(), sts.to_yaml());
+  EXPECT_EQ(back.dataset_config("more_qa").to_yaml(), qa.to_yaml());
+  // Cross-key checks run on every dataset's view, naming it.
+  EXPECT_EQ(check_config(Config::from_yaml("model: {init: {vocab: v}}\ndatasets:\n  nli:\n    train: n.jsonl\n"
+                                           "    loss: {matryoshka_dims: [8, 4], matryoshka_weights: [1]}\n",
+                                           "c.yaml"),
+                         1)
+                .message(),
+            "c.yaml:5: datasets.nli: loss.matryoshka_weights: has 1 weights for 2 dims");
+}
+
+TEST(Config, MalformedDatasetsAreRefusedWithFileAndLine) {
+  auto err = [](const std::string& yaml) { return error_of([&] { Config::from_yaml(yaml, "c.yaml"); }); };
+  EXPECT_EQ(err("datasets:\n  nli:\n    columns: {anchor: a}\n"),
+            "c.yaml:2: datasets.nli: train: required (the dataset's training file)");
+  EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    split: {train: 1}\n"),
+            "c.yaml:4: datasets.nli: unknown key 'split' (expected train, columns, on_bad_row, loss)");
+  EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    loss: {nam: cosent}\n"),
+            "c.yaml:4: unknown key 'loss.nam' (did you mean 'loss.name'?)");
+  EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    loss: {name: cosine}\n").substr(0, 42),
+            "c.yaml:4: loss.name: expected one of mnrl|");
+  EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    on_bad_row: ignore\n"),
+            "c.yaml:4: data.on_bad_row: expected one of error|skip, got ignore");
+  EXPECT_EQ(err("datasets:\n  data:\n    train: n.jsonl\n"),
+            "c.yaml:2: datasets: 'data' names data.train's dataset; choose another name");
+  EXPECT_EQ(err("datasets:\n  nl/i:\n    train: n.jsonl\n"),
+            "c.yaml:2: datasets: 'nl/i': a name is letters, digits, '_' and '-'");
+  EXPECT_EQ(err("datasets: [n.jsonl]\n").substr(0, 63),
+            "c.yaml:1: datasets: expected a mapping of names to datasets, e.");
+  EXPECT_EQ(err("datasets:\n  nli: n.jsonl\n"),
+            "c.yaml:2: datasets.nli: expected a mapping {train: FILE, columns: ..., loss: ...}, got n.jsonl");
+  EXPECT_EQ(error_of([] { Config::from_yaml("", "c.yaml", {"datasets.nli.train=x.jsonl"}); }),
+            "--set datasets.nli.train: the datasets section is read from the config file only; edit it there");
+}
+
 TEST(Config, RegistryDeclaresEveryKeyOnceWithHelp) {
   std::set<std::string> keys;
   for (const auto& o : option_registry()) {

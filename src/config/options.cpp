@@ -121,6 +121,10 @@ std::vector<OptionSpec> build_registry() {
       opt_bool("training.drop_last", "false",
                "leave out the global batches short of global_batch_size (Hugging Face's dataloader_drop_last; "
                "no_duplicates can leave several per epoch)"),
+      opt_choice("training.multi_dataset_batch_sampler", "proportional", "proportional|round_robin",
+                 "with a datasets: section, how the datasets' batches are interleaved (each global batch from one "
+                 "dataset, trained with its loss): proportional = every batch of every dataset once per epoch in a "
+                 "random order; round_robin = one batch of each in turn until one runs out"),
       opt_bool("training.gradient_checkpointing", "false",
                "recompute each encoder layer in backward instead of keeping its activations (Hugging Face's "
                "gradient_checkpointing): less memory, about one more forward per step; the same gradients"),
@@ -379,6 +383,21 @@ std::string options_markdown() {
     os << "| `" << o.key << "` | " << tn << " | `" << o.def << "` | " << range << " | "
        << md_escape(o.help) << " |\n";
   }
+  os << "\n## datasets\n\n"
+        "Training datasets beside `data.train`, each with its own file, columns and loss "
+        "(sentence-transformers' dict of train datasets and dict of losses). Each global batch "
+        "comes from one dataset (`training.multi_dataset_batch_sampler`); evaluation stays on "
+        "`data`. Set in the file only:\n\n"
+        "```yaml\ndatasets:\n  nli:\n    train: nli.jsonl                  # required; used whole\n"
+        "    columns: {anchor: premise, positive: hypothesis}   # default: data.columns\n"
+        "    on_bad_row: skip                  # default: data.on_bad_row\n"
+        "    loss: {name: mnrl, scale: 20}     # default: the run's loss section\n```\n\n"
+        "| key | description |\n| --- | --- |\n"
+        "| `train` | the dataset's training file, used whole (.jsonl, .json, .csv, .tsv) |\n"
+        "| `columns` | role -> column, as data.columns; default: data.columns |\n"
+        "| `on_bad_row` | error or skip, as data.on_bad_row; default: data.on_bad_row |\n"
+        "| `loss` | loss.* keys of this dataset's loss, the others at their defaults; "
+        "default: the run's loss section |\n";
   return os.str();
 }
 

@@ -47,12 +47,13 @@ Guide guide_from_config(const Config& cfg, const std::string& key, const Tokeniz
   return g;
 }
 
-std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles) {
+std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles,
+                                                    const std::string& of) {
   const auto& prompts = cfg.get_string_map("training.prompts");
   for (const auto& [role, text] : prompts) {
     if (std::find(roles.begin(), roles.end(), role) != roles.end()) continue;
     cfg.fail("training.prompts",
-             str_cat("'", role, "' is not a role of data.train (its roles: ", join(roles, ", "), ")"));
+             str_cat("'", role, "' is not a role of ", of, " (its roles: ", join(roles, ", "), ")"));
   }
   // Queries are evaluated as anchors are trained: two different prompts cannot both hold.
   const std::string& query = cfg.get_string("model.query_prompt");

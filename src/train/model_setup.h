@@ -32,8 +32,9 @@ struct Guide {
 Guide guide_from_config(const Config& cfg, const std::string& key, const Tokenizer& tokenizer, int max_length);
 
 // training.prompts (role -> text prepended to that role's texts), each role checked against
-// `roles`, those of data.train, and the anchors' against model.query_prompt (set, they must
-// agree): a UserError naming the key otherwise.
-std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles);
+// `roles`, those of the training data (`of` names it in the message), and the anchors' against
+// model.query_prompt (set, they must agree): a UserError naming the key otherwise.
+std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles,
+                                                    const std::string& of = "data.train");
 
 }  // namespace disttune

@@ -24,6 +24,8 @@
 #include "config/config.h"
 #include "data/bm25.h"
 #include "data/random.h"
+#include "data/config_dataset.h"
+#include "data/multi_sampler.h"
 #include "data/sampler.h"
 #include "data/token_store.h"
 #include "dist/dist.h"
@@ -77,11 +79,25 @@ class Trainer {
   int64_t count_total_steps() const;
   bool finished() const;       // the steps or epochs done, or stopped early
   bool stopped_early() const;  // eval.early_stopping_patience evaluations without improvement
-  void train_step(const std::vector<int64_t>& batch);
+  // One training dataset: data.train (sources_[0], "data") or an entry of datasets:, with its
+  // configuration (the loss.* and data.* it trains with), rows, tokens and loss.
+  struct Source {
+    std::string name;
+    Config cfg;
+    std::optional<TextDataset> own;  // an entry's file; data.train lives in data_
+    const TextDataset* data = nullptr;
+    std::vector<int64_t> rows;
+    std::optional<TokenStore> store;
+    std::unique_ptr<Loss> loss;
+    GradCache* cached = nullptr;
+  };
+  void add_source(const std::string& name, Config cfg);
+  void setup_guide();
+  void train_step(Source& src, const std::vector<int64_t>& batch);
   at::Tensor embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
                        const std::vector<std::vector<int32_t>>& ids,
                        const std::vector<int64_t>& prior = {}, std::vector<at::Tensor>* prior_embeddings = nullptr);
-  at::Tensor embed_guide(size_t role, const std::vector<int64_t>& rows,
+  at::Tensor embed_guide(const Source& src, size_t role, const std::vector<int64_t>& rows,
                          const std::vector<std::vector<int32_t>>& ids);
   std::map<std::string, double> evaluate(Embedder& emb, bool test, const std::string& label);
   void eval_and_save(bool eval_due, bool save_due);
@@ -108,12 +124,9 @@ class Trainer {
     const auto it = prompts_.find(role);
     return it == prompts_.end() ? otherwise : it->second;
   }
-  std::optional<TokenStore> store_;
-  std::vector<std::string> roles_;
   int max_len_ = 0;
 
-  std::unique_ptr<Loss> loss_;
-  GradCache* cached_ = nullptr;
+  std::vector<std::unique_ptr<Source>> sources_;
   NamedParameters trainable_;
   std::vector<at::Tensor> trainable_tensors_;
   std::unique_ptr<AdamW> opt_;
@@ -121,7 +134,7 @@ class Trainer {
   std::optional<LrSchedule> sched_;
   std::optional<Plateau> plateau_;  // reduce_lr_on_plateau: the rate, stepped by each validation
   GradScaler scaler_;
-  std::unique_ptr<GlobalBatchSampler> sampler_;
+  std::unique_ptr<MultiDatasetSampler> sampler_;
   ModelEvalOptions eval_opt_;
   std::string metric_;
 
@@ -172,11 +185,8 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   max_len_ = model_.max_seq_length();
 
   data_ = load_run_data(d, cfg);
-  roles_ = data_.train.roles;
-  loss_ = make_loss(cfg);
-  cached_ = dynamic_cast<GradCache*>(loss_.get());
-  // What the data decides is refused before the token store is built.
-  check_loss_takes_data(cfg, *loss_, data_.train);
+  add_source("data", cfg);
+  for (const std::string& name : cfg.dataset_names()) add_source(name, cfg.dataset_config(name));
   if (data_.evaluated()) {
     score_ = run_score_function(cfg);
     check_eval_metric(cfg, data_.eval_format, data_.binary_labels, score_);
@@ -186,24 +196,24 @@ Trainer::Trainer(Dist& d, const Config& cfg)
     cfg.fail("eval.early_stopping_patience", "needs a validation split to evaluate, and this run has none");
   if (cfg.get_bool("eval.on_start") && !validates)
     cfg.fail("eval.on_start", "needs a validation split to evaluate, and this run has none");
-  prompts_ = training_prompts(cfg, roles_);
-  TokenStoreBuild build;
-  store_.emplace(open_or_build_token_store(d, data_.train, embedder_->tokenizer(),
-                                           token_store_spec(cfg, max_len_), &build));
-  print0("data: ", data_.describe(), "; tokens: ", build.built ? "built " : "reused ",
-         store_->path(), build.built ? " (" + build.reason + ")" : "");
-
-  if (loss_->needs_guide()) {
-    const std::string key = frozen_model_key(cfg.get_string("loss.name"));
-    guide_.emplace(guide_from_config(cfg, key, embedder_->tokenizer(), max_len_));
-    guide_->model.to(device_);
-    if (key == "loss.teacher" && guide_->model.dim() != model_.dim())
-      cfg.fail(key, str_cat("the teacher embeds in ", guide_->model.dim(), " dimensions and the model in ",
-                            model_.dim(), "; mse regresses one onto the other"));
-    print0(key.substr(5), ": ", cfg.get_string(key), " (", guide_->model.architecture(), ", dim ", guide_->model.dim(),
-           guide_->tokenizer ? str_cat(", its own tokenizer, ", guide_->model.max_seq_length(), " tokens)")
-                             : std::string(", the model's token ids)"));
+  std::vector<std::string> roles;  // of every dataset: a prompt must name one of them
+  for (const auto& src : sources_)
+    for (const auto& r : src->data->roles)
+      if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+  prompts_ = training_prompts(cfg, roles, sources_.size() > 1 ? "data.train or datasets" : "data.train");
+  for (auto& src : sources_) {
+    TokenStoreSpec spec = token_store_spec(src->cfg, max_len_);
+    // Each dataset's tokens in a store of its own, even where two read one file otherwise.
+    if (src->name != "data") spec.cache_dir += "/datasets/" + src->name;
+    TokenStoreBuild build;
+    src->store.emplace(open_or_build_token_store(d, *src->data, embedder_->tokenizer(), spec, &build));
+    const std::string what = src->name == "data" ? "data: " + data_.describe()
+                                                 : str_cat("datasets.", src->name, ": train ", src->rows.size(),
+                                                           " rows, loss ", src->loss->name());
+    print0(what, "; tokens: ", build.built ? "built " : "reused ", src->store->path(),
+           build.built ? " (" + build.reason + ")" : "");
   }
+  setup_guide();
   for (auto& p : model_.parameters()) {
     // The pooler takes no part in sentence embeddings (as in sentence-transformers).
     if (p.name.rfind("pooler.", 0) == 0) continue;
@@ -217,13 +227,19 @@ Trainer::Trainer(Dist& d, const Config& cfg)
   ao.weight_decay = cfg.get_float("training.weight_decay");
   opt_ = std::make_unique<AdamW>(trainable_, ao);
   reducer_ = std::make_unique<GradReducer>(d, trainable_tensors_, bucket_bytes_from(cfg));
-  sampler_ = std::make_unique<GlobalBatchSampler>(
-      data_.train, data_.train_rows, global_batch_,
-      static_cast<uint64_t>(cfg.get_int("training.seed")),
-      parse_batch_sampler(cfg.get_string("training.batch_sampler")), cfg.get_bool("training.drop_last"));
-  if (sampler_->batches_in_epoch() == 0)
-    cfg.fail("training.drop_last", str_cat("no full global batch of ", global_batch_, " in the ",
-                                           data_.train_rows.size(), " training rows: nothing to train"));
+  const uint64_t seed = static_cast<uint64_t>(cfg.get_int("training.seed"));
+  const BatchSamplerKind kind = parse_batch_sampler(cfg.get_string("training.batch_sampler"));
+  std::vector<GlobalBatchSampler> samplers;
+  for (const auto& src : sources_) {
+    const uint64_t own_seed = dataset_sampler_seed(seed, static_cast<int>(samplers.size()));
+    samplers.emplace_back(*src->data, src->rows, global_batch_, own_seed, kind, cfg.get_bool("training.drop_last"));
+    if (samplers.back().batches_in_epoch() == 0)
+      cfg.fail("training.drop_last", str_cat("no full global batch of ", global_batch_, " in the ", src->rows.size(),
+                                             " training rows", src->name == "data" ? "" : " of datasets." + src->name,
+                                             ": nothing to train"));
+  }
+  sampler_ = std::make_unique<MultiDatasetSampler>(
+      std::move(samplers), seed, parse_multi_dataset_sampler(cfg.get_string("training.multi_dataset_batch_sampler")));
   total_steps_ = count_total_steps();
   sched_.emplace(make_schedule(cfg, total_steps_));
   if (sched_->kind() == ScheduleKind::ReduceLrOnPlateau) {
@@ -262,6 +278,56 @@ Trainer::Trainer(Dist& d, const Config& cfg)
     eval_opt_.negative_prompts = {eval_opt_.anchor_prompt};
   }
   metric_ = run_eval_metric(cfg, data_.eval_format, score_);
+}
+
+void Trainer::add_source(const std::string& name, Config cfg) {
+  auto src = std::make_unique<Source>();
+  src->name = name;
+  src->cfg = std::move(cfg);
+  if (name == "data") {
+    src->data = &data_.train;
+    src->rows = data_.train_rows;
+  } else {
+    src->own = read_config_dataset(src->cfg, "data.train");
+    print0("data: ", src->own->source, " (datasets.", name, "): ", src->own->format_name(), ", ",
+           src->own->report.summary());
+    if (src->own->size() == 0) src->cfg.fail("data.train", "no usable rows");
+    src->data = &*src->own;
+    src->rows = src->own->all_rows();
+  }
+  src->loss = make_loss(src->cfg);
+  src->cached = dynamic_cast<GradCache*>(src->loss.get());
+  // What the data decides is refused before the token store is built.
+  check_loss_takes_data(src->cfg, *src->loss, *src->data);
+  sources_.push_back(std::move(src));
+}
+
+// The frozen model of the losses that need one (gist's guide, mse's teacher), loaded once:
+// every dataset whose loss needs it names the same one.
+void Trainer::setup_guide() {
+  const Source* first = nullptr;
+  std::string key;
+  for (const auto& src : sources_) {
+    if (!src->loss->needs_guide()) continue;
+    const std::string k = frozen_model_key(src->cfg.get_string("loss.name"));
+    if (!first) {
+      first = src.get();
+      key = k;
+    } else if (k != key || src->cfg.get_string(k) != first->cfg.get_string(key)) {
+      src->cfg.fail(k, str_cat("differs from ", first->name == "data" ? "" : "datasets." + first->name + ": ", key,
+                               " ('", first->cfg.get_string(key), "'): a run loads one frozen model for its losses"));
+    }
+  }
+  if (!first) return;
+  const Config& cfg = first->cfg;
+  guide_.emplace(guide_from_config(cfg, key, embedder_->tokenizer(), max_len_));
+  guide_->model.to(device_);
+  if (key == "loss.teacher" && guide_->model.dim() != model_.dim())
+    cfg.fail(key, str_cat("the teacher embeds in ", guide_->model.dim(), " dimensions and the model in ",
+                          model_.dim(), "; mse regresses one onto the other"));
+  print0(key.substr(5), ": ", cfg.get_string(key), " (", guide_->model.architecture(), ", dim ", guide_->model.dim(),
+         guide_->tokenizer ? str_cat(", its own tokenizer, ", guide_->model.max_seq_length(), " tokens)")
+                           : std::string(", the model's token ids)"));
 }
 
 void Trainer::setup_device() {
@@ -340,20 +406,21 @@ at::Tensor Trainer::embed_ids(SentenceModel& model, const Tokenizer& tokenizer,
 // The guide's embeddings of one role of this rank's rows: of the model's token ids, or of
 // the texts (with the role's training prompt) as the guide's own tokenizer reads them; in
 // GradCache's mini-batches, so that its activations stay within theirs.
-at::Tensor Trainer::embed_guide(size_t role, const std::vector<int64_t>& rows,
+at::Tensor Trainer::embed_guide(const Source& src, size_t role, const std::vector<int64_t>& rows,
                                 const std::vector<std::vector<int32_t>>& ids) {
   at::NoGradGuard frozen;
   std::vector<std::vector<int32_t>> own;
   if (guide_->tokenizer) {
-    const std::string prompt = role_prompt(roles_[role]);
+    const std::string prompt = role_prompt(src.data->roles[role]);
     std::vector<std::string> texts;
-    for (int64_t r : rows) texts.push_back(prompt + data_.train.columns[role][static_cast<size_t>(r)]);
+    for (int64_t r : rows) texts.push_back(prompt + src.data->columns[role][static_cast<size_t>(r)]);
     own = guide_->tokenizer->encode_batch(texts, guide_->model.max_seq_length());
   }
   const auto& all = guide_->tokenizer ? own : ids;
   const Tokenizer& tok = guide_->tokenizer ? *guide_->tokenizer : embedder_->tokenizer();
   const size_t n = all.size();
-  const size_t mb = cached_ && cached_->mini_batch_size() > 0 ? static_cast<size_t>(cached_->mini_batch_size()) : n;
+  const GradCache* cached = src.cached;
+  const size_t mb = cached && cached->mini_batch_size() > 0 ? static_cast<size_t>(cached->mini_batch_size()) : n;
   if (n <= mb) return embed_ids(guide_->model, tok, all);
   std::vector<at::Tensor> parts;
   for (size_t b = 0; b < n; b += mb)
@@ -361,7 +428,9 @@ at::Tensor Trainer::embed_guide(size_t role, const std::vector<int64_t>& rows,
   return at::cat(parts, 0);
 }
 
-void Trainer::train_step(const std::vector<int64_t>& batch) {
+void Trainer::train_step(Source& src, const std::vector<int64_t>& batch) {
+  Loss& loss_fn = *src.loss;
+  const TextDataset& data = *src.data;
   const int64_t rows = static_cast<int64_t>(batch.size());
   const uint64_t seed = static_cast<uint64_t>(cfg_.get_int("training.seed"));
   reducer_->zero_grad();
@@ -385,17 +454,17 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
     at::manual_seed(derive_seed(derive_seed(seed ^ 0xD50F7u, static_cast<uint64_t>(st_.step)),
                                 static_cast<uint64_t>(k * 65536 + d_.rank)));
     // The loss's own draws (Matryoshka's dims) must agree across ranks: no rank in the seed.
-    loss_->begin_step(derive_seed(derive_seed(seed ^ 0x4D4154u, static_cast<uint64_t>(st_.step)),
+    loss_fn.begin_step(derive_seed(derive_seed(seed ^ 0x4D4154u, static_cast<uint64_t>(st_.step)),
                                   static_cast<uint64_t>(k)));
     failpoint("train.forward");
     std::vector<std::vector<std::vector<int32_t>>> ids;
-    for (const auto& role : roles_) ids.push_back(store_->rows(role, local));
+    for (const auto& role : data.roles) ids.push_back(src.store->rows(role, local));
     at::Tensor labels;
-    if (!data_.train.scores.empty()) {
-      const int64_t w = data_.train.score_width;
+    if (!data.scores.empty()) {
+      const int64_t w = data.score_width;
       std::vector<float> s;
       for (int64_t r : local) {
-        const auto row = data_.train.scores.begin() + r * w;
+        const auto row = data.scores.begin() + r * w;
         s.insert(s.end(), row, row + w);
       }
       labels = at::tensor(s, at::kFloat);
@@ -403,21 +472,21 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
       if (device_.is_cuda()) labels = labels.to(device_);
     }
     const double grad_scale = scale * weight;
-    const size_t guide_roles = static_cast<size_t>(loss_->guide_columns(static_cast<int>(ids.size())));
-    if (cached_) {
+    const size_t guide_roles = static_cast<size_t>(loss_fn.guide_columns(static_cast<int>(ids.size())));
+    if (src.cached) {
       EmbedFn fn = [&](int role, int64_t b, int64_t e) {
         std::vector<std::vector<int32_t>> part(ids[role].begin() + b, ids[role].begin() + e);
         return embed_ids(model_, embedder_->tokenizer(), part);
       };
       std::vector<at::Tensor> guide;
-      for (size_t k = 0; guide_ && k < guide_roles; ++k) guide.push_back(embed_guide(k, local, ids[k]));
-      share += cached_->step(d_, fn, static_cast<int>(roles_.size()), static_cast<int64_t>(local.size()), labels,
-                             grad_scale, guide) *
+      for (size_t k = 0; guide_ && k < guide_roles; ++k) guide.push_back(embed_guide(src, k, local, ids[k]));
+      share += src.cached->step(d_, fn, static_cast<int>(ids.size()), static_cast<int64_t>(local.size()), labels,
+                                grad_scale, guide) *
                weight;
     } else {
       LossBatch lbatch;
       // AdaptiveLayerLoss: the drawn prior hidden states come out of the same forward.
-      const std::vector<int64_t> prior = loss_->prior_layers(model_.num_layers());
+      const std::vector<int64_t> prior = loss_fn.prior_layers(model_.num_layers());
       if (!prior.empty()) lbatch.layers.resize(static_cast<size_t>(model_.num_layers()));
       for (const auto& role_ids : ids) {
         std::vector<at::Tensor> layers;
@@ -425,8 +494,8 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
         for (size_t i = 0; i < layers.size(); ++i) lbatch.layers[static_cast<size_t>(prior[i])].push_back(layers[i]);
       }
       lbatch.labels = labels;
-      for (size_t k = 0; guide_ && k < guide_roles; ++k) lbatch.guide.push_back(embed_guide(k, local, ids[k]));
-      at::Tensor l = loss_->forward(d_, lbatch);
+      for (size_t k = 0; guide_ && k < guide_roles; ++k) lbatch.guide.push_back(embed_guide(src, k, local, ids[k]));
+      at::Tensor l = loss_fn.forward(d_, lbatch);
       if (failpoint("train.loss")) l = l * std::numeric_limits<float>::quiet_NaN();
       share += l.item<double>() * weight;
       (l * grad_scale).backward();
@@ -456,10 +525,10 @@ void Trainer::train_step(const std::vector<int64_t>& batch) {
   if (!skip && (!std::isfinite(loss) || !std::isfinite(norm))) {
     std::string lines;
     for (size_t i = 0; i < batch.size() && i < 16; ++i)
-      lines += (i ? ", " : "") + std::to_string(data_.train.lines[batch[i]]);
+      lines += (i ? ", " : "") + std::to_string(data.lines[batch[i]]);
     const std::string what = str_cat("step ", st_.step, ": ", std::isfinite(loss) ? "gradient norm" : "loss",
                                      " is ", std::isfinite(loss) ? norm : loss, " (batch of ", rows,
-                                     " rows; ", data_.train.source, " lines ", lines,
+                                     " rows; ", data.source, " lines ", lines,
                                      batch.size() > 16 ? ", ..." : "", ")");
     if (cfg_.get_string("training.on_nan") == "stop")
       DT_FAIL(what, "; stopping (training.on_nan: stop)");
@@ -668,10 +737,14 @@ void Trainer::load_model(const Checkpoint& c) {
 void Trainer::run() {
   const bool resumed = resume();
   if (!resumed) sampler_->set_epoch(0);
+  std::string losses;
+  for (const auto& src : sources_)
+    losses += sources_.size() == 1 ? src->loss->name()
+                                   : str_cat(losses.empty() ? "" : ", ", src->name, ": ", src->loss->name());
   print0("train: world size ", d_.world_size, " x ", d_.threads, " threads on ",
          device_.is_cuda() ? "CUDA" : "CPU", "; model ", model_.architecture(), " dim ",
          model_.dim(), "; ", total_steps_, " steps (", sched_->warmup_steps(), " warmup) of ",
-         global_batch_, " pairs; loss ", loss_->name());
+         global_batch_, " pairs; loss ", losses);
   const std::string eval_strategy = cfg_.get_string("eval.strategy");
   const std::string save_strategy = cfg_.get_string("checkpoint.save_strategy");
   const int64_t eval_steps = cfg_.get_int("eval.steps"), save_steps = cfg_.get_int("checkpoint.save_steps");
@@ -688,7 +761,8 @@ void Trainer::run() {
   int64_t saved_at = -1;
   while (!finished()) {
     std::vector<int64_t> batch;
-    if (!sampler_->next(&batch)) {
+    int source = 0;
+    if (!sampler_->next(&source, &batch)) {
       // Only drop_last can leave an epoch without a batch (no_duplicates on texts most rows
       // share); with max_steps the loop would not end.
       if (st_.batch_in_epoch == 0)
@@ -703,7 +777,7 @@ void Trainer::run() {
       model_.set_training(true);
       continue;
     }
-    train_step(batch);
+    train_step(*sources_[static_cast<size_t>(source)], batch);
     bar_->update(1);
     if (st_.step % logging_steps == 0) log_train_window();
     const bool eval_due = eval_strategy == "steps" && st_.step % eval_steps == 0;
