@@ -899,13 +899,13 @@ class Train(unittest.TestCase):
         with open(scored, "w") as f:
             f.writelines(json.dumps({"s1": a, "s2": b, "label": y}) + "\n" for a, b, y in pairs)
 
-        def datasets(sts_rows=scored, tri_rows=tri):
+        def datasets(sts_rows=scored, tri_rows=tri, tri_extra=""):
             return ("datasets:\n"
                     f"  sts:\n    train: {sts_rows}\n    columns: {{sentence1: s1, sentence2: s2, score: label}}\n"
                     "    loss: {name: cosent}\n"
                     f"  tri:\n    train: {tri_rows}\n"
                     "    columns: {anchor: anchor, positive: positive, negative: negative}\n"
-                    "    loss: {name: mnrl, scale: 10}\n")
+                    "    loss: {name: mnrl, scale: 10}\n" + tri_extra)
 
         def cos(a, b):
             return (a / np.linalg.norm(a, axis=1)[:, None]) @ (b / np.linalg.norm(b, axis=1)[:, None]).T
@@ -916,8 +916,10 @@ class Train(unittest.TestCase):
 
         start = self.config("multi_start")[0]
         q, c = self.encode(start, [r["anchor"] for r in rows[:32]]), self.encode(start, [r["positive"] for r in rows[:32]])
-        s1, s2 = self.encode(start, [p[0] for p in pairs[:32]]), self.encode(start, [p[1] for p in pairs[:32]])
-        a, p, n = (self.encode(start, [r[k] for r in rows[32:64]]) for k in ("anchor", "positive", "negative"))
+        # sts reads the run's training.prompts; tri has prompts of its own.
+        s1, s2 = self.encode(start, ["s: " + p[0] for p in pairs[:32]]), self.encode(start, [p[1] for p in pairs[:32]])
+        a = self.encode(start, ["query: " + r["anchor"] for r in rows[32:64]])
+        p, n = (self.encode(start, [r[k] for r in rows[32:64]]) for k in ("positive", "negative"))
         s = 20 * np.sum(s1 / np.linalg.norm(s1, axis=1)[:, None] * s2 / np.linalg.norm(s2, axis=1)[:, None], axis=1)
         y = np.array([p[2] for p in pairs[:32]])
         diffs = (s[:, None] - s[None, :])[y[:, None] < y[None, :]]
@@ -926,8 +928,10 @@ class Train(unittest.TestCase):
                 cross_entropy(10 * cos(a, np.concatenate([p, n])))]
         with open(scored.replace(".jsonl", "32.jsonl"), "w") as f:
             f.writelines(json.dumps({"s1": a_, "s2": b_, "label": y_}) + "\n" for a_, b_, y_ in pairs[:32])
-        cfg, run = self.config("multi_formula", QUIET + datasets(scored.replace(".jsonl", "32.jsonl")), learning_rate=0, global_batch_size=32,
-                               epochs=1, batch_sampler="batch_sampler", multi_dataset_batch_sampler="round_robin")
+        body = datasets(scored.replace(".jsonl", "32.jsonl"), tri_extra="    prompts: {anchor: 'query: '}\n")
+        cfg, run = self.config("multi_formula", QUIET + body, learning_rate=0, global_batch_size=32, epochs=1,
+                               batch_sampler="batch_sampler", multi_dataset_batch_sampler="round_robin",
+                               prompts="{sentence1: 's: '}")
         r = self.train(cfg, np=2, sets=[f"data.train={main}", "data.columns={anchor: q, positive: c}",
                                         "data.split={train: 1.0, val: 0, test: 0}"])
         self.assertIn("loss data: mnrl, sts: cosent, tri: mnrl", r.out)
@@ -981,6 +985,12 @@ class Train(unittest.TestCase):
         r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.prompts={sentence1: 's: '}", "--set",
                     "training.max_steps=2"], timeout=120)
         self.assertEqual(r.rc, 0, r)  # a prompt for a role of one dataset only
+        cfg = self.config("multi_own_prompt", QUIET + datasets(tri_extra="    prompts: {sentence1: 's: '}\n"))[0]
+        for command in ("validate", "train"):
+            r = dt.run([dt.DISTTUNE, command, cfg], timeout=120)
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn(f"datasets.tri: training.prompts: 'sentence1' is not a role of {tri} (its roles: anchor, "
+                          "positive, negative)", r.err)
 
     def test_gradient_checkpointing(self):
         """training.gradient_checkpointing recomputes each layer in backward: with dropout 0.1

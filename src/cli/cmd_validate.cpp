@@ -1,7 +1,6 @@
 // disttune validate: resolve the config, check it and the files it names, print it.
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -119,7 +118,6 @@ int run_validate(Dist& d, const Args& args) {
       read.emplace_back(key, read_config_dataset(cfg, key));
       const TextDataset& ds = read.back().second;
       if (std::string(key) == "data.train") {
-        if (cfg.dataset_names().empty()) training_prompts(cfg, ds.roles);
         check_loss_takes_data(cfg, *make_loss(cfg), ds);
       }
       data_lines += str_cat("# ", key, ": ", ds.format_name(), ", ", ds.report.summary(), "\n");
@@ -132,18 +130,20 @@ int run_validate(Dist& d, const Args& args) {
                               s.test.size(), " test\n");
       }
     }
-    std::vector<std::string> roles = read.front().second.roles;
+    std::vector<Config> views;
+    std::vector<TextDataset> entries;
     for (const std::string& name : cfg.dataset_names()) {
-      const Config view = cfg.dataset_config(name);
-      const TextDataset ds = read_config_dataset(view, "data.train");
-      if (ds.size() == 0) view.fail("data.train", "no usable rows");
-      check_loss_takes_data(view, *make_loss(view), ds);
-      for (const auto& r : ds.roles)
-        if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+      views.push_back(cfg.dataset_config(name));
+      entries.push_back(read_config_dataset(views.back(), "data.train"));
+      const TextDataset& ds = entries.back();
+      if (ds.size() == 0) views.back().fail("data.train", "no usable rows");
+      check_loss_takes_data(views.back(), *make_loss(views.back()), ds);
       data_lines += str_cat("# datasets.", name, ": ", ds.format_name(), ", ", ds.report.summary(), "; loss ",
-                            view.get_string("loss.name"), "\n");
+                            views.back().get_string("loss.name"), "\n");
     }
-    if (!cfg.dataset_names().empty()) training_prompts(cfg, roles, "data.train or datasets");
+    std::vector<std::pair<const Config*, const TextDataset*>> trained{{&cfg, &read.front().second}};
+    for (size_t k = 0; k < views.size(); ++k) trained.emplace_back(&views[k], &entries[k]);
+    dataset_prompts(cfg, trained);
     // As load_run_data decides it.
     std::vector<std::pair<std::string, const TextDataset*>> held;
     for (size_t i = 1; i < read.size(); ++i) held.emplace_back(read[i].first, &read[i].second);

@@ -151,14 +151,25 @@ void Config::load_node(const YAML::Node& node, const std::string& prefix,
   }
 }
 
+namespace {
+
+// The keys of a datasets: entry besides loss, and the run's keys they set.
+struct EntryKey {
+  const char* entry;
+  const char* key;
+};
+constexpr EntryKey kEntryKeys[] = {{"train", "data.train"},
+                                   {"columns", "data.columns"},
+                                   {"on_bad_row", "data.on_bad_row"},
+                                   {"prompts", "training.prompts"}};
+
+}  // namespace
+
 void Config::load_datasets(const YAML::Node& node, const std::string& file) {
   const std::string at = mark_str(file, node.Mark());
   if (!node.IsMap() || node.size() == 0)
     DT_FAIL(at, ": datasets: expected a mapping of names to datasets, e.g. {nli: {train: nli.jsonl}}, got ",
             node_text(node));
-  // The keys of an entry that are data.* keys of the run's configuration.
-  static const std::map<std::string, std::string> kDataKeys = {
-      {"train", "data.train"}, {"columns", "data.columns"}, {"on_bad_row", "data.on_bad_row"}};
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string where = mark_str(file, it->first.Mark());
     if (!it->first.IsScalar()) DT_FAIL(where, ": datasets: names must be plain names");
@@ -187,10 +198,11 @@ void Config::load_datasets(const YAML::Node& node, const std::string& file) {
         e.own_loss = true;
         continue;
       }
-      const auto data_key = kDataKeys.find(key);
-      if (data_key == kDataKeys.end())
-        DT_FAIL(kwhere, ": ", label, ": unknown key '", key, "' (expected train, columns, on_bad_row, loss)");
-      scratch.set_from_node(*find_option(data_key->second), kv->second, kwhere);
+      const auto own = std::find_if(std::begin(kEntryKeys), std::end(kEntryKeys),
+                                    [&](const EntryKey& k) { return key == k.entry; });
+      if (own == std::end(kEntryKeys))
+        DT_FAIL(kwhere, ": ", label, ": unknown key '", key, "' (expected train, columns, on_bad_row, prompts, loss)");
+      scratch.set_from_node(*find_option(own->key), kv->second, kwhere);
     }
     if (!scratch.is_set("data.train") || scratch.get_string("data.train").empty())
       DT_FAIL(where, ": ", label, ": train: required (the dataset's training file)");
@@ -452,10 +464,11 @@ std::string Config::to_yaml() const {
     for (const std::string& name : dataset_names_) {
       const DatasetEntry& e = datasets_.at(name);
       out << YAML::Key << name << YAML::Value << YAML::BeginMap;
-      for (const auto& [key, v] : e.values) {
-        if (key.rfind("data.", 0) != 0) continue;
-        out << YAML::Key << key.substr(5) << YAML::Value;
-        emit_value(out, v);
+      for (const EntryKey& k : kEntryKeys) {
+        const auto v = e.values.find(k.key);
+        if (v == e.values.end()) continue;
+        out << YAML::Key << k.entry << YAML::Value;
+        emit_value(out, v->second);
       }
       if (e.own_loss) {
         out << YAML::Key << "loss" << YAML::Value << YAML::BeginMap;

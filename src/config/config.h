@@ -58,12 +58,12 @@ class Config {
 
   // The `datasets:` section: training datasets beside data.train (sentence-transformers'
   // DatasetDict of train datasets, with a loss per dataset), in file order. Each entry is
-  //   <name>: {train: FILE, columns: {...}, on_bad_row: ..., loss: {name: ..., ...}}
+  //   <name>: {train: FILE, columns: {...}, on_bad_row: ..., prompts: {...}, loss: {name: ..., ...}}
   // where train is required and the others optional.
   const std::vector<std::string>& dataset_names() const { return dataset_names_; }
-  // The configuration dataset `name` trains with: this one with the entry's train, columns
-  // and on_bad_row as data.train, data.columns and data.on_bad_row (columns and on_bad_row
-  // inherited when the entry has none), and, where the entry has a loss: section, every loss.*
+  // The configuration dataset `name` trains with: this one with the entry's train, columns,
+  // on_bad_row and prompts as data.train, data.columns, data.on_bad_row and training.prompts
+  // (inherited when the entry has none), and, where the entry has a loss: section, every loss.*
   // key from the defaults and that section, as a loss built on its own; else the run's loss.
   // Errors about its keys name the entry ("datasets.<name>: ...").
   Config dataset_config(const std::string& name) const;

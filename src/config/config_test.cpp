@@ -159,6 +159,8 @@ TEST(Config, DatasetsEachTrainWithTheirFileColumnsAndLoss) {
       "  train: main.jsonl\n"
       "  columns: {anchor: q, positive: c}\n"
       "  on_bad_row: skip\n"
+      "training:\n"
+      "  prompts: {anchor: 'query: '}\n"
       "loss:\n"
       "  name: mnrl\n"
       "  scale: 30\n"
@@ -167,6 +169,7 @@ TEST(Config, DatasetsEachTrainWithTheirFileColumnsAndLoss) {
       "    train: \"sts: 1.jsonl\"\n"
       "    columns: {sentence1: s1, sentence2: s2, score: label}\n"
       "    loss: {name: cosent, matryoshka_dims: [16, 8]}\n"
+      "    prompts: {sentence1: 's: '}\n"
       "  more_qa:\n"
       "    train: qa.jsonl\n"
       "    on_bad_row: error\n";
@@ -181,17 +184,20 @@ TEST(Config, DatasetsEachTrainWithTheirFileColumnsAndLoss) {
   EXPECT_FALSE(sts.is_set("loss.scale"));
   EXPECT_DOUBLE_EQ(sts.get_float("loss.scale"), 20);
   EXPECT_EQ(sts.get_int_list("loss.matryoshka_dims"), (std::vector<int64_t>{16, 8}));
-  EXPECT_EQ(sts.where("loss.name"), "c.yaml:12");
+  EXPECT_EQ(sts.where("loss.name"), "c.yaml:14");
+  // Prompts of its own replace the run's.
+  EXPECT_EQ(sts.get_string_map("training.prompts"), (std::map<std::string, std::string>{{"sentence1", "s: "}}));
   EXPECT_TRUE(sts.dataset_names().empty());
   EXPECT_EQ(sts.context(), "datasets.sts");
-  EXPECT_EQ(error_of([&] { sts.fail("loss.name", "no"); }), "c.yaml:12: datasets.sts: loss.name: no");
+  EXPECT_EQ(error_of([&] { sts.fail("loss.name", "no"); }), "c.yaml:14: datasets.sts: loss.name: no");
   // Without one, the run's loss; columns are data.columns.
   const Config qa = c.dataset_config("more_qa");
   EXPECT_EQ(qa.get_string("data.train"), "qa.jsonl");
   EXPECT_EQ(qa.get_string_map("data.columns").at("anchor"), "q");
   EXPECT_EQ(qa.get_string("data.on_bad_row"), "error");
   EXPECT_DOUBLE_EQ(qa.get_float("loss.scale"), 30);
-  EXPECT_EQ(qa.where("loss.scale"), "c.yaml:7");
+  EXPECT_EQ(qa.where("loss.scale"), "c.yaml:9");
+  EXPECT_EQ(qa.get_string_map("training.prompts").at("anchor"), "query: ");
   // The run's own view is untouched, and the resolved YAML carries the section.
   EXPECT_EQ(c.get_string("data.train"), "main.jsonl");
   EXPECT_EQ(c.context(), "");
@@ -214,7 +220,7 @@ TEST(Config, MalformedDatasetsAreRefusedWithFileAndLine) {
   EXPECT_EQ(err("datasets:\n  nli:\n    columns: {anchor: a}\n"),
             "c.yaml:2: datasets.nli: train: required (the dataset's training file)");
   EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    split: {train: 1}\n"),
-            "c.yaml:4: datasets.nli: unknown key 'split' (expected train, columns, on_bad_row, loss)");
+            "c.yaml:4: datasets.nli: unknown key 'split' (expected train, columns, on_bad_row, prompts, loss)");
   EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    loss: {nam: cosent}\n"),
             "c.yaml:4: unknown key 'loss.nam' (did you mean 'loss.name'?)");
   EXPECT_EQ(err("datasets:\n  nli:\n    train: n.jsonl\n    loss: {name: cosine}\n").substr(0, 42),

@@ -391,11 +391,13 @@ std::string options_markdown() {
         "```yaml\ndatasets:\n  nli:\n    train: nli.jsonl                  # required; used whole\n"
         "    columns: {anchor: premise, positive: hypothesis}   # default: data.columns\n"
         "    on_bad_row: skip                  # default: data.on_bad_row\n"
+        "    prompts: {anchor: 'query: '}      # default: training.prompts\n"
         "    loss: {name: mnrl, scale: 20}     # default: the run's loss section\n```\n\n"
         "| key | description |\n| --- | --- |\n"
         "| `train` | the dataset's training file, used whole (.jsonl, .json, .csv, .tsv) |\n"
         "| `columns` | role -> column, as data.columns; default: data.columns |\n"
         "| `on_bad_row` | error or skip, as data.on_bad_row; default: data.on_bad_row |\n"
+        "| `prompts` | role -> prompt, as training.prompts, for this dataset alone; default: training.prompts |\n"
         "| `loss` | loss.* keys of this dataset's loss, the others at their defaults; "
         "default: the run's loss section |\n";
   return os.str();

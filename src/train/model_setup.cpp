@@ -47,20 +47,41 @@ Guide guide_from_config(const Config& cfg, const std::string& key, const Tokeniz
   return g;
 }
 
-std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles,
-                                                    const std::string& of) {
-  const auto& prompts = cfg.get_string_map("training.prompts");
-  for (const auto& [role, text] : prompts) {
+namespace {
+
+void check_prompt_roles(const Config& cfg, const std::vector<std::string>& roles, const std::string& of) {
+  for (const auto& [role, text] : cfg.get_string_map("training.prompts")) {
     if (std::find(roles.begin(), roles.end(), role) != roles.end()) continue;
     cfg.fail("training.prompts",
              str_cat("'", role, "' is not a role of ", of, " (its roles: ", join(roles, ", "), ")"));
   }
+}
+
+}  // namespace
+
+std::vector<std::map<std::string, std::string>> dataset_prompts(
+    const Config& cfg, const std::vector<std::pair<const Config*, const TextDataset*>>& datasets) {
+  std::vector<std::map<std::string, std::string>> out;
+  std::vector<std::string> roles;  // of the datasets that read training.prompts
+  for (const auto& [view, data] : datasets) {
+    // An entry's own prompts come from its line, not from where the run's came from.
+    const bool own = !view->context().empty() && view->where("training.prompts") != cfg.where("training.prompts");
+    if (own) {
+      check_prompt_roles(*view, data->roles, data->source);
+    } else {
+      for (const auto& r : data->roles)
+        if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+    }
+    out.push_back(view->get_string_map("training.prompts"));
+  }
+  check_prompt_roles(cfg, roles, datasets.size() > 1 ? "data.train or datasets" : "data.train");
   // Queries are evaluated as anchors are trained: two different prompts cannot both hold.
+  const auto& prompts = cfg.get_string_map("training.prompts");
   const std::string& query = cfg.get_string("model.query_prompt");
   if (const auto it = prompts.find("anchor"); it != prompts.end() && !query.empty() && query != it->second)
     cfg.fail("model.query_prompt", str_cat("'", query, "' differs from training.prompts.anchor ('", it->second,
                                            "'): evaluation embeds queries as training embeds anchors"));
-  return prompts;
+  return out;
 }
 
 }  // namespace disttune

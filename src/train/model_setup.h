@@ -5,8 +5,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "data/text_dataset.h"
 #include "model/sentence_model.h"
 #include "text/tokenizer.h"
 
@@ -31,10 +33,15 @@ struct Guide {
 };
 Guide guide_from_config(const Config& cfg, const std::string& key, const Tokenizer& tokenizer, int max_length);
 
-// training.prompts (role -> text prepended to that role's texts), each role checked against
-// `roles`, those of the training data (`of` names it in the message), and the anchors' against
-// model.query_prompt (set, they must agree): a UserError naming the key otherwise.
-std::map<std::string, std::string> training_prompts(const Config& cfg, const std::vector<std::string>& roles,
-                                                    const std::string& of = "data.train");
+// The prompts (role -> text prepended to that role's texts) each training dataset is embedded
+// with, in the order given (data.train's first, with the run's configuration; then each
+// datasets: entry's, with Config::dataset_config): training.prompts, or an entry's own. Each
+// role of training.prompts must be a role of a dataset that reads them, and the anchors' must
+// agree with model.query_prompt where both are set (evaluation embeds queries as training
+// embeds anchors); an entry's own prompts must name roles of that entry (evaluation reads
+// data.train alone, so model.query_prompt does not bind them). A UserError naming the key
+// otherwise.
+std::vector<std::map<std::string, std::string>> dataset_prompts(
+    const Config& cfg, const std::vector<std::pair<const Config*, const TextDataset*>>& datasets);
 
 }  // namespace disttune

@@ -88,6 +88,7 @@ class Trainer {
     const TextDataset* data = nullptr;
     std::vector<int64_t> rows;
     std::optional<TokenStore> store;
+    std::map<std::string, std::string> prompts;  // its training.prompts: role -> prompt
     std::unique_ptr<Loss> loss;
     GradCache* cached = nullptr;
   };
@@ -196,11 +197,11 @@ Trainer::Trainer(Dist& d, const Config& cfg)
     cfg.fail("eval.early_stopping_patience", "needs a validation split to evaluate, and this run has none");
   if (cfg.get_bool("eval.on_start") && !validates)
     cfg.fail("eval.on_start", "needs a validation split to evaluate, and this run has none");
-  std::vector<std::string> roles;  // of every dataset: a prompt must name one of them
-  for (const auto& src : sources_)
-    for (const auto& r : src->data->roles)
-      if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
-  prompts_ = training_prompts(cfg, roles, sources_.size() > 1 ? "data.train or datasets" : "data.train");
+  std::vector<std::pair<const Config*, const TextDataset*>> views;
+  for (const auto& src : sources_) views.emplace_back(&src->cfg, src->data);
+  const auto prompts = dataset_prompts(cfg, views);
+  for (size_t k = 0; k < sources_.size(); ++k) sources_[k]->prompts = prompts[k];
+  prompts_ = prompts.front();
   for (auto& src : sources_) {
     TokenStoreSpec spec = token_store_spec(src->cfg, max_len_);
     // Each dataset's tokens in a store of its own, even where two read one file otherwise.
@@ -411,7 +412,8 @@ at::Tensor Trainer::embed_guide(const Source& src, size_t role, const std::vecto
   at::NoGradGuard frozen;
   std::vector<std::vector<int32_t>> own;
   if (guide_->tokenizer) {
-    const std::string prompt = role_prompt(src.data->roles[role]);
+    const auto it = src.prompts.find(src.data->roles[role]);
+    const std::string prompt = it == src.prompts.end() ? "" : it->second;
     std::vector<std::string> texts;
     for (int64_t r : rows) texts.push_back(prompt + src.data->columns[role][static_cast<size_t>(r)]);
     own = guide_->tokenizer->encode_batch(texts, guide_->model.max_seq_length());
