@@ -985,6 +985,14 @@ class Train(unittest.TestCase):
         r = dt.run([dt.DISTTUNE, "train", cfg, "--set", "training.prompts={sentence1: 's: '}", "--set",
                     "training.max_steps=2"], timeout=120)
         self.assertEqual(r.rc, 0, r)  # a prompt for a role of one dataset only
+        # training.mini_batch_size belongs to the cached losses among the datasets' losses.
+        cfg = self.config("multi_cached", QUIET + datasets(), max_steps=3, mini_batch_size=4)[0]
+        self.assertIn("loss data: cached_mnrl, sts: cosent, tri: mnrl",
+                      self.train(cfg, np=2, sets=["loss.name=cached_mnrl"]).out)
+        r = dt.run([dt.DISTTUNE, "train", cfg], timeout=120)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("training.mini_batch_size: only cached_mnrl and cached_gist embed in mini-batches, and no "
+                      "dataset's loss is one of them", r.err)
         cfg = self.config("multi_own_prompt", QUIET + datasets(tri_extra="    prompts: {sentence1: 's: '}\n"))[0]
         for command in ("validate", "train"):
             r = dt.run([dt.DISTTUNE, command, cfg], timeout=120)

@@ -64,8 +64,14 @@ void check_run_inputs(const Config& cfg) {
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);
   check_file_key(cfg, "data.test", false);
+  auto cached = [](const Config& c) {
+    const std::string& n = c.get_string("loss.name");
+    return n == "cached_mnrl" || n == "cached_gist";
+  };
+  bool any_cached = cached(cfg);
   for (const std::string& name : cfg.dataset_names()) {
     const Config view = cfg.dataset_config(name);
+    any_cached = any_cached || cached(view);
     const std::string& dloss = view.get_string("loss.name");
     if (const char* key = frozen_model_key(dloss); key && view.get_string(key).empty())
       view.fail(key, str_cat("is required by loss.name: ", dloss));
@@ -74,6 +80,9 @@ void check_run_inputs(const Config& cfg) {
     make_loss(view);
     check_file_key(view, "data.train", true);
   }
+  if (cfg.get_int("training.mini_batch_size") > 0 && !any_cached)
+    cfg.fail("training.mini_batch_size", "only cached_mnrl and cached_gist embed in mini-batches, and no dataset's "
+                                         "loss is one of them (leave it 0)");
 }
 
 }  // namespace

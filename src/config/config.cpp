@@ -262,6 +262,14 @@ void Config::set_from_node(const OptionSpec& spec, const YAML::Node& n, const st
     return v;
   };
 
+  auto choice = [&](const YAML::Node& s) {
+    bool ok = false;
+    std::stringstream ss(spec.choices);
+    for (std::string c; s.IsScalar() && std::getline(ss, c, '|');) ok = ok || c == s.Scalar();
+    if (!ok) expected(spec.type == OptType::Choice ? "one of " + spec.choices : "a list of " + spec.choices);
+    return s.Scalar();
+  };
+
   Value value;
   switch (spec.type) {
     case OptType::Bool: {
@@ -276,13 +284,11 @@ void Config::set_from_node(const OptionSpec& spec, const YAML::Node& n, const st
       if (!n.IsScalar()) expected("a string");
       value = n.Scalar();
       break;
-    case OptType::Choice: {
-      if (!n.IsScalar()) expected("one of " + spec.choices);
-      const std::string v = n.Scalar();
-      bool ok = false;
-      std::stringstream ss(spec.choices);
-      for (std::string c; std::getline(ss, c, '|');) ok = ok || c == v;
-      if (!ok) expected("one of " + spec.choices);
+    case OptType::Choice: value = choice(n); break;
+    case OptType::ChoiceList: {
+      if (!n.IsSequence()) expected("a list of " + spec.choices + ", e.g. [" + spec.choices.substr(0, spec.choices.find('|')) + "]");
+      std::vector<std::string> v;
+      for (const auto& e : n) v.push_back(choice(e));
       value = v;
       break;
     }
@@ -389,6 +395,9 @@ const std::vector<int64_t>& Config::get_int_list(const std::string& key) const {
 const std::vector<double>& Config::get_float_list(const std::string& key) const {
   return typed<std::vector<double>>(at(key), key);
 }
+const std::vector<std::string>& Config::get_string_list(const std::string& key) const {
+  return typed<std::vector<std::string>>(at(key), key);
+}
 const std::map<std::string, std::string>& Config::get_string_map(const std::string& key) const {
   return typed<std::map<std::string, std::string>>(at(key), key);
 }
@@ -414,7 +423,8 @@ void emit_value(YAML::Emitter& out, const Config::Value& v) {
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>>) {
+        if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>> ||
+                      std::is_same_v<T, std::vector<std::string>>) {
           out << YAML::Flow << YAML::BeginSeq;
           for (auto e : x) out << e;
           out << YAML::EndSeq;

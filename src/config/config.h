@@ -24,7 +24,7 @@ struct OptionSpec;
 class Config {
  public:
   using Value = std::variant<bool, int64_t, double, std::string, std::vector<int64_t>,
-                             std::vector<double>, std::map<std::string, std::string>>;
+                             std::vector<double>, std::map<std::string, std::string>, std::vector<std::string>>;
 
   // Registry defaults only.
   Config();
@@ -44,6 +44,7 @@ class Config {
   const std::vector<int64_t>& get_int_list(const std::string& key) const;
   const std::vector<double>& get_float_list(const std::string& key) const;
   const std::map<std::string, std::string>& get_string_map(const std::string& key) const;
+  const std::vector<std::string>& get_string_list(const std::string& key) const;  // ChoiceList
 
   // Whether the key was given explicitly (file or --set) rather than defaulted.
   bool is_set(const std::string& key) const;

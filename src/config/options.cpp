@@ -31,6 +31,9 @@ OptionSpec opt_ints(const char* k, const char* def, double lo, double hi, const 
 OptionSpec opt_floats(const char* k, const char* def, double lo, double hi, const char* help) {
   return {k, OptType::FloatList, def, lo, hi, "", help};
 }
+OptionSpec opt_choices(const char* k, const char* def, const char* choices, const char* help) {
+  return {k, OptType::ChoiceList, def, 1, 0, choices, help};
+}
 OptionSpec opt_map(const char* k, const char* def, const char* help) {
   return {k, OptType::StringMap, def, 1, 0, "", help};
 }
@@ -146,6 +149,17 @@ std::vector<OptionSpec> build_registry() {
                  "matryoshka_dims wraps it"),
       opt_float("loss.scale", "20.0", 0, 1e6, "similarity scale of mnrl/cached_mnrl/cosent/angle"),
       opt_bool("loss.symmetric", "false", "mnrl: add the positive->anchor direction"),
+      opt_choices("loss.directions", "[query_to_doc]", "query_to_doc|query_to_query|doc_to_query|doc_to_doc",
+                  "mnrl, cached_mnrl: the interaction terms (sentence-transformers' directions; query_to_doc always): "
+                  "[query_to_doc, query_to_query, doc_to_query, doc_to_doc] with joint is GTE's improved contrastive "
+                  "loss"),
+      opt_choice("loss.partition_mode", "joint", "joint|per_direction",
+                 "mnrl, cached_mnrl: one softmax over all directions (joint) or one per direction, averaged "
+                 "(per_direction; query_to_doc and doc_to_query only)"),
+      opt_choice("loss.hardness_mode", "none", "none|in_batch_negatives|hard_negatives|all_negatives",
+                 "mnrl, cached_mnrl: add hardness_strength x the (detached) similarity to these negatives' logits "
+                 "(Lan et al. 2025: in_batch_negatives, 9; EmbeddingGemma: hard_negatives, 5)"),
+      opt_float("loss.hardness_strength", "0.0", 0, 1e6, "mnrl, cached_mnrl: the strength of loss.hardness_mode"),
       opt_choice("loss.similarity", "auto", "auto|cosine|dot",
                  "mnrl/cached_mnrl/margin_mse/distill_kl_div: the scores (sentence-transformers' "
                  "similarity_fct); auto = cosine for mnrl (cos_sim), dot for the distillation losses "
@@ -353,6 +367,7 @@ std::string type_name(const OptionSpec& s) {
     case OptType::IntList: return "list of int";
     case OptType::FloatList: return "list of float";
     case OptType::StringMap: return "map of string";
+    case OptType::ChoiceList: return "list of " + s.choices;
   }
   return "?";
 }

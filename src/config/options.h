@@ -8,14 +8,14 @@
 
 namespace disttune {
 
-enum class OptType { Bool, Int, Float, String, Choice, IntList, FloatList, StringMap };
+enum class OptType { Bool, Int, Float, String, Choice, IntList, FloatList, StringMap, ChoiceList };
 
 struct OptionSpec {
   std::string key;      // dotted path, e.g. "training.learning_rate"
   OptType type;
   std::string def;      // default, as YAML flow text
   double lo = 0, hi = 0;  // inclusive range for Int/Float and list elements (lo > hi: none)
-  std::string choices;  // "a|b|c" for Choice
+  std::string choices;  // "a|b|c" for Choice and ChoiceList
   std::string help;
 };
 

@@ -65,6 +65,41 @@ const char* frozen_model_key(const std::string& name) {
   return nullptr;
 }
 
+namespace {
+
+// loss.directions, partition_mode and hardness_* as sentence-transformers checks them; loss.symmetric
+// is its MultipleNegativesSymmetricRankingLoss, directions [query_to_doc, doc_to_query] per direction.
+Mnrl::Options mnrl_options(const Config& cfg, double scale, bool dot) {
+  Mnrl::Options o;
+  o.scale = scale;
+  o.dot = dot;
+  o.directions = 0;
+  for (const std::string& dir : cfg.get_string_list("loss.directions")) o.directions |= parse_mnrl_direction(dir);
+  if (!(o.directions & Mnrl::QueryToDoc))
+    cfg.fail("loss.directions", "must hold query_to_doc: its scores hold the positive pair");
+  o.per_direction = cfg.get_string("loss.partition_mode") == "per_direction";
+  if (o.per_direction && (o.directions & (Mnrl::QueryToQuery | Mnrl::DocToDoc)))
+    cfg.fail("loss.partition_mode", "per_direction takes query_to_doc and doc_to_query only: the candidates of "
+                                    "query_to_query and doc_to_doc hold no positive pair (use joint)");
+  if (cfg.get_bool("loss.symmetric")) {
+    for (const char* key : {"loss.directions", "loss.partition_mode"})
+      if (cfg.is_set(key))
+        cfg.fail(key, "loss.symmetric is directions [query_to_doc, doc_to_query] with partition_mode per_direction; "
+                      "set one or the other");
+    o.directions = Mnrl::QueryToDoc | Mnrl::DocToQuery;
+    o.per_direction = true;
+  }
+  o.hardness = parse_mnrl_hardness(cfg.get_string("loss.hardness_mode"));
+  o.hardness_strength = cfg.get_float("loss.hardness_strength");
+  if (o.hardness == Mnrl::Hardness::None && cfg.is_set("loss.hardness_strength"))
+    cfg.fail("loss.hardness_strength", "set but loss.hardness_mode is none");
+  if (o.hardness != Mnrl::Hardness::None && o.hardness_strength == 0)
+    cfg.fail("loss.hardness_mode", "has no effect at loss.hardness_strength 0 (Lan et al. use 9, EmbeddingGemma 5)");
+  return o;
+}
+
+}  // namespace
+
 std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
   const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
@@ -80,6 +115,8 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
     cfg.fail("loss.scale", "only mnrl, cached_mnrl, cosent and angle have a similarity scale, not " + name);
   if (cfg.get_bool("loss.symmetric") && !mnrl_family)
     cfg.fail("loss.symmetric", "only mnrl and cached_mnrl have a symmetric term, not " + name);
+  for (const char* key : {"loss.directions", "loss.partition_mode", "loss.hardness_mode", "loss.hardness_strength"})
+    if (cfg.is_set(key) && !mnrl_family) cfg.fail(key, "only mnrl and cached_mnrl read it, not " + name);
   if (cfg.get_string("loss.similarity") != "auto" && !mnrl_family && !distill)
     cfg.fail("loss.similarity",
              "only mnrl, cached_mnrl, margin_mse and distill_kl_div take a similarity, not " + name);
@@ -99,7 +136,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
              "only triplet, contrastive, online_contrastive and the batch triplet losses take a distance, not " + name);
   if (batch_triplet && cfg.get_string("loss.distance") == "manhattan")
     cfg.fail("loss.distance", name + " takes euclidean or cosine (BatchHardTripletLossDistanceFunction's two)");
-  if (cfg.get_int("training.mini_batch_size") > 0 && !cached)
+  // Several datasets may mix cached and plain losses: check_run_inputs asks that one of them be cached.
+  const bool one_of_several = !cfg.context().empty() || !cfg.dataset_names().empty();
+  if (cfg.get_int("training.mini_batch_size") > 0 && !cached && !one_of_several)
     cfg.fail("training.mini_batch_size",
              "only loss.name: cached_mnrl and cached_gist embed in mini-batches (leave it 0 for " + name + ")");
 
@@ -109,7 +148,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string similarity = cfg.get_string("loss.similarity");
   std::unique_ptr<Loss> loss;
   if (mnrl_family) {
-    loss = std::make_unique<Mnrl>(scale, cfg.get_bool("loss.symmetric"), similarity == "dot");
+    loss = std::make_unique<Mnrl>(mnrl_options(cfg, scale, similarity == "dot"));
   } else if (name == "triplet") {
     loss = std::make_unique<Triplet>(distance == "auto" ? Distance::Euclidean : parse_distance(distance),
                                      margin < 0 ? 5.0 : margin);

@@ -267,6 +267,35 @@ TEST(LossConfig, BadCombinationsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of([] { make_loss(loss_config({{"name", "margin_mse"}, {"scale", 2.0}})); })
                 .find("loss.scale"), std::string::npos);
+  // MNRL's directions, partition modes and hardness, as sentence-transformers checks them.
+  for (const auto& [loss, message] : std::vector<std::pair<json, std::string>>{
+           {{{"name", "mnrl"}, {"directions", {"doc_to_query"}}},
+            "loss.directions: must hold query_to_doc: its scores hold the positive pair"},
+           {{{"name", "mnrl"}, {"directions", {"query_to_doc", "doc_to_doc"}}, {"partition_mode", "per_direction"}},
+            "loss.partition_mode: per_direction takes query_to_doc and doc_to_query only"},
+           {{{"name", "mnrl"}, {"symmetric", true}, {"directions", {"query_to_doc", "query_to_query"}}},
+            "loss.directions: loss.symmetric is directions [query_to_doc, doc_to_query] with partition_mode "
+            "per_direction; set one or the other"},
+           {{{"name", "mnrl"}, {"hardness_strength", 9.0}}, "loss.hardness_strength: set but loss.hardness_mode is none"},
+           {{{"name", "mnrl"}, {"hardness_mode", "hard_negatives"}},
+            "loss.hardness_mode: has no effect at loss.hardness_strength 0"},
+           {{{"name", "cosent"}, {"partition_mode", "joint"}},
+            "loss.partition_mode: only mnrl and cached_mnrl read it, not cosent"},
+           {{{"name", "gist"}, {"directions", {"query_to_doc"}}},
+            "loss.directions: only mnrl and cached_mnrl read it, not gist"}})
+    EXPECT_NE(error_of([&] { make_loss(loss_config(loss)); }).find(message), std::string::npos) << loss.dump();
+  EXPECT_NE(error_of([] { loss_config({{"name", "mnrl"}, {"directions", {"query_to_doc", "doc_to_docs"}}}); })
+                .find("loss.directions: expected a list of query_to_doc|query_to_query|doc_to_query|doc_to_doc, got "
+                      "[query_to_doc, doc_to_docs]"),
+            std::string::npos);
+  // The symmetric loss is the per-direction pair of directions, and names itself so.
+  EXPECT_EQ(make_loss(loss_config({{"name", "mnrl"}, {"directions", {"query_to_doc", "doc_to_query"}},
+                                   {"partition_mode", "per_direction"}}))->name(), "mnrl(symmetric)");
+  EXPECT_EQ(make_loss(loss_config({{"name", "cached_mnrl"},
+                                   {"directions", {"query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"}},
+                                   {"hardness_mode", "in_batch_negatives"}, {"hardness_strength", 9.0}},
+                                  {"training.mini_batch_size=4"}))->name(),
+            "cached_mnrl(q2d+q2q+d2q+d2d joint, hardness in-batch 9)");
   // The batch triplet losses: BatchHardTripletLossDistanceFunction has no manhattan, and the
   // soft margin has no margin.
   for (const auto& [loss, message] : std::vector<std::pair<json, std::string>>{

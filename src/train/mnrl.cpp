@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
+#include <vector>
+
 #include "common/check.h"
 #include "dist/dist.h"
 #include "train/all_gather.h"
@@ -9,15 +12,57 @@
 
 namespace disttune {
 
-Mnrl::Mnrl(double scale, bool symmetric, bool dot) : scale_(scale), symmetric_(symmetric), dot_(dot) {}
-
-std::string Mnrl::name() const {
-  if (symmetric_ && dot_) return "mnrl(symmetric, dot)";
-  return symmetric_ ? "mnrl(symmetric)" : dot_ ? "mnrl(dot)" : "mnrl";
+Mnrl::Direction parse_mnrl_direction(const std::string& s) {
+  if (s == "query_to_doc") return Mnrl::QueryToDoc;
+  if (s == "query_to_query") return Mnrl::QueryToQuery;
+  if (s == "doc_to_query") return Mnrl::DocToQuery;
+  if (s == "doc_to_doc") return Mnrl::DocToDoc;
+  DT_FAIL("unknown mnrl direction '", s, "' (expected query_to_doc, query_to_query, doc_to_query, doc_to_doc)");
 }
 
-at::Tensor Mnrl::scores(const at::Tensor& a, const at::Tensor& b) const {
-  return (dot_ ? a.mm(b.t()) : cos_sim(a, b)) * scale_;
+Mnrl::Hardness parse_mnrl_hardness(const std::string& s) {
+  if (s == "none") return Mnrl::Hardness::None;
+  if (s == "in_batch_negatives") return Mnrl::Hardness::InBatchNegatives;
+  if (s == "hard_negatives") return Mnrl::Hardness::HardNegatives;
+  if (s == "all_negatives") return Mnrl::Hardness::AllNegatives;
+  DT_FAIL("unknown mnrl hardness mode '", s, "' (expected none, in_batch_negatives, hard_negatives, all_negatives)");
+}
+
+Mnrl::Mnrl(const Options& o) : o_(o) {
+  DT_CHECK(o_.directions & QueryToDoc, "mnrl: query_to_doc holds the positive pair and is always a direction");
+  DT_CHECK(!(o_.per_direction && (o_.directions & (QueryToQuery | DocToDoc))),
+           "mnrl: per_direction takes query_to_doc and doc_to_query only");
+}
+
+Mnrl::Mnrl(double scale, bool symmetric, bool dot)
+    : Mnrl(Options{scale, dot, symmetric ? (QueryToDoc | DocToQuery) : QueryToDoc, symmetric}) {}
+
+bool Mnrl::symmetric() const {
+  return o_.directions == (QueryToDoc | DocToQuery) && o_.per_direction && o_.hardness == Hardness::None;
+}
+
+std::string Mnrl::name() const {
+  std::vector<std::string> parts;
+  if (symmetric()) {
+    parts.push_back("symmetric");
+  } else if (o_.directions != QueryToDoc) {
+    std::string dirs;
+    for (auto [bit, n] : {std::pair{QueryToDoc, "q2d"}, {QueryToQuery, "q2q"}, {DocToQuery, "d2q"}, {DocToDoc, "d2d"}})
+      if (o_.directions & bit) dirs += (dirs.empty() ? "" : "+") + std::string(n);
+    parts.push_back(dirs + (o_.per_direction ? " per direction" : " joint"));
+  }
+  if (o_.hardness != Hardness::None && o_.hardness_strength > 0) {
+    const char* h = o_.hardness == Hardness::InBatchNegatives ? "in-batch" : o_.hardness == Hardness::HardNegatives
+                                                                             ? "hard"
+                                                                             : "all";
+    parts.push_back(str_cat("hardness ", h, " ", o_.hardness_strength));
+  }
+  if (o_.dot) parts.push_back("dot");
+  return parts.empty() ? "mnrl" : "mnrl(" + join(parts, ", ") + ")";
+}
+
+at::Tensor Mnrl::similarity(const at::Tensor& a, const at::Tensor& b) const {
+  return o_.dot ? a.mm(b.t()) : cos_sim(a, b);
 }
 
 at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
@@ -28,19 +73,56 @@ at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   const GatheredRows positives = all_gather_rows(d, cols[1]);
   const std::vector<int64_t>& counts = positives.counts;
   const int64_t total = positives.total();
+  const int64_t offset = positives.offset;
   DT_CHECK(total > 0, "mnrl: the global batch is empty");
+  const auto opts = cols[0].options();
+  at::Tensor labels = at::arange(offset, offset + b, opts.dtype(at::kLong));
 
-  std::vector<at::Tensor> candidates{positives.all};
-  for (size_t c = 2; c < cols.size(); ++c) candidates.push_back(all_gather_with_grad(d, cols[c], counts));
-  at::Tensor labels = at::arange(positives.offset, positives.offset + b, cols[0].options().dtype(at::kLong));
-  // Sum over this rank's anchors / global rows: the shares add up to the global mean.
-  at::Tensor loss = at::cross_entropy_loss(scores(cols[0], at::cat(candidates, 0)), labels, {}, at::Reduction::Sum);
-  if (!symmetric_) return loss / static_cast<double>(total);
-
-  // Positive -> anchor direction: this rank's positives against every anchor.
-  at::Tensor anchors = all_gather_with_grad(d, cols[0], counts);
-  at::Tensor back = at::cross_entropy_loss(scores(cols[1], anchors), labels, {}, at::Reduction::Sum);
-  return (loss + back) / (2.0 * static_cast<double>(total));
+  std::vector<at::Tensor> docs{positives.all};
+  for (size_t c = 2; c < cols.size(); ++c) docs.push_back(all_gather_with_grad(d, cols[c], counts));
+  const int64_t groups = static_cast<int64_t>(docs.size());
+  // Column j of the documents belongs to this rank's row i when j = offset + i + k * total.
+  auto own_docs = [&]() {
+    at::Tensor eye = at::zeros({b, total}, opts.dtype(at::kBool));
+    if (b > 0) eye.narrow(1, offset, b).fill_diagonal_(true);
+    return eye.repeat({1, groups});
+  };
+  at::Tensor q2d = similarity(cols[0], at::cat(docs, 0));
+  at::Tensor logits = q2d * o_.scale;
+  if (o_.hardness != Hardness::None && o_.hardness_strength > 0) {
+    at::Tensor keep = own_docs();  // row i's own documents
+    if (o_.hardness == Hardness::HardNegatives) {
+      keep.narrow(1, 0, total).fill_(false);  // its own negatives only
+    } else {
+      keep = keep.logical_not();  // the other rows' documents
+      if (o_.hardness == Hardness::AllNegatives) keep.narrow(1, total, (groups - 1) * total).fill_(true);
+    }
+    logits = logits + (q2d.detach() * o_.hardness_strength).masked_fill(keep.logical_not(), 0.0);
+  }
+  // The positive pair's logit: the hardness terms leave it alone.
+  at::Tensor positive = b > 0 ? logits.gather(1, labels.unsqueeze(1)).squeeze(1) : logits.new_zeros({0});
+  std::vector<at::Tensor> parts{logits};
+  const bool need_queries = o_.directions & (QueryToQuery | DocToQuery);
+  const at::Tensor queries = need_queries ? all_gather_with_grad(d, cols[0], counts) : at::Tensor();
+  const double minus_inf = -std::numeric_limits<double>::infinity();
+  if (o_.directions & QueryToQuery) {
+    at::Tensor self = at::zeros({b, total}, opts.dtype(at::kBool));
+    if (b > 0) self.narrow(1, offset, b).fill_diagonal_(true);
+    parts.push_back((similarity(cols[0], queries) * o_.scale).masked_fill(self, minus_inf));
+  }
+  if (o_.directions & DocToQuery) parts.push_back(similarity(cols[1], queries) * o_.scale);
+  if (o_.directions & DocToDoc)
+    parts.push_back((similarity(cols[1], at::cat(docs, 0)) * o_.scale).masked_fill(own_docs(), minus_inf));
+  at::Tensor log_z;
+  if (o_.per_direction) {
+    log_z = at::zeros({b}, logits.options());
+    for (const at::Tensor& p : parts) log_z = log_z + at::logsumexp(p, {1});
+    log_z = log_z / static_cast<double>(parts.size());
+  } else {
+    log_z = at::logsumexp(at::cat(parts, 1), {1});
+  }
+  // Sum over this rank's queries / global rows: the shares add up to the global mean.
+  return (log_z - positive).sum() / static_cast<double>(total);
 }
 
 }  // namespace disttune

@@ -89,6 +89,10 @@ inline Config loss_config(const json& cfg, std::vector<std::string> extra = {}) 
     o.push_back("loss.matryoshka_weights=" + cfg.at("matryoshka_weights").dump());
   for (const char* key : {"temperature", "contrast_anchors", "contrast_positives"})
     if (cfg.contains(key)) o.push_back(std::string("loss.") + key + "=" + cfg.at(key).dump());
+  for (const char* key : {"directions", "hardness_strength"})
+    if (cfg.contains(key)) o.push_back(std::string("loss.") + key + "=" + cfg.at(key).dump());
+  for (const char* key : {"partition_mode", "hardness_mode"})
+    if (cfg.contains(key)) o.push_back(std::string("loss.") + key + "=" + cfg.at(key).get<std::string>());
   if (cfg.contains("margin_strategy"))
     o.push_back("loss.margin_strategy=" + cfg.at("margin_strategy").get<std::string>());
   for (const auto& [key, value] : cfg.items())

@@ -65,6 +65,51 @@ def mnrl(cols, scale=20.0, symmetric=False, similarity="cosine", **_):
     return (forward + backward) / 2
 
 
+def mnrl_directions(cols, scale=20.0, similarity="cosine", directions=("query_to_doc",), partition_mode="joint",
+                    hardness_mode=None, hardness_strength=0.0, **_):
+    """MultipleNegativesRankingLoss.compute_loss_from_embeddings (sentence-transformers, 2026-08),
+    transcribed for one process: every row is local, offset 0."""
+    sim = {"cosine": cos_sim, "dot": dot_score}[similarity]
+    queries, docs = cols[0], cols[1:]
+    n = queries.size(0)
+    docs_all = torch.cat(docs, dim=0)
+    rows = torch.arange(n)
+    m = {"query_to_doc": sim(queries, docs_all)}
+    if "query_to_query" in directions:
+        m["query_to_query"] = sim(queries, queries)
+        m["query_to_query"][rows, rows] = -torch.inf
+    if "doc_to_query" in directions:
+        m["doc_to_query"] = sim(queries, docs[0]).T
+    if "doc_to_doc" in directions:
+        m["doc_to_doc"] = sim(docs_all, docs[0]).T
+        same = torch.eye(n)[rows].repeat(1, len(docs)).bool()
+        m["doc_to_doc"].masked_fill_(same, -torch.inf)
+    penalties = {}
+    if hardness_mode in ("in_batch_negatives", "hard_negatives", "all_negatives") and hardness_strength > 0.0:
+        penalty = hardness_strength * m["query_to_doc"].detach()
+        own = torch.eye(n, dtype=torch.bool)[rows].repeat(1, len(docs))
+        if hardness_mode == "hard_negatives":
+            excluded = ~own
+            excluded[:, :n] = True
+        elif hardness_mode == "in_batch_negatives":
+            excluded = own
+        else:
+            excluded = own
+            excluded[:, n:] = False
+        penalty[excluded] = 0.0
+        penalties["query_to_doc"] = penalty
+    for k in m:
+        m[k] = m[k] * scale
+    for k, pen in penalties.items():
+        m[k] = m[k] + pen
+    positive = m["query_to_doc"][rows, rows]
+    if partition_mode == "joint":
+        log_z = torch.logsumexp(torch.cat(list(m.values()), dim=1), dim=1)
+    else:
+        log_z = sum(torch.logsumexp(x, dim=1) for x in m.values()) / len(m)
+    return -(positive - log_z).mean()
+
+
 def triplet(cols, distance="euclidean", margin=5.0, **_):
     # TripletLoss as documented: relu(||a-p|| - ||a-n|| + margin); distances as in
     # TripletDistanceMetric (F.pairwise_distance for euclidean/manhattan).
@@ -272,6 +317,10 @@ def loss_fn(cfg):
     inner = LOSSES[cfg["name"]]
     kw = {k: cfg[k] for k in ("scale", "symmetric", "similarity", "distance", "margin", "temperature", "margin_strategy",
                               "contrast_anchors", "contrast_positives") if k in cfg}
+    mnrl_keys = ("directions", "partition_mode", "hardness_mode", "hardness_strength")
+    if any(k in cfg for k in mnrl_keys):
+        inner = mnrl_directions
+        kw.update({k: cfg[k] for k in mnrl_keys if k in cfg})
     dims = cfg.get("matryoshka_dims", [])
 
     def plain(cols, labels, guide):
@@ -503,6 +552,26 @@ def loss_cases():
     gi = {"name": "gist", "temperature": 0.05}
     cases.append(loss_case("adaptive_layer_gist", dict(every, **gi), 8, 16, 3, g,
                            guide32=guide_columns(8, 16, 3, g), prior_layers=2))
+    # MNRL's directions, partition modes and hardness weighting: GTE's improved contrastive
+    # loss with a negative and on uneven pairs; the symmetric variant spelled out; queries and
+    # documents with dot products; each hardness mode (Lan et al.'s 9, EmbeddingGemma's 5);
+    # under Matryoshka.
+    gte = {"name": "mnrl", "directions": ["query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"]}
+    cases.append(loss_case("mnrl_gte_joint", gte, 8, 16, 3, g))
+    cases.append(loss_case("mnrl_gte_pairs_uneven", gte, 7, 12, 2, g))
+    cases.append(loss_case("mnrl_doc_to_query_per_direction",
+                           {"name": "mnrl", "directions": ["query_to_doc", "doc_to_query"],
+                            "partition_mode": "per_direction"}, 8, 16, 3, g))
+    cases.append(loss_case("mnrl_query_to_query_dot", {"name": "mnrl", "directions": ["query_to_doc", "query_to_query"],
+                                                       "similarity": "dot", "scale": 1.0}, 8, 16, 2, g))
+    cases.append(loss_case("mnrl_hardness_in_batch", {"name": "mnrl", "hardness_mode": "in_batch_negatives",
+                                                      "hardness_strength": 9.0}, 8, 16, 2, g))
+    cases.append(loss_case("mnrl_hardness_hard_negatives", {"name": "mnrl", "hardness_mode": "hard_negatives",
+                                                            "hardness_strength": 5.0}, 8, 16, 4, g))
+    cases.append(loss_case("mnrl_gte_hardness_all_uneven", dict(gte, hardness_mode="all_negatives",
+                                                                hardness_strength=3.0), 7, 12, 3, g))
+    cases.append(loss_case("matryoshka_mnrl_doc_to_doc", {"name": "mnrl", "directions": ["query_to_doc", "doc_to_doc"],
+                                                          "matryoshka_dims": [16, 8]}, 8, 16, 3, g))
     return cases
 
 
