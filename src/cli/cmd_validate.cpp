@@ -47,37 +47,34 @@ void check_model_dir_key(const Config& cfg, const std::string& key) {
   if (!is_file(model + "/config.json")) cfg.fail(key, "'" + model + "' has no config.json (not a model directory)");
 }
 
-// The checks every run makes before doing work: keys, their combinations, and the files.
-void check_run_inputs(const Config& cfg) {
-  check_model_dir_key(cfg, "model.path");
+// The loss's frozen model and keys, and their combinations, refused before the data is read:
+// the run's loss and each datasets: entry's.
+void check_loss_inputs(const Config& cfg) {
   const std::string& loss = cfg.get_string("loss.name");
   if (const char* key = frozen_model_key(loss); key && cfg.get_string(key).empty())
     cfg.fail(key, str_cat("is required by loss.name: ", loss, is_gist_loss(loss) ? " (the guide model's directory)"
                                                                                  : " (the teacher model's directory)"));
   check_model_dir_key(cfg, "loss.guide");
   check_model_dir_key(cfg, "loss.teacher");
-  // The loss's and the schedule's keys and their combinations, refused before the data is read
-  // (the number of steps, which the data decides, does not change what they accept).
   make_loss(cfg);
+}
+
+// The checks every run makes before doing work: keys, their combinations, and the files.
+void check_run_inputs(const Config& cfg) {
+  check_model_dir_key(cfg, "model.path");
+  check_loss_inputs(cfg);
+  // The schedule's keys too (the number of steps, which the data decides, does not change
+  // what they accept).
   make_schedule(cfg, 0);
   check_file_key(cfg, "model.init.vocab", false);
   check_file_key(cfg, "data.train", true);
   check_file_key(cfg, "data.val", false);
   check_file_key(cfg, "data.test", false);
-  auto cached = [](const Config& c) {
-    const std::string& n = c.get_string("loss.name");
-    return n == "cached_mnrl" || n == "cached_gist";
-  };
-  bool any_cached = cached(cfg);
+  bool any_cached = is_cached_loss(cfg.get_string("loss.name"));
   for (const std::string& name : cfg.dataset_names()) {
     const Config view = cfg.dataset_config(name);
-    any_cached = any_cached || cached(view);
-    const std::string& dloss = view.get_string("loss.name");
-    if (const char* key = frozen_model_key(dloss); key && view.get_string(key).empty())
-      view.fail(key, str_cat("is required by loss.name: ", dloss));
-    check_model_dir_key(view, "loss.guide");
-    check_model_dir_key(view, "loss.teacher");
-    make_loss(view);
+    any_cached = any_cached || is_cached_loss(view.get_string("loss.name"));
+    check_loss_inputs(view);
     check_file_key(view, "data.train", true);
   }
   if (cfg.get_int("training.mini_batch_size") > 0 && !any_cached)

@@ -59,6 +59,8 @@ int64_t global_rows(Dist& d, const Loss& loss, const LossBatch& batch) {
 
 bool is_gist_loss(const std::string& name) { return name == "gist" || name == "cached_gist"; }
 
+bool is_cached_loss(const std::string& name) { return name == "cached_mnrl" || name == "cached_gist"; }
+
 const char* frozen_model_key(const std::string& name) {
   if (is_gist_loss(name)) return "loss.guide";
   if (name == "mse") return "loss.teacher";
@@ -104,7 +106,7 @@ std::unique_ptr<Loss> make_loss(const Config& cfg) {
   const std::string name = cfg.get_string("loss.name");
   const bool mnrl_family = name == "mnrl" || name == "cached_mnrl";
   const bool gist = is_gist_loss(name);
-  const bool cached = name == "cached_mnrl" || name == "cached_gist";
+  const bool cached = is_cached_loss(name);
   const bool pairwise = name == "triplet" || name == "contrastive" || name == "online_contrastive";
   const bool distill = name == "margin_mse" || name == "distill_kl_div";
   BatchTriplet::Kind batch_kind{};

@@ -101,6 +101,9 @@ std::unique_ptr<Loss> make_loss(const Config& cfg);
 
 // Whether loss.name `name` is GISTEmbedLoss (gist, cached_gist): it needs loss.guide.
 bool is_gist_loss(const std::string& name);
+// Whether loss.name `name` is a GradCache loss (cached_mnrl, cached_gist): it reads
+// training.mini_batch_size.
+bool is_cached_loss(const std::string& name);
 // The key naming the frozen model that loss.name `name` reads through batch.guide:
 // "loss.guide" (gist, cached_gist), "loss.teacher" (mse), or nullptr.
 const char* frozen_model_key(const std::string& name);

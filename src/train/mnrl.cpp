@@ -81,16 +81,18 @@ at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   std::vector<at::Tensor> docs{positives.all};
   for (size_t c = 2; c < cols.size(); ++c) docs.push_back(all_gather_with_grad(d, cols[c], counts));
   const int64_t groups = static_cast<int64_t>(docs.size());
-  // Column j of the documents belongs to this rank's row i when j = offset + i + k * total.
-  auto own_docs = [&]() {
+  const at::Tensor docs_all = at::cat(docs, 0);
+  // True at column offset + i + k * total of row i, k < reps: this rank's row i's own entries
+  // of `reps` blocks of the global batch (its query, or its positive and negatives).
+  auto own = [&](int64_t reps) {
     at::Tensor eye = at::zeros({b, total}, opts.dtype(at::kBool));
     if (b > 0) eye.narrow(1, offset, b).fill_diagonal_(true);
-    return eye.repeat({1, groups});
+    return reps == 1 ? eye : eye.repeat({1, reps});
   };
-  at::Tensor q2d = similarity(cols[0], at::cat(docs, 0));
+  at::Tensor q2d = similarity(cols[0], docs_all);
   at::Tensor logits = q2d * o_.scale;
   if (o_.hardness != Hardness::None && o_.hardness_strength > 0) {
-    at::Tensor keep = own_docs();  // row i's own documents
+    at::Tensor keep = own(groups);  // row i's own documents
     if (o_.hardness == Hardness::HardNegatives) {
       keep.narrow(1, 0, total).fill_(false);  // its own negatives only
     } else {
@@ -105,14 +107,11 @@ at::Tensor Mnrl::forward(Dist& d, const LossBatch& batch) {
   const bool need_queries = o_.directions & (QueryToQuery | DocToQuery);
   const at::Tensor queries = need_queries ? all_gather_with_grad(d, cols[0], counts) : at::Tensor();
   const double minus_inf = -std::numeric_limits<double>::infinity();
-  if (o_.directions & QueryToQuery) {
-    at::Tensor self = at::zeros({b, total}, opts.dtype(at::kBool));
-    if (b > 0) self.narrow(1, offset, b).fill_diagonal_(true);
-    parts.push_back((similarity(cols[0], queries) * o_.scale).masked_fill(self, minus_inf));
-  }
+  if (o_.directions & QueryToQuery)
+    parts.push_back((similarity(cols[0], queries) * o_.scale).masked_fill(own(1), minus_inf));
   if (o_.directions & DocToQuery) parts.push_back(similarity(cols[1], queries) * o_.scale);
   if (o_.directions & DocToDoc)
-    parts.push_back((similarity(cols[1], at::cat(docs, 0)) * o_.scale).masked_fill(own_docs(), minus_inf));
+    parts.push_back((similarity(cols[1], docs_all) * o_.scale).masked_fill(own(groups), minus_inf));
   at::Tensor log_z;
   if (o_.per_direction) {
     log_z = at::zeros({b}, logits.options());

@@ -21,11 +21,19 @@
 namespace disttune {
 namespace {
 
-void report(const TextDataset& d) {
-  print0("data: ", d.source, ": ", d.format_name(), ", ", d.report.summary());
+void report(const TextDataset& d, const std::string& context = "") {
+  print0("data: ", d.source, context.empty() ? "" : " (" + context + ")", ": ", d.format_name(), ", ",
+         d.report.summary());
 }
 
 }  // namespace
+
+TextDataset read_train_file(const Config& cfg) {
+  TextDataset t = read_config_dataset(cfg, "data.train");
+  report(t, cfg.context());
+  if (t.size() == 0) cfg.fail("data.train", "no usable rows");
+  return t;
+}
 
 std::string RunData::describe() const {
   // Held-out scored pairs are pairs, not queries: nothing retrieves over them.
@@ -63,9 +71,7 @@ EvalPlan plan_evaluation(const Config& cfg, const TextDataset& train,
 
 RunData load_run_data(Dist& d, const Config& cfg) {
   RunData r;
-  r.train = read_config_dataset(cfg, "data.train");
-  report(r.train);
-  if (r.train.size() == 0) cfg.fail("data.train", "no usable rows");
+  r.train = read_train_file(cfg);
   const uint64_t triplet_seed = derive_seed(static_cast<uint64_t>(cfg.get_int("data.split.seed")), kTripletStream);
   // data.val / data.test, each read with its own mapping where given.
   std::vector<std::pair<std::string, TextDataset>> held;

@@ -52,6 +52,10 @@ struct RunData {
   std::string describe() const;      // one line for the console and the log
 };
 
+// data.train as `cfg` maps it (the run's, or a datasets: entry's Config::dataset_config),
+// reported on the console; a UserError naming the key when no row is usable.
+TextDataset read_train_file(const Config& cfg);
+
 // Every rank reads the same files (so every rank holds the texts the sampler needs).
 // Throws UserError naming file:line for bad rows under data.on_bad_row: error.
 RunData load_run_data(Dist& d, const Config& cfg);

@@ -24,7 +24,6 @@
 #include "config/config.h"
 #include "data/bm25.h"
 #include "data/random.h"
-#include "data/config_dataset.h"
 #include "data/multi_sampler.h"
 #include "data/sampler.h"
 #include "data/token_store.h"
@@ -289,10 +288,7 @@ void Trainer::add_source(const std::string& name, Config cfg) {
     src->data = &data_.train;
     src->rows = data_.train_rows;
   } else {
-    src->own = read_config_dataset(src->cfg, "data.train");
-    print0("data: ", src->own->source, " (datasets.", name, "): ", src->own->format_name(), ", ",
-           src->own->report.summary());
-    if (src->own->size() == 0) src->cfg.fail("data.train", "no usable rows");
+    src->own = read_train_file(src->cfg);
     src->data = &*src->own;
     src->rows = src->own->all_rows();
   }
